@@ -1,0 +1,238 @@
+//! Command line and environment: what to run and how. The upstream API key is read from the
+//! environment or a file (never a flag, which `ps` would show) and held as a [`Secret`].
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::secret::Secret;
+
+pub const DEFAULT_BASE_URL: &str = "https://plugged.in";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pluggedin-mcp",
+    version,
+    about = "MCP server for Plugged.in: PAP agents, documents, RAG, clipboard memory and notifications",
+    args_conflicts_with_subcommands = true,
+    after_help = "Environment:\n  PLUGGEDIN_API_KEY        Plugged.in API key (cloud mode); without one the server runs locally\n  PLUGGEDIN_API_BASE_URL   Plugged.in base URL (default https://plugged.in)\n  RUST_LOG                 log filter for stderr, e.g. debug or pluggedin_mcp=trace"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the embedded Plugged.in-compatible API on its own (offline dev server for PAP
+    /// agents and SDK code).
+    Api(ApiArgs),
+    /// Print the tool catalog.
+    Tools(ToolsArgs),
+}
+
+/// Options of the MCP server (the default command).
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Read the Plugged.in API key from this file instead of PLUGGEDIN_API_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Use the embedded local backend even when an API key is set.
+    #[arg(long)]
+    pub local: bool,
+
+    /// Where local mode keeps its data [default: $XDG_DATA_HOME/pluggedin-mcp].
+    #[arg(long, value_name = "DIR", env = "PLUGGEDIN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Plugged.in base URL.
+    #[arg(long, value_name = "URL", env = "PLUGGEDIN_API_BASE_URL", default_value = DEFAULT_BASE_URL)]
+    pub base_url: String,
+
+    /// Deadline per upstream request, in seconds (retries included).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
+    pub timeout: f64,
+
+    /// Retries of an idempotent upstream request after a connect error, 429 or 5xx.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub max_retries: u32,
+}
+
+/// Options of `pluggedin-mcp api`.
+#[derive(Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// Port to listen on (127.0.0.1 unless --host says otherwise); 0 picks a free one.
+    #[arg(long, default_value_t = 12005)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Where the data lives [default: $XDG_DATA_HOME/pluggedin-mcp].
+    #[arg(long, value_name = "DIR", env = "PLUGGEDIN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The API key clients must send; a random one is generated and printed when absent.
+    #[arg(long, env = "PLUGGEDIN_LOCAL_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+
+    /// Maximum agents, counting terminated ones as the cloud does.
+    #[arg(long, default_value_t = 10)]
+    pub agent_quota: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ToolsArgs {
+    /// Print the catalog as JSON (the content of tools/catalog.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("must be a positive number of seconds".into()),
+    }
+}
+
+/// `$XDG_DATA_HOME/pluggedin-mcp`, or `~/.local/share/pluggedin-mcp`.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("pluggedin-mcp"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .context("neither XDG_DATA_HOME nor HOME is set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/pluggedin-mcp"))
+}
+
+/// Where the MCP server gets its data.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Plugged.in with an API key.
+    Cloud { base_url: String, key: Secret },
+    /// The embedded API over a local data directory.
+    Local { data_dir: PathBuf },
+}
+
+impl Mode {
+    pub fn is_local(&self) -> bool {
+        matches!(self, Mode::Local { .. })
+    }
+}
+
+/// Settings of the upstream HTTP client.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+impl ServeArgs {
+    /// Decides the mode: `--local`, or no key, means local; a key (env or file) means cloud.
+    /// `env_key` is `PLUGGEDIN_API_KEY`, passed in so tests need not touch the environment.
+    pub fn mode(&self, env_key: Option<String>) -> anyhow::Result<Mode> {
+        let key = match &self.api_key_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the API key file {}", path.display()))?;
+                let key = Secret::new(text.trim());
+                if key.is_empty() {
+                    bail!("the API key file {} is empty", path.display());
+                }
+                Some(key)
+            }
+            // An unexpanded `${PLUGGEDIN_API_KEY}` from a client config counts as no key.
+            None => env_key
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty() && !k.starts_with("${"))
+                .map(Secret::new),
+        };
+        match key {
+            Some(key) if !self.local => {
+                let base_url = self.base_url.trim_end_matches('/').to_string();
+                let parsed = reqwest::Url::parse(&base_url)
+                    .with_context(|| format!("PLUGGEDIN_API_BASE_URL is not a URL: {base_url}"))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    bail!("PLUGGEDIN_API_BASE_URL must be http:// or https://, got {base_url}");
+                }
+                Ok(Mode::Cloud { base_url, key })
+            }
+            _ => Ok(Mode::Local {
+                data_dir: match &self.data_dir {
+                    Some(d) => d.clone(),
+                    None => default_data_dir()?,
+                },
+            }),
+        }
+    }
+
+    pub fn client_settings(&self) -> ClientSettings {
+        ClientSettings {
+            timeout: Duration::from_secs_f64(self.timeout),
+            max_retries: self.max_retries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["pluggedin-mcp"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().serve
+    }
+
+    #[test]
+    fn no_key_means_local_and_a_key_means_cloud() {
+        assert!(
+            args(&["--data-dir", "/tmp/x"])
+                .mode(None)
+                .unwrap()
+                .is_local()
+        );
+        let mode = args(&[]).mode(Some("pg_in_abc".into())).unwrap();
+        assert!(
+            matches!(mode, Mode::Cloud { ref base_url, .. } if base_url == "https://plugged.in")
+        );
+        assert!(
+            args(&["--local", "--data-dir", "/tmp/x"])
+                .mode(Some("k".into()))
+                .unwrap()
+                .is_local()
+        );
+        assert!(
+            args(&["--data-dir", "/tmp/x"])
+                .mode(Some("${PLUGGEDIN_API_KEY}".into()))
+                .unwrap()
+                .is_local()
+        );
+    }
+
+    #[test]
+    fn a_key_file_wins_and_is_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "pg_in_fromfile\n").unwrap();
+        let mode = args(&["--api-key-file", file.to_str().unwrap()])
+            .mode(None)
+            .unwrap();
+        match mode {
+            Mode::Cloud { key, .. } => assert_eq!(key.expose(), "pg_in_fromfile"),
+            Mode::Local { .. } => panic!("expected cloud mode"),
+        }
+    }
+
+    #[test]
+    fn bad_timeouts_are_refused() {
+        let argv = ["pluggedin-mcp", "--timeout", "0"];
+        assert!(Cli::try_parse_from(argv).is_err());
+    }
+}

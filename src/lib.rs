@@ -1,0 +1,10 @@
+//! pluggedin-mcp: an MCP server that bridges Plugged.in (PAP agents, the document library,
+//! RAG, clipboard memory, notifications) to LLM clients, with an embedded Plugged.in-compatible
+//! API for offline use and tests.
+
+pub mod clock;
+pub mod config;
+pub mod local;
+pub mod pap;
+pub mod secret;
+pub mod shutdown;

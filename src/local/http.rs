@@ -1,0 +1,328 @@
+//! HTTP plumbing shared by the embedded API's routes: the `{"error": …}` error type,
+//! body and query extractors that answer bad input with JSON 4xx, and Bearer auth.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+/// Largest request body the embedded API reads. Documents may hold 10 MiB of content, and
+/// JSON escaping can grow that; anything larger is answered with a JSON 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// An error answer: a status and a JSON object with at least a string `error`, the shape
+/// every Plugged.in route uses (reference §7.2).
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: Map<String, Value>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let mut body = Map::new();
+        body.insert("error".into(), Value::String(message.into()));
+        Self { status, body }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    }
+    /// A validation failure in the zod style of the reference: a route-specific headline and
+    /// `details: [{path, message}]` naming the field and the rule.
+    pub fn invalid(headline: &str, path: &str, message: impl Into<String>) -> Self {
+        Self::bad_request(headline).with(
+            "details",
+            json!([{ "path": path, "message": message.into() }]),
+        )
+    }
+    /// Adds an extra key beside `error` (`details`, `hint`, `current_state`, …).
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.body.insert(key.into(), value.into());
+        self
+    }
+    pub fn message(&self) -> &str {
+        self.body.get("error").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(Value::Object(self.body))).into_response()
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        // Storage failures are bugs or a broken disk, not something the caller can fix:
+        // log the detail, answer with the generic body the cloud uses.
+        tracing::error!(%error, "embedded API storage error");
+        Self::internal()
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(error: serde_json::Error) -> Self {
+        tracing::error!(%error, "embedded API serialization error");
+        Self::internal()
+    }
+}
+
+/// A JSON object request body. Malformed JSON, a non-object body or an oversized body is
+/// answered with a JSON 4xx naming the problem; an empty body reads as `{}` so routes whose
+/// body is optional (export, shutdown, suspend, restart) need no special case.
+pub struct Body(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "Request body too large. Maximum size is {}MB",
+                        MAX_BODY_BYTES / (1024 * 1024)
+                    ),
+                )
+            })?;
+        parse_object(&bytes).map(Body)
+    }
+}
+
+fn parse_object(bytes: &Bytes) -> ApiResult<Map<String, Value>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request(
+            "Invalid JSON body: expected a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("Invalid JSON body: {e}"))),
+    }
+}
+
+impl Body {
+    /// Decodes the body into `T`; a type error names the field (`details[0].path`).
+    pub fn decode<T: DeserializeOwned>(self, headline: &str) -> ApiResult<T> {
+        decode(Value::Object(self.0), headline)
+    }
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+    pub fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+}
+
+/// Deserializes with the failing field's path in the error, so a model or SDK user learns
+/// *which* field was wrong, not just that something was.
+pub fn decode<T: DeserializeOwned>(value: Value, headline: &str) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ApiError::invalid(headline, &path, e.into_inner().to_string())
+    })
+}
+
+/// The query string as ordered pairs, so repeated keys (`tags=a&tags=b`) survive.
+pub struct QueryParams(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(QueryParams)
+            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))
+    }
+}
+
+impl QueryParams {
+    /// The first non-empty value of `key` (the cloud treats empty strings as absent).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    /// An integer parameter within `min..=max`, or its default when absent.
+    pub fn int(
+        &self,
+        key: &str,
+        default: i64,
+        min: i64,
+        max: i64,
+        headline: &str,
+    ) -> ApiResult<i64> {
+        let Some(raw) = self.get(key) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(
+                headline,
+                key,
+                if max == i64::MAX {
+                    format!("{key} must be an integer >= {min}")
+                } else {
+                    format!("{key} must be an integer between {min} and {max}")
+                },
+            )),
+        }
+    }
+}
+
+/// Parses a path id as a UUID. The cloud answers a non-UUID id with a 500 from Postgres;
+/// we answer 400 and say what an id looks like.
+pub fn uuid_param(raw: &str, what: &str) -> ApiResult<String> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "Invalid {what} id '{}': expected a UUID such as 123e4567-e89b-12d3-a456-426614174000",
+                truncate_for_message(raw, 64)
+            ))
+        })
+}
+
+/// Shortens user input before it is echoed in an error message.
+pub fn truncate_for_message(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max_chars).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The API key every route requires.
+#[derive(Clone)]
+pub struct ApiKey(pub Arc<str>);
+
+/// Bearer auth on every route (reference §0, §7.1): `Bearer ` is matched case-sensitively
+/// with one space, the rest is trimmed, and the key is compared in constant time.
+pub async fn require_bearer(
+    axum::extract::State(key): axum::extract::State<ApiKey>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let is_agents_route = req.uri().path().starts_with("/api/agents");
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        None => {
+            let message = if is_agents_route {
+                "Authentication required"
+            } else {
+                "Authorization header with Bearer token is required"
+            };
+            ApiError::new(StatusCode::UNAUTHORIZED, message).into_response()
+        }
+        Some(token) if bool::from(token.as_bytes().ct_eq(key.0.as_bytes())) => next.run(req).await,
+        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "Invalid API key").into_response(),
+    }
+}
+
+/// JSON 404 for unknown paths: the cloud sends an HTML page here, which no API client can
+/// parse, so we say what was asked for instead.
+pub async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "No such endpoint: {} {}",
+        req.method(),
+        truncate_for_message(req.uri().path(), 200)
+    ))
+}
+
+/// JSON 405 for a known path with an unsupported method (the cloud sends an empty body).
+pub async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "Method {} is not allowed on {}",
+            req.method(),
+            truncate_for_message(req.uri().path(), 200)
+        ),
+    )
+}
+
+/// A successful JSON answer with status 200.
+pub fn ok(value: Value) -> Response {
+    Json(value).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_body_reads_as_empty_object() {
+        assert!(
+            parse_object(&Bytes::from_static(b"  \n"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn array_body_is_rejected_with_a_reason() {
+        let e = parse_object(&Bytes::from_static(b"[1]")).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message().contains("JSON object"));
+    }
+
+    #[test]
+    fn decode_names_the_failing_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            limit: u32,
+        }
+        let e = decode::<T>(json!({"limit": "x"}), "Invalid request data").unwrap_err();
+        assert_eq!(e.body["details"][0]["path"], "limit");
+    }
+
+    #[test]
+    fn non_uuid_ids_are_a_400_that_says_what_an_id_is() {
+        let e = uuid_param("../etc", "agent").unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message().contains("UUID"));
+    }
+}

@@ -1,0 +1,225 @@
+//! The embedded Plugged.in-compatible API: the same paths, casing, status codes and error
+//! bodies as the cloud (`../shared/reference/pluggedin-api.md`), over SQLite.
+//!
+//! It serves three uses: local mode (started in-process on a loopback port with a random
+//! key), the standalone dev server (`pluggedin-mcp api`), and the test backend.
+
+pub mod agents;
+pub mod clipboard;
+pub mod documents;
+mod fts;
+pub mod http;
+pub mod notifications;
+pub mod rag;
+pub mod store;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{Router, extract::DefaultBodyLimit, middleware};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{clock::Clock, secret::Secret};
+pub use store::Store;
+
+/// How to run the embedded API.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    pub data_dir: PathBuf,
+    /// The key clients must present; `None` makes a random one.
+    pub key: Option<Secret>,
+    pub bind: SocketAddr,
+    /// Agents a profile may create, counting terminated ones like the cloud (reference §1.6).
+    pub agent_quota: u32,
+    /// Chunks joined into a RAG answer (the cloud's `RAG_SEARCH_TOP_K`).
+    pub rag_top_k: usize,
+    /// How often the zombie sweep and the clipboard purge run.
+    pub maintenance_interval: Duration,
+    pub clock: Clock,
+}
+
+impl LocalConfig {
+    /// Loopback on an ephemeral port, random key, cloud defaults.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            key: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            agent_quota: 10,
+            rag_top_k: 5,
+            maintenance_interval: Duration::from_secs(5),
+            clock: Clock::default(),
+        }
+    }
+}
+
+/// Settings the routes read.
+pub struct Settings {
+    pub agent_quota: u32,
+    pub rag_top_k: usize,
+    /// Origins accepted by the document PATCH CSRF gate besides the cloud's own.
+    pub own_origins: Vec<String>,
+}
+
+/// What every route handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+}
+
+/// Every route of the embedded API, with auth on each and JSON answers for unknown paths
+/// and methods.
+pub fn router(state: AppState, key: &Secret) -> Router {
+    Router::new()
+        .merge(agents::routes())
+        .merge(documents::routes())
+        .merge(rag::routes())
+        .merge(clipboard::routes())
+        .merge(notifications::routes())
+        .route_layer(middleware::from_fn_with_state(
+            http::ApiKey(key.expose().into()),
+            http::require_bearer,
+        ))
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        // Our `Body` extractor enforces the real limit with a JSON 413.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// A running embedded API.
+pub struct LocalApi {
+    base_url: String,
+    key: Secret,
+    store: Store,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<()>>,
+}
+
+impl LocalApi {
+    /// Opens the database, binds, and serves until [`LocalApi::stop`] (or the process ends).
+    pub async fn start(config: LocalConfig) -> anyhow::Result<Self> {
+        let store = Store::open(&config.data_dir, config.clock.clone())?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding the embedded API to {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let mut own_origins = vec![base_url.clone()];
+        if addr.ip().is_loopback() {
+            own_origins.push(format!("http://localhost:{}", addr.port()));
+        }
+        let key = config.key.clone().unwrap_or_else(Secret::generate_api_key);
+        let state = AppState {
+            store: store.clone(),
+            settings: Arc::new(Settings {
+                agent_quota: config.agent_quota,
+                rag_top_k: config.rag_top_k.max(1),
+                own_origins,
+            }),
+        };
+        let app = router(state, &key);
+        let shutdown = CancellationToken::new();
+        spawn_maintenance(store.clone(), config.maintenance_interval, shutdown.clone());
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await });
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "embedded API server stopped");
+            }
+        });
+        tracing::debug!(%base_url, data = %store.path.display(), "embedded Plugged.in API listening");
+        Ok(Self {
+            base_url,
+            key,
+            store,
+            shutdown,
+            server: Some(server),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn key(&self) -> &Secret {
+        &self.key
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and returns when the server is done.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for LocalApi {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Runs the zombie sweep (reference §1.3) and the clipboard expiry purge on a timer.
+fn spawn_maintenance(store: Store, every: Duration, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if let Ok(report) = agents::sweep_zombies(&store).await
+                && (!report.unhealthy.is_empty() || !report.drained.is_empty())
+            {
+                tracing::info!(unhealthy = ?report.unhealthy, drained = ?report.drained, "zombie sweep");
+            }
+            let now = store.clock.now_iso();
+            let _ = store
+                .write(move |tx| clipboard::purge_expired(tx, &now))
+                .await;
+        }
+    });
+}
+
+/// `pluggedin-mcp api`: serves until SIGINT/SIGTERM, then shuts down gracefully. The base
+/// URL (and the key, when it was generated here) go to stderr for the user to copy.
+pub async fn run_standalone(args: crate::config::ApiArgs) -> anyhow::Result<()> {
+    let ip: std::net::IpAddr = args
+        .host
+        .parse()
+        .with_context(|| format!("--host must be an IP address, got {}", args.host))?;
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => crate::config::default_data_dir()?,
+    };
+    let generated = args.key.as_deref().is_none_or(|k| k.trim().is_empty());
+    let mut config = LocalConfig::new(&data_dir);
+    config.bind = SocketAddr::new(ip, args.port);
+    config.agent_quota = args.agent_quota;
+    config.key = (!generated).then(|| Secret::new(args.key.unwrap_or_default().trim()));
+    let api = LocalApi::start(config).await?;
+    eprintln!("Plugged.in-compatible API listening on {}", api.base_url());
+    eprintln!("Data directory: {}", data_dir.display());
+    if generated {
+        // Printed because the user has no other way to learn it; pass --key to choose one.
+        eprintln!("API key (generated for this run): {}", api.key().expose());
+    }
+    eprintln!(
+        "Point an SDK or PAP agent at it: PLUGGEDIN_API_BASE_URL={} with the key as Bearer token. Ctrl-C stops.",
+        api.base_url()
+    );
+    crate::shutdown::signal().await;
+    eprintln!("Shutting down…");
+    api.stop().await;
+    Ok(())
+}

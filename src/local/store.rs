@@ -1,0 +1,349 @@
+//! The embedded API's SQLite database: file permissions, WAL mode, schema migrations, and
+//! the async gateway every route uses to run a read or a one-transaction write.
+
+use std::{
+    fs::{DirBuilder, OpenOptions},
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::http::{ApiError, ApiResult};
+use crate::clock::Clock;
+
+/// Schema migrations, applied in order on start; `PRAGMA user_version` records how many ran.
+/// Append new steps; never edit a released one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE agents (
+    seq INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,
+    template_uuid TEXT,
+    access_level TEXT NOT NULL DEFAULT 'PRIVATE',
+    state TEXT NOT NULL,
+    heartbeat_mode TEXT NOT NULL DEFAULT 'IDLE',
+    deployment_status TEXT NOT NULL DEFAULT 'PENDING',
+    kubernetes_namespace TEXT,
+    kubernetes_deployment TEXT,
+    created_at TEXT NOT NULL,
+    provisioned_at TEXT,
+    activated_at TEXT,
+    terminated_at TEXT,
+    last_heartbeat_at TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    config_values TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX agents_state ON agents(state);
+CREATE TABLE agent_heartbeats (
+    id INTEGER PRIMARY KEY,
+    agent_uuid TEXT NOT NULL REFERENCES agents(uuid),
+    mode TEXT NOT NULL,
+    uptime_seconds INTEGER NOT NULL,
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX agent_heartbeats_agent ON agent_heartbeats(agent_uuid, id);
+CREATE TABLE agent_metrics (
+    id INTEGER PRIMARY KEY,
+    agent_uuid TEXT NOT NULL REFERENCES agents(uuid),
+    cpu_percent INTEGER NOT NULL,
+    memory_mb INTEGER NOT NULL,
+    requests_handled INTEGER NOT NULL,
+    custom_metrics TEXT NOT NULL DEFAULT '{}',
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX agent_metrics_agent ON agent_metrics(agent_uuid, id);
+CREATE TABLE agent_events (
+    id INTEGER PRIMARY KEY,
+    agent_uuid TEXT NOT NULL REFERENCES agents(uuid),
+    event_type TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX agent_events_agent ON agent_events(agent_uuid, id);
+
+CREATE TABLE documents (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    description TEXT,
+    file_name TEXT NOT NULL,
+    file_size INTEGER NOT NULL,
+    mime_type TEXT NOT NULL,
+    category TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    source TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    ai_metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX documents_created ON documents(created_at);
+CREATE VIRTUAL TABLE documents_fts USING fts5(
+    title, description, content,
+    content='documents', content_rowid='seq', tokenize='porter unicode61'
+);
+CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+    INSERT INTO documents_fts(rowid, title, description, content)
+    VALUES (new.seq, new.title, new.description, new.content);
+END;
+CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+    INSERT INTO documents_fts(documents_fts, rowid, title, description, content)
+    VALUES ('delete', old.seq, old.title, old.description, old.content);
+END;
+CREATE TRIGGER documents_fts_update AFTER UPDATE ON documents BEGIN
+    INSERT INTO documents_fts(documents_fts, rowid, title, description, content)
+    VALUES ('delete', old.seq, old.title, old.description, old.content);
+    INSERT INTO documents_fts(rowid, title, description, content)
+    VALUES (new.seq, new.title, new.description, new.content);
+END;
+CREATE TABLE document_versions (
+    id TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    version_number INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by_model TEXT NOT NULL DEFAULT '{}',
+    change_summary TEXT,
+    content_diff TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (document_id, version_number)
+);
+CREATE TABLE model_attributions (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    model_name TEXT NOT NULL,
+    model_provider TEXT NOT NULL,
+    contribution_type TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX model_attributions_doc ON model_attributions(document_id);
+CREATE TABLE document_chunks (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    chunk_index INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX document_chunks_doc ON document_chunks(document_id);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    title, text, content='document_chunks', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON document_chunks BEGIN
+    INSERT INTO chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON document_chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+END;
+
+CREATE TABLE clipboard (
+    seq INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    name TEXT UNIQUE,
+    idx INTEGER UNIQUE,
+    value TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    encoding TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    visibility TEXT NOT NULL,
+    created_by_tool TEXT,
+    created_by_model TEXT,
+    source TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT,
+    CHECK ((name IS NULL) <> (idx IS NULL))
+);
+CREATE INDEX clipboard_created ON clipboard(created_at);
+CREATE INDEX clipboard_expires ON clipboard(expires_at);
+
+CREATE TABLE notifications (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    message TEXT NOT NULL,
+    read INTEGER NOT NULL DEFAULT 0,
+    link TEXT,
+    severity TEXT,
+    completed INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    expires_at TEXT
+);
+"#];
+
+/// The database behind the embedded API.
+///
+/// One connection behind a mutex: SQLite has a single writer anyway, the queries take
+/// microseconds, and serializing on one connection makes "every write is one transaction,
+/// concurrent requests never interleave" true by construction. Work runs on the blocking
+/// pool so the async runtime never waits on disk.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    pub clock: Clock,
+    /// The single local profile all data belongs to (reference §0: every key resolves to one).
+    pub profile_uuid: Arc<str>,
+    pub path: Arc<PathBuf>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `dir/pluggedin.db`. A directory we create gets mode 0700
+    /// and the database file 0600; SQLite gives its -wal/-shm files the database's mode.
+    pub fn open(dir: &Path, clock: Clock) -> anyhow::Result<Self> {
+        if !dir.exists() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating data directory {}", dir.display()))?;
+        }
+        let path = dir.join("pluggedin.db");
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating database file {}", path.display()))?;
+        let mut conn = Connection::open(&path)
+            .with_context(|| format!("opening database {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn).context("migrating the database schema")?;
+        let profile_uuid = profile_uuid(&conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            clock,
+            profile_uuid: profile_uuid.into(),
+            path: Arc::new(path),
+        })
+    }
+
+    /// Runs `f` with the connection (for reads and multi-statement work that manages its
+    /// own transaction).
+    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> ApiResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave a half-written transaction (the
+            // transaction rolls back on drop), so a poisoned connection is still usable.
+            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&guard)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "embedded API task failed");
+            ApiError::internal()
+        })?
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, committed only when `f` succeeds.
+    pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = guard.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "embedded API task failed");
+            ApiError::internal()
+        })?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn profile_uuid(conn: &Connection) -> rusqlite::Result<String> {
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'profile_uuid'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(uuid) = existing {
+        return Ok(uuid);
+    }
+    let uuid = uuid::Uuid::new_v4().to_string();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('profile_uuid', ?1)",
+        [&uuid],
+    )?;
+    Ok(uuid)
+}
+
+/// Reads a JSON text column; a corrupt value reads as `{}` rather than failing the request.
+pub fn json_column(text: Option<String>) -> serde_json::Value {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| serde_json::Value::Object(Default::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn creates_private_dir_and_file_and_keeps_the_profile() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let first = Store::open(&dir, Clock::default()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("pluggedin.db")), 0o600);
+        let profile = first.profile_uuid.clone();
+        drop(first);
+        let again = Store::open(&dir, Clock::default()).unwrap();
+        assert_eq!(again.profile_uuid, profile);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_rolls_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Clock::default()).unwrap();
+        let r: ApiResult<()> = store
+            .write(|tx| {
+                tx.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')", [])?;
+                Err(ApiError::bad_request("nope"))
+            })
+            .await;
+        assert!(r.is_err());
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM meta WHERE key='x'", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}

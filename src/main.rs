@@ -1,0 +1,30 @@
+//! The `pluggedin-mcp` binary: parse the command line, send logs to stderr, run.
+
+use clap::Parser;
+use pluggedin_mcp::config::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Api(args)) => pluggedin_mcp::local::run_standalone(args).await,
+            Some(Command::Tools(_)) => anyhow::bail!("the tool catalog is not built yet"),
+            None => anyhow::bail!("the MCP server is not built yet"),
+        }
+    })
+}
+
+/// Logs go to stderr only: in stdio mode stdout carries JSON-RPC and nothing else.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+}

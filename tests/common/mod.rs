@@ -1,0 +1,109 @@
+//! Shared test harness: an embedded API on a loopback port over a temporary directory, and a
+//! small JSON HTTP client for it.
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::time::Duration;
+
+use pluggedin_mcp::{
+    clock::Clock,
+    local::{LocalApi, LocalConfig},
+};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub struct TestApi {
+    pub api: LocalApi,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    pub clock: Clock,
+}
+
+/// A JSON answer: status and body (non-JSON bodies come back as a JSON string).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub content_type: String,
+}
+
+impl Answer {
+    /// The `error` message of an error body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApi {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut LocalConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = LocalConfig::new(dir.path().join("data"));
+        // Maintenance runs only when a test asks for it, so timing never flakes a test.
+        config.maintenance_interval = Duration::from_secs(3600);
+        tune(&mut config);
+        let clock = config.clock.clone();
+        let api = LocalApi::start(config).await.expect("embedded API starts");
+        Self {
+            api,
+            dir,
+            http: reqwest::Client::new(),
+            clock,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api.base_url())
+    }
+
+    pub fn key(&self) -> &str {
+        self.api.key().expose()
+    }
+
+    /// Sends an authenticated request with an optional JSON body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(self.key());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        answer(req.send().await.expect("request is sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, body: Option<Value>) -> Answer {
+        self.call(Method::DELETE, path, body).await
+    }
+}
+
+pub async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = resp.text().await.expect("body is readable");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        body,
+        content_type,
+    }
+}
