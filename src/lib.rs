@@ -2,9 +2,14 @@
 //! RAG, clipboard memory, notifications) to LLM clients, with an embedded Plugged.in-compatible
 //! API for offline use and tests.
 
+pub mod api;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod local;
 pub mod pap;
 pub mod secret;
+pub mod serve;
 pub mod shutdown;
+pub mod text;
+pub mod tools;

@@ -5,6 +5,16 @@ use pluggedin_mcp::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Tools(args)) = &cli.command {
+        // Printing the catalog needs no runtime, network or logging.
+        let text = if args.json {
+            pluggedin_mcp::catalog::catalog_json()
+        } else {
+            pluggedin_mcp::catalog::catalog_markdown()
+        };
+        print!("{text}");
+        return Ok(());
+    }
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -12,8 +22,8 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Some(Command::Api(args)) => pluggedin_mcp::local::run_standalone(args).await,
-            Some(Command::Tools(_)) => anyhow::bail!("the tool catalog is not built yet"),
-            None => anyhow::bail!("the MCP server is not built yet"),
+            Some(Command::Tools(_)) => Ok(()),
+            None => pluggedin_mcp::serve::run_stdio(cli.serve).await,
         }
     })
 }
@@ -21,7 +31,7 @@ fn main() -> anyhow::Result<()> {
 /// Logs go to stderr only: in stdio mode stdout carries JSON-RPC and nothing else.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pluggedin_mcp=info"));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)

@@ -214,19 +214,9 @@ pub fn uuid_param(raw: &str, what: &str) -> ApiResult<String> {
         .map_err(|_| {
             ApiError::bad_request(format!(
                 "Invalid {what} id '{}': expected a UUID such as 123e4567-e89b-12d3-a456-426614174000",
-                truncate_for_message(raw, 64)
+                crate::text::truncate(raw, 64)
             ))
         })
-}
-
-/// Shortens user input before it is echoed in an error message.
-pub fn truncate_for_message(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(max_chars).collect();
-        format!("{cut}…")
-    }
 }
 
 /// The API key every route requires.
@@ -267,7 +257,7 @@ pub async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(format!(
         "No such endpoint: {} {}",
         req.method(),
-        truncate_for_message(req.uri().path(), 200)
+        crate::text::truncate(req.uri().path(), 200)
     ))
 }
 
@@ -278,7 +268,7 @@ pub async fn method_not_allowed(req: Request) -> ApiError {
         format!(
             "Method {} is not allowed on {}",
             req.method(),
-            truncate_for_message(req.uri().path(), 200)
+            crate::text::truncate(req.uri().path(), 200)
         ),
     )
 }

@@ -5,6 +5,8 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod mcp;
+
 use std::time::Duration;
 
 use pluggedin_mcp::{

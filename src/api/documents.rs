@@ -1,0 +1,259 @@
+//! Document library calls (reference §2). Field names are the server's camelCase.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ApiError, Client, Request, lenient_u64};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DocSummary {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub visibility: String,
+    pub version: Option<u64>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub ai_metadata: Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DocList {
+    pub documents: Vec<DocSummary>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total: u64,
+}
+
+/// Query of `GET /api/documents`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub search: Option<String>,
+    pub model_name: Option<String>,
+    pub date_from: Option<String>,
+    pub date_to: Option<String>,
+    pub sort: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SearchHit {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub snippet: Option<String>,
+    pub relevance_score: Option<f64>,
+    pub source: String,
+    pub tags: Vec<String>,
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SearchResults {
+    pub results: Vec<SearchHit>,
+    #[serde(deserialize_with = "lenient_u64")]
+    pub total: u64,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Attribution {
+    pub model_name: String,
+    pub model_provider: String,
+    pub contribution_type: String,
+    pub timestamp: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VersionInfo {
+    pub version_number: u64,
+    pub created_at: Option<String>,
+    pub created_by_model: Value,
+    pub change_summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Document {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub visibility: String,
+    pub version: Option<u64>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub ai_metadata: Value,
+    pub model_attributions: Vec<Attribution>,
+    pub content: Option<String>,
+    pub content_encoding: Option<String>,
+    pub versions: Option<Vec<VersionInfo>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRef {
+    pub name: String,
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The body of `POST /api/documents/ai`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewDocument {
+    pub title: String,
+    pub content: String,
+    pub format: String,
+    pub tags: Vec<String>,
+    pub category: String,
+    pub metadata: NewDocumentMetadata,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewDocumentMetadata {
+    pub model: ModelRef,
+    pub visibility: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_documents: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CreatedDocument {
+    pub document_id: String,
+    pub url: Option<String>,
+}
+
+/// The body of `PATCH /api/documents/{id}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentUpdate {
+    pub operation: String,
+    pub content: String,
+    pub metadata: DocumentUpdateMetadata,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentUpdateMetadata {
+    pub model: ModelRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct UpdatedDocument {
+    pub document_id: String,
+    pub version: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VersionContent {
+    pub content: String,
+    pub version_number: u64,
+}
+
+impl Client {
+    pub async fn list_documents(&self, q: &ListQuery) -> Result<DocList, ApiError> {
+        let mut req = Request::get(&["api", "documents"])
+            .query("limit", q.limit)
+            .query("offset", q.offset);
+        for (key, value) in [
+            ("source", &q.source),
+            ("searchQuery", &q.search),
+            ("modelName", &q.model_name),
+            ("dateFrom", &q.date_from),
+            ("dateTo", &q.date_to),
+            ("sort", &q.sort),
+        ] {
+            if let Some(v) = value {
+                req = req.query(key, v);
+            }
+        }
+        for tag in &q.tags {
+            req = req.query("tags", tag);
+        }
+        self.json(req).await
+    }
+
+    pub async fn search_documents(
+        &self,
+        query: &str,
+        tags: &[String],
+        limit: u32,
+        offset: u32,
+    ) -> Result<SearchResults, ApiError> {
+        let mut body = json!({ "query": query, "limit": limit, "offset": offset });
+        if !tags.is_empty() {
+            body["filters"] = json!({ "tags": tags });
+        }
+        self.json(Request::post(&["api", "documents", "search"], body).read_only())
+            .await
+    }
+
+    pub async fn document(
+        &self,
+        id: &str,
+        content: bool,
+        versions: bool,
+    ) -> Result<Document, ApiError> {
+        self.json(
+            Request::get(&["api", "documents", id])
+                .query("includeContent", content)
+                .query("includeVersions", versions),
+        )
+        .await
+    }
+
+    pub async fn create_document(&self, doc: &NewDocument) -> Result<CreatedDocument, ApiError> {
+        self.json(Request::post(&["api", "documents", "ai"], json!(doc)))
+            .await
+    }
+
+    pub async fn update_document(
+        &self,
+        id: &str,
+        update: &DocumentUpdate,
+    ) -> Result<UpdatedDocument, ApiError> {
+        // append/prepend are not idempotent; replace is, but one rule for all keeps it simple.
+        self.json(Request::patch(&["api", "documents", id], json!(update)).csrf())
+            .await
+    }
+
+    pub async fn document_version(
+        &self,
+        id: &str,
+        version: u64,
+    ) -> Result<VersionContent, ApiError> {
+        self.json(Request::get(&[
+            "api",
+            "documents",
+            id,
+            "versions",
+            &version.to_string(),
+        ]))
+        .await
+    }
+}

@@ -1,0 +1,512 @@
+//! The Plugged.in HTTP client: one reqwest client (rustls), Bearer auth, a deadline per call,
+//! retries for idempotent requests only, and typed errors. One file per resource adds the
+//! typed calls; every tool reaches data through here, in cloud and local mode alike.
+
+pub mod agents;
+pub mod clipboard;
+pub mod documents;
+mod error;
+pub mod notifications;
+pub mod rag;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use reqwest::{Method, StatusCode, Url, header};
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+use serde_json::Value;
+
+pub use error::ApiError;
+
+use crate::{config::ClientSettings, secret::Secret};
+
+/// An attempt slower than this is reported as a slow upstream call.
+const SLOW_CALL: Duration = Duration::from_secs(2);
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(4);
+
+/// Something worth telling the user about while a call is in flight.
+#[derive(Debug, Clone)]
+pub enum UpstreamEvent {
+    /// A failed attempt of an idempotent request will be retried after `delay`.
+    Retrying {
+        what: String,
+        attempt: u32,
+        max_attempts: u32,
+        delay: Duration,
+        reason: String,
+    },
+    /// An attempt took longer than [`SLOW_CALL`].
+    Slow { what: String, elapsed: Duration },
+}
+
+pub type Observer = Arc<dyn Fn(UpstreamEvent) + Send + Sync>;
+
+/// A Plugged.in API client. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    key: Secret,
+    observer: Option<Observer>,
+}
+
+struct Shared {
+    http: reqwest::Client,
+    base: Url,
+    /// `scheme://host[:port]`, sent as `Origin` on document updates (reference §2.3).
+    origin: String,
+    settings: ClientSettings,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base_url())
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// One request to make: method, path segments (escaped when the URL is built), query,
+/// JSON body, and whether it may be retried.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    method: Method,
+    segments: Vec<String>,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+    idempotent: bool,
+    csrf: bool,
+}
+
+impl Request {
+    fn new(method: Method, segments: &[&str]) -> Self {
+        let idempotent = matches!(method, Method::GET | Method::PUT | Method::DELETE);
+        Self {
+            method,
+            segments: segments.iter().map(|s| s.to_string()).collect(),
+            query: Vec::new(),
+            body: None,
+            idempotent,
+            csrf: false,
+        }
+    }
+    pub(crate) fn get(segments: &[&str]) -> Self {
+        Self::new(Method::GET, segments)
+    }
+    pub(crate) fn post(segments: &[&str], body: Value) -> Self {
+        Self::new(Method::POST, segments).body(body)
+    }
+    pub(crate) fn patch(segments: &[&str], body: Value) -> Self {
+        Self::new(Method::PATCH, segments).body(body)
+    }
+    pub(crate) fn delete(segments: &[&str]) -> Self {
+        Self::new(Method::DELETE, segments)
+    }
+    pub(crate) fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+    pub(crate) fn query(mut self, key: &str, value: impl ToString) -> Self {
+        self.query.push((key.to_string(), value.to_string()));
+        self
+    }
+    /// Marks a POST that only reads (search, RAG) as safe to retry.
+    pub(crate) fn read_only(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+    /// Marks a DELETE or PATCH that must not be repeated (e.g. a toggle).
+    pub(crate) fn not_retried(mut self) -> Self {
+        self.idempotent = false;
+        self
+    }
+    /// Sends `Origin` and `X-Requested-With`, which the document PATCH route requires.
+    pub(crate) fn csrf(mut self) -> Self {
+        self.csrf = true;
+        self
+    }
+    fn describe(&self) -> String {
+        format!("{} /{}", self.method, self.segments.join("/"))
+    }
+}
+
+/// A successful answer.
+pub(crate) struct Reply {
+    pub content_type: String,
+    pub body: bytes::Bytes,
+}
+
+impl Client {
+    pub fn new(base_url: &str, key: Secret, settings: ClientSettings) -> anyhow::Result<Self> {
+        let base = Url::parse(base_url.trim_end_matches('/'))
+            .with_context(|| format!("invalid Plugged.in base URL: {base_url}"))?;
+        let origin = base.origin().ascii_serialization();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("pluggedin-mcp/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                http,
+                base,
+                origin,
+                settings,
+            }),
+            key,
+            observer: None,
+        })
+    }
+
+    /// The same client with another key (per-session keys in `--auth passthrough`).
+    pub fn with_key(&self, key: Secret) -> Self {
+        Self {
+            key,
+            ..self.clone()
+        }
+    }
+
+    /// The same client, reporting retries and slow calls to `observer`.
+    pub fn observed(&self, observer: Observer) -> Self {
+        Self {
+            observer: Some(observer),
+            ..self.clone()
+        }
+    }
+
+    /// The base URL without any user info, safe to show.
+    pub fn base_url(&self) -> String {
+        let mut u = self.shared.base.clone();
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        u.as_str().trim_end_matches('/').to_string()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.shared.settings.timeout
+    }
+
+    fn url(&self, req: &Request) -> Url {
+        let mut url = self.shared.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            // Each segment is percent-encoded here, so an id like `../x` stays one segment.
+            path.extend(req.segments.iter());
+        }
+        if !req.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(req.query.iter());
+        }
+        url
+    }
+
+    fn notify(&self, event: UpstreamEvent) {
+        match &event {
+            UpstreamEvent::Retrying {
+                what,
+                attempt,
+                max_attempts,
+                delay,
+                reason,
+            } => tracing::warn!(
+                %what, attempt, max_attempts, delay_ms = delay.as_millis() as u64, %reason,
+                "retrying Plugged.in request"
+            ),
+            UpstreamEvent::Slow { what, elapsed } => tracing::warn!(
+                %what, elapsed_ms = elapsed.as_millis() as u64, "slow Plugged.in request"
+            ),
+        }
+        if let Some(observer) = &self.observer {
+            observer(event);
+        }
+    }
+
+    /// Sends `req`, retrying an idempotent one on connect errors, 429 and 5xx with
+    /// exponential backoff and jitter (or `Retry-After`), all within one deadline.
+    pub(crate) async fn send(&self, req: Request) -> Result<Reply, ApiError> {
+        let timeout = self.shared.settings.timeout;
+        let deadline = Instant::now() + timeout;
+        let max_attempts = if req.idempotent {
+            self.shared.settings.max_retries + 1
+        } else {
+            1
+        };
+        let what = req.describe();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let outcome = match tokio::time::timeout_at(deadline.into(), self.attempt(&req)).await {
+                Ok(outcome) => outcome,
+                Err(_) => return Err(ApiError::Timeout { after: timeout }),
+            };
+            let elapsed = started.elapsed();
+            if elapsed >= SLOW_CALL {
+                self.notify(UpstreamEvent::Slow {
+                    what: what.clone(),
+                    elapsed,
+                });
+            }
+            let (error, retry_after, retryable) = match outcome {
+                Ok(reply) => return Ok(reply),
+                Err(Failure::Status { error, retry_after }) => {
+                    let retryable = matches!(error.status(), Some(429 | 500..=599));
+                    (error, retry_after, retryable)
+                }
+                Err(Failure::Transport { error, connect }) => (error, None, connect),
+            };
+            if !retryable || attempt >= max_attempts {
+                return Err(error);
+            }
+            let delay = retry_after.unwrap_or_else(|| backoff(attempt));
+            if Instant::now() + delay >= deadline {
+                // No time left to wait it out: say when to come back instead.
+                return Err(error);
+            }
+            self.notify(UpstreamEvent::Retrying {
+                what: what.clone(),
+                attempt,
+                max_attempts,
+                delay,
+                reason: error.to_string(),
+            });
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, req: &Request) -> Result<Reply, Failure> {
+        let mut auth = header::HeaderValue::from_str(&format!("Bearer {}", self.key.expose()))
+            .map_err(|_| Failure::Transport {
+                error: ApiError::Unauthorized {
+                    message:
+                        "the API key contains characters that cannot be sent in an HTTP header"
+                            .into(),
+                    hint: "Check PLUGGEDIN_API_KEY for stray quotes or line breaks.".into(),
+                },
+                connect: false,
+            })?;
+        auth.set_sensitive(true);
+        let mut builder = self
+            .shared
+            .http
+            .request(req.method.clone(), self.url(req))
+            .header(header::AUTHORIZATION, auth)
+            .header(header::ACCEPT, "application/json");
+        if req.csrf {
+            builder = builder
+                .header(header::ORIGIN, &self.shared.origin)
+                .header("X-Requested-With", "XMLHttpRequest");
+        }
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let resp = builder
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(&e))?;
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = resp.bytes().await.map_err(|e| Failure::Transport {
+            error: ApiError::Decode {
+                detail: format!("the body was cut off: {}", root_cause(&e)),
+            },
+            connect: false,
+        })?;
+        if status.is_success() {
+            Ok(Reply { content_type, body })
+        } else {
+            Err(Failure::Status {
+                error: self.status_error(status, retry_after, &body),
+                retry_after,
+            })
+        }
+    }
+
+    fn status_error(
+        &self,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        body: &[u8],
+    ) -> ApiError {
+        ApiError::from_response(status.as_u16(), retry_after, body)
+    }
+
+    fn transport_failure(&self, e: &reqwest::Error) -> Failure {
+        let connect = e.is_connect();
+        let error = if e.is_timeout() {
+            ApiError::Timeout {
+                after: self.shared.settings.timeout,
+            }
+        } else {
+            ApiError::Unreachable {
+                base: self.base_url(),
+                detail: root_cause(e),
+            }
+        };
+        Failure::Transport { error, connect }
+    }
+
+    /// Sends `req` and decodes a JSON answer.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, req: Request) -> Result<T, ApiError> {
+        let reply = self.send(req).await?;
+        decode(&reply.body)
+    }
+}
+
+enum Failure {
+    Status {
+        error: ApiError,
+        retry_after: Option<Duration>,
+    },
+    Transport {
+        error: ApiError,
+        connect: bool,
+    },
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let start: String = String::from_utf8_lossy(body).chars().take(60).collect();
+        ApiError::Decode {
+            detail: format!("{e}; the body starts with {start:?}"),
+        }
+    })
+}
+
+/// The innermost error message (e.g. "Connection refused (os error 111)"), without the
+/// request URL reqwest puts in its own message.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Exponential backoff with jitter: `base·2^(n-1)`, capped, then a random point in its
+/// upper half so that many clients do not retry in lockstep.
+fn backoff(attempt: u32) -> Duration {
+    use rand::RngExt;
+    let exp = BACKOFF_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(8));
+    let ceiling = exp.min(BACKOFF_CAP);
+    let millis = ceiling.as_millis() as u64;
+    Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// A count that some routes send as a JSON string (Postgres bigint, reference §2.5).
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrText {
+        Num(f64),
+        Text(String),
+        Null(()),
+    }
+    Ok(match NumOrText::deserialize(d)? {
+        NumOrText::Num(n) if n >= 0.0 => n as u64,
+        NumOrText::Text(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> Client {
+        Client::new(
+            base,
+            Secret::new("pg_in_test"),
+            ClientSettings {
+                timeout: Duration::from_secs(1),
+                max_retries: 2,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        let c = client("https://plugged.in");
+        let url = c.url(&Request::get(&[
+            "api",
+            "notifications",
+            "../agents",
+            "read",
+        ]));
+        assert_eq!(
+            url.as_str(),
+            "https://plugged.in/api/notifications/..%2Fagents/read"
+        );
+        let q = c.url(&Request::get(&["api", "clipboard"]).query("name", "a b&c"));
+        assert_eq!(q.as_str(), "https://plugged.in/api/clipboard?name=a+b%26c");
+    }
+
+    #[test]
+    fn base_paths_are_kept_and_credentials_hidden() {
+        let c = client("https://user:pw@example.com/prefix/");
+        assert_eq!(
+            c.url(&Request::get(&["api", "agents"])).path(),
+            "/prefix/api/agents"
+        );
+        assert_eq!(c.base_url(), "https://example.com/prefix");
+        assert!(!format!("{c:?}").contains("pg_in_test"));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            let d = backoff(attempt);
+            assert!(d <= BACKOFF_CAP);
+            assert!(d >= BACKOFF_BASE / 2);
+        }
+    }
+
+    #[test]
+    fn totals_may_be_strings() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "lenient_u64")]
+            total: u64,
+        }
+        let t: T = serde_json::from_str(r#"{"total":"12"}"#).unwrap();
+        assert_eq!(t.total, 12);
+        let t: T = serde_json::from_str(r#"{"total":3}"#).unwrap();
+        assert_eq!(t.total, 3);
+    }
+}

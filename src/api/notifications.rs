@@ -1,0 +1,92 @@
+//! Notification calls (reference §5). Rows are snake_case.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, Client, Request};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Notification {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub message: String,
+    pub read: bool,
+    pub completed: bool,
+    pub severity: Option<String>,
+    pub link: Option<String>,
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct NotificationList {
+    notifications: Vec<Notification>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SendAck {
+    pub message: String,
+    /// Only the embedded API returns the new id; the cloud does not.
+    pub notification_id: Option<String>,
+    pub email_sent: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Ack {
+    pub message: String,
+}
+
+impl Client {
+    pub async fn notifications(
+        &self,
+        only_unread: bool,
+        limit: u32,
+    ) -> Result<Vec<Notification>, ApiError> {
+        let mut req = Request::get(&["api", "notifications"]).query("limit", limit);
+        if only_unread {
+            req = req.query("onlyUnread", "true");
+        }
+        Ok(self.json::<NotificationList>(req).await?.notifications)
+    }
+
+    pub async fn send_notification(
+        &self,
+        title: Option<&str>,
+        message: &str,
+        severity: &str,
+        send_email: bool,
+    ) -> Result<SendAck, ApiError> {
+        let mut body = json!({ "message": message, "severity": severity, "sendEmail": send_email });
+        if let Some(t) = title {
+            body["title"] = json!(t);
+        }
+        self.json(Request::post(&["api", "notifications", "custom"], body))
+            .await
+    }
+
+    pub async fn mark_notification_read(&self, id: &str) -> Result<Ack, ApiError> {
+        self.json(Request::patch(
+            &["api", "notifications", id, "read"],
+            json!({}),
+        ))
+        .await
+    }
+
+    /// Toggles `completed` (the API has no "set"); never retried.
+    pub async fn toggle_notification_completed(&self, id: &str) -> Result<Ack, ApiError> {
+        self.json(
+            Request::patch(&["api", "notifications", id, "completed"], json!({})).not_retried(),
+        )
+        .await
+    }
+
+    pub async fn delete_notification(&self, id: &str) -> Result<Ack, ApiError> {
+        self.json(Request::delete(&["api", "notifications", id]))
+            .await
+    }
+}

@@ -1,0 +1,33 @@
+//! The knowledge-base query (reference §3.1).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, Client, Request, decode};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RagAnswer {
+    pub answer: String,
+    pub sources: Vec<String>,
+    pub document_ids: Vec<String>,
+}
+
+impl Client {
+    /// Asks for JSON (`includeMetadata: true`) and still copes with a `text/plain` answer.
+    pub async fn rag_query(&self, question: &str) -> Result<RagAnswer, ApiError> {
+        let req = Request::post(
+            &["api", "rag", "query"],
+            json!({ "query": question, "includeMetadata": true }),
+        )
+        .read_only();
+        let reply = self.send(req).await?;
+        if reply.content_type.starts_with("text/plain") {
+            return Ok(RagAnswer {
+                answer: String::from_utf8_lossy(&reply.body).into_owned(),
+                ..Default::default()
+            });
+        }
+        decode(&reply.body)
+    }
+}

@@ -1,0 +1,21 @@
+//! Small text helpers shared by the API client, the embedded API and the tools.
+
+/// At most `max_chars` characters of `s`, with `…` when something was cut.
+pub fn truncate(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        None => s.to_string(),
+        Some((byte, _)) => format!("{}…", &s[..byte]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn cuts_on_characters_not_bytes() {
+        assert_eq!(truncate("héllo", 2), "hé…");
+        assert_eq!(truncate("hi", 2), "hi");
+        assert_eq!(truncate("", 0), "");
+    }
+}

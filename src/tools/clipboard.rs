@@ -1,0 +1,455 @@
+//! Clipboard tools: a key-value memory (named entries) and a stack (indexed entries).
+
+use rmcp::{RoleServer, model::ContentBlock, service::RequestContext, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    PluggedinServer, cancellable,
+    params::Parameters,
+    reply::{Json, ToolError},
+};
+use crate::api::{
+    ApiError,
+    clipboard::{DeleteTarget, Entry, EntryKey, NewEntry},
+};
+
+const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
+const MAX_TTL_SECONDS: u64 = 365 * 24 * 3600;
+const PREVIEW_CHARS: usize = 100;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    #[default]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    Base64,
+    Hex,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SetParams {
+    /// Key for a named entry (give name or idx).
+    pub name: Option<String>,
+    /// Stack index to write at (fails if taken; prefer clipboard_push).
+    pub idx: Option<i64>,
+    pub value: String,
+    /// MIME type, default text/plain. image/* needs base64.
+    pub content_type: Option<String>,
+    /// Default utf-8.
+    pub encoding: Option<Encoding>,
+    /// Lifetime in seconds, default 86400, max 31536000.
+    pub ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PushParams {
+    pub value: String,
+    /// MIME type, default text/plain. image/* needs base64.
+    pub content_type: Option<String>,
+    /// Default utf-8.
+    pub encoding: Option<Encoding>,
+    /// Lifetime in seconds, default 86400, max 31536000.
+    pub ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct KeyParams {
+    /// Entry name (give name or idx).
+    pub name: Option<String>,
+    /// Stack index.
+    pub idx: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListParams {
+    /// Only entries of this MIME type.
+    pub content_type: Option<String>,
+    /// 1-100, default 50.
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteParams {
+    /// Entry name.
+    pub name: Option<String>,
+    /// Stack index.
+    pub idx: Option<i64>,
+    /// Delete every entry.
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PopParams {}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EntryInfo {
+    pub name: Option<String>,
+    pub idx: Option<i64>,
+    pub content_type: String,
+    pub encoding: String,
+    pub size_bytes: Option<u64>,
+    pub updated_at: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EntryValue {
+    pub name: Option<String>,
+    pub idx: Option<i64>,
+    /// Absent for images, which come as an image block.
+    pub value: Option<String>,
+    pub content_type: String,
+    pub encoding: String,
+    pub size_bytes: Option<u64>,
+    pub created_by_model: Option<String>,
+    pub updated_at: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListedEntry {
+    pub name: Option<String>,
+    pub idx: Option<i64>,
+    pub content_type: String,
+    pub size_bytes: Option<u64>,
+    /// First 100 characters (none for images).
+    pub preview: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EntryList {
+    pub entries: Vec<ListedEntry>,
+    pub total: u64,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Popped {
+    /// True when the stack was empty.
+    pub empty: bool,
+    pub entry: Option<EntryValue>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Deleted {
+    pub deleted: u64,
+}
+
+fn is_image(entry: &Entry) -> bool {
+    entry.content_type.starts_with("image/") && entry.encoding == "base64"
+}
+
+fn info(e: Entry) -> EntryInfo {
+    EntryInfo {
+        name: e.name,
+        idx: e.idx,
+        content_type: e.content_type,
+        encoding: e.encoding,
+        size_bytes: e.size_bytes,
+        updated_at: e.updated_at,
+        expires_at: e.expires_at,
+    }
+}
+
+/// The entry with its value, or with an image block instead of the value for images.
+fn with_value(e: Entry) -> (EntryValue, Option<ContentBlock>) {
+    let image = is_image(&e).then(|| ContentBlock::image(e.value.clone(), e.content_type.clone()));
+    let value = EntryValue {
+        value: image.is_none().then_some(e.value),
+        name: e.name,
+        idx: e.idx,
+        content_type: e.content_type,
+        encoding: e.encoding,
+        size_bytes: e.size_bytes,
+        created_by_model: e.created_by_model,
+        updated_at: e.updated_at,
+        expires_at: e.expires_at,
+    };
+    (value, image)
+}
+
+fn key(name: Option<String>, idx: Option<i64>) -> Result<EntryKey, ToolError> {
+    match (name, idx) {
+        (Some(n), None) => Ok(EntryKey::Name(n)),
+        (None, Some(i)) => Ok(EntryKey::Idx(i)),
+        (Some(_), Some(_)) => Err(ToolError::invalid("name", "give name or idx, not both")),
+        (None, None) => Err(ToolError::invalid(
+            "name",
+            "give the entry's name or its idx",
+        )),
+    }
+}
+
+impl PluggedinServer {
+    /// Checks a value before it is sent and builds the entry (tagged source `mcp`).
+    fn new_entry(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        tool: &str,
+        value: String,
+        content_type: Option<String>,
+        encoding: Option<Encoding>,
+        ttl_seconds: Option<u64>,
+    ) -> Result<NewEntry, ToolError> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(ToolError::invalid(
+                "value",
+                format!(
+                    "is {} bytes; the limit is 2 MiB ({MAX_VALUE_BYTES} bytes)",
+                    value.len()
+                ),
+            ));
+        }
+        let content_type = content_type.unwrap_or_else(|| "text/plain".into());
+        let valid_mime = content_type.len() <= 256
+            && content_type.split_once('/').is_some_and(|(t, s)| {
+                let ok = |p: &str| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+                };
+                ok(t) && ok(s.split(';').next().unwrap_or("").trim())
+            });
+        if !valid_mime {
+            return Err(ToolError::invalid(
+                "content_type",
+                "must be a MIME type such as text/plain or image/png",
+            ));
+        }
+        let encoding = encoding.unwrap_or_default();
+        if content_type.starts_with("image/") && encoding != Encoding::Base64 {
+            return Err(ToolError::invalid(
+                "encoding",
+                "image/* values must be base64 (set encoding to base64)",
+            ));
+        }
+        if let Some(ttl) = ttl_seconds
+            && !(1..=MAX_TTL_SECONDS).contains(&ttl)
+        {
+            return Err(ToolError::invalid(
+                "ttl_seconds",
+                format!("must be between 1 and {MAX_TTL_SECONDS}"),
+            ));
+        }
+        Ok(NewEntry {
+            value,
+            content_type,
+            encoding: super::reply::wire_name(&encoding),
+            ttl_seconds,
+            created_by_model: ctx.client_info().map(|c| c.name).filter(|n| !n.is_empty()),
+            created_by_tool: tool.to_string(),
+            source: "mcp",
+            ..Default::default()
+        })
+    }
+}
+
+#[tool_router(router = clipboard_tools, vis = "pub(crate)")]
+impl PluggedinServer {
+    /// Store a value under a name (overwrites; key-value memory) or at a stack index. Values up to 2 MiB; entries expire (default 24 h).
+    #[tool(
+        title = "Clipboard set",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn clipboard_set(
+        &self,
+        Parameters(p): Parameters<SetParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<EntryInfo>, ToolError> {
+        let key = key(p.name, p.idx)?;
+        let mut entry = self.new_entry(
+            &ctx,
+            "clipboard_set",
+            p.value,
+            p.content_type,
+            p.encoding,
+            p.ttl_seconds,
+        )?;
+        match key {
+            EntryKey::Name(n) => entry.name = Some(n),
+            EntryKey::Idx(i) => entry.idx = Some(i),
+        }
+        let saved = cancellable(&ctx.ct, self.client(&ctx).clipboard_set(&entry))
+            .await
+            .map_err(|e| {
+                ToolError::api(
+                    e,
+                    "Use clipboard_push to add to the stack without choosing an index.",
+                )
+            })?;
+        Ok(Json::new(info(saved)))
+    }
+
+    /// Read one entry by name or idx, with its full value (images as an image block).
+    #[tool(
+        title = "Clipboard get",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn clipboard_get(
+        &self,
+        Parameters(p): Parameters<KeyParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<EntryValue>, ToolError> {
+        let key = key(p.name, p.idx)?;
+        let entry = cancellable(&ctx.ct, self.client(&ctx).clipboard_get(&key))
+            .await
+            .map_err(|e| ToolError::api(e, "clipboard_list shows the entries that exist."))?;
+        let (value, image) = with_value(entry);
+        Ok(Json::new(value).with_blocks(image))
+    }
+
+    /// List entries (newest first) with previews, not full values; use clipboard_get for a value.
+    #[tool(
+        title = "Clipboard list",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn clipboard_list(
+        &self,
+        Parameters(p): Parameters<ListParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<EntryList>, ToolError> {
+        let limit = p.limit.unwrap_or(50);
+        if !(1..=100).contains(&limit) {
+            return Err(ToolError::invalid("limit", "must be between 1 and 100"));
+        }
+        let offset = p.offset.unwrap_or(0);
+        let list = cancellable(
+            &ctx.ct,
+            self.client(&ctx)
+                .clipboard_list(p.content_type.as_deref(), limit, offset),
+        )
+        .await?;
+        let entries: Vec<ListedEntry> = list
+            .entries
+            .into_iter()
+            .map(|e| ListedEntry {
+                preview: (!e.content_type.starts_with("image/"))
+                    .then(|| crate::text::truncate(&e.value, PREVIEW_CHARS)),
+                name: e.name,
+                idx: e.idx,
+                content_type: e.content_type,
+                size_bytes: e.size_bytes,
+                expires_at: e.expires_at,
+            })
+            .collect();
+        Ok(Json::new(EntryList {
+            has_more: u64::from(offset) + (entries.len() as u64) < list.total,
+            total: list.total,
+            entries,
+        }))
+    }
+
+    /// Push a value on top of the stack (index = highest + 1); returns its idx.
+    #[tool(
+        title = "Clipboard push",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn clipboard_push(
+        &self,
+        Parameters(p): Parameters<PushParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<EntryInfo>, ToolError> {
+        let entry = self.new_entry(
+            &ctx,
+            "clipboard_push",
+            p.value,
+            p.content_type,
+            p.encoding,
+            p.ttl_seconds,
+        )?;
+        let saved = cancellable(&ctx.ct, self.client(&ctx).clipboard_push(&entry)).await?;
+        Ok(Json::new(info(saved)))
+    }
+
+    /// Remove and return the top of the stack (highest idx); empty=true when there is none.
+    #[tool(
+        title = "Clipboard pop",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn clipboard_pop(
+        &self,
+        Parameters(_): Parameters<PopParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Popped>, ToolError> {
+        let popped = cancellable(&ctx.ct, self.client(&ctx).clipboard_pop()).await?;
+        Ok(match popped {
+            None => Json::new(Popped {
+                empty: true,
+                entry: None,
+            }),
+            Some(e) => {
+                let (value, image) = with_value(e);
+                Json::new(Popped {
+                    empty: false,
+                    entry: Some(value),
+                })
+                .with_blocks(image)
+            }
+        })
+    }
+
+    /// Delete one entry by name or idx, or all entries with all=true.
+    #[tool(
+        title = "Clipboard delete",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn clipboard_delete(
+        &self,
+        Parameters(p): Parameters<DeleteParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Deleted>, ToolError> {
+        let target = match (p.all, p.name, p.idx) {
+            (true, None, None) => DeleteTarget::All,
+            (true, _, _) => {
+                return Err(ToolError::invalid(
+                    "all",
+                    "all=true deletes everything; do not also give name or idx",
+                ));
+            }
+            (false, name, idx) => DeleteTarget::Key(key(name, idx)?),
+        };
+        let deleted = match cancellable(&ctx.ct, self.client(&ctx).clipboard_delete(&target)).await
+        {
+            Ok(n) => n,
+            // Already gone is the outcome the caller wanted: report it, do not fail.
+            Err(ApiError::NotFound { .. }) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Json::new(Deleted { deleted }))
+    }
+}

@@ -1,0 +1,584 @@
+//! Document library tools: list, search, read (with paging and versions), create, update.
+
+use rmcp::{RoleServer, service::RequestContext, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    PluggedinServer, SERVER_NAME, cancellable,
+    params::Parameters,
+    reply::{Json, ToolError, wire_name},
+};
+use crate::api::documents::{
+    DocumentUpdate, DocumentUpdateMetadata, ListQuery, ModelRef, NewDocument, NewDocumentMetadata,
+};
+
+/// Content returned by one get_doc call unless `max_chars` says otherwise.
+pub const DEFAULT_MAX_CHARS: u64 = 100_000;
+const NOT_FOUND_NEXT: &str = "Use search_docs or list_docs to find document ids.";
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    All,
+    Upload,
+    AiGenerated,
+    Api,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    DateDesc,
+    DateAsc,
+    Title,
+    Size,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListDocsParams {
+    /// Default all.
+    pub source: Option<Source>,
+    /// Documents with any of these tags.
+    pub tags: Option<Vec<String>>,
+    /// Substring of title or description.
+    pub search: Option<String>,
+    /// Default date_desc.
+    pub sort: Option<Sort>,
+    /// 1-100, default 20.
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchDocsParams {
+    /// Words to find in titles, descriptions and content (1-500 chars).
+    pub query: String,
+    /// Only documents with any of these tags.
+    pub tags: Option<Vec<String>>,
+    /// 1-50, default 10.
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetDocParams {
+    /// Document id (uuid).
+    pub id: String,
+    /// Include content. Default true.
+    pub content: Option<bool>,
+    /// Include the version history. Default false.
+    #[serde(default)]
+    pub versions: bool,
+    /// Return this version's content instead of the current one.
+    pub version: Option<u64>,
+    /// First character of content to return. Default 0.
+    pub offset: Option<u64>,
+    /// Characters of content to return, default 100000.
+    pub max_chars: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Md,
+    Txt,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Report,
+    Analysis,
+    Documentation,
+    Guide,
+    Research,
+    Code,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Private,
+    Workspace,
+    Public,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateDocParams {
+    /// 1-255 chars.
+    pub title: String,
+    pub content: String,
+    /// Default md.
+    pub format: Option<Format>,
+    /// Default other.
+    pub category: Option<Category>,
+    /// Up to 20.
+    pub tags: Option<Vec<String>>,
+    /// Default private.
+    pub visibility: Option<Visibility>,
+    /// Your model name for attribution, e.g. claude-sonnet-4.
+    pub model_name: Option<String>,
+    /// e.g. anthropic.
+    pub model_provider: Option<String>,
+    /// What the document is for / the prompt behind it.
+    pub context: Option<String>,
+    /// Ids of documents this one draws on.
+    pub source_document_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Replace,
+    Append,
+    Prepend,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UpdateDocParams {
+    /// Document id (uuid); only AI-created documents can be updated.
+    pub id: String,
+    pub operation: Operation,
+    /// New text (append/prepend join with a blank line).
+    pub content: String,
+    pub change_summary: Option<String>,
+    /// Replaces the tags when given.
+    pub tags: Option<Vec<String>>,
+    pub model_name: Option<String>,
+    pub model_provider: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocRow {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub version: Option<u64>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocList {
+    pub documents: Vec<DocRow>,
+    pub total: u64,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchHit {
+    pub id: String,
+    pub title: String,
+    pub snippet: Option<String>,
+    pub score: Option<f64>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchResults {
+    pub results: Vec<SearchHit>,
+    pub total: u64,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VersionRow {
+    pub version: u64,
+    pub created_at: Option<String>,
+    pub model: Option<String>,
+    pub change_summary: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocView {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub visibility: String,
+    pub mime_type: Option<String>,
+    /// Current version number.
+    pub version: Option<u64>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    /// Who wrote it: "model (provider)" per contribution.
+    pub attributions: Vec<String>,
+    /// Version whose content is shown, when not the current one.
+    pub content_version: Option<u64>,
+    pub content: Option<String>,
+    /// base64 for binary documents.
+    pub content_encoding: Option<String>,
+    /// Characters in the whole content.
+    pub content_chars: Option<u64>,
+    /// Offset to pass for the rest of the content, when cut.
+    pub next_offset: Option<u64>,
+    pub versions: Option<Vec<VersionRow>>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocWritten {
+    pub id: String,
+    pub version: Option<u64>,
+    pub url: Option<String>,
+    pub message: String,
+}
+
+fn model_label(v: &Value) -> Option<String> {
+    let name = v.get("name").and_then(Value::as_str)?;
+    Some(match v.get("provider").and_then(Value::as_str) {
+        Some(p) => format!("{name} ({p})"),
+        None => name.to_string(),
+    })
+}
+
+fn doc_id(id: &str) -> Result<String, ToolError> {
+    uuid::Uuid::parse_str(id.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| ToolError::invalid("id", format!("must be a document uuid. {NOT_FOUND_NEXT}")))
+}
+
+/// Cuts `content` to `[offset, offset + max)` characters.
+pub(crate) fn page_chars(content: &str, offset: u64, max: u64) -> (String, u64, Option<u64>) {
+    let total = content.chars().count() as u64;
+    let piece: String = content
+        .chars()
+        .skip(offset as usize)
+        .take(max as usize)
+        .collect();
+    let end = offset + piece.chars().count() as u64;
+    (piece, total, (end < total).then_some(end))
+}
+
+impl PluggedinServer {
+    /// The attribution used when the model does not name itself: the MCP client's name
+    /// (from its clientInfo) by way of this server.
+    fn default_model(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        name: Option<String>,
+        provider: Option<String>,
+    ) -> ModelRef {
+        let client = ctx.client_info().map(|c| c.name).filter(|n| !n.is_empty());
+        ModelRef {
+            name: name.unwrap_or_else(|| match &client {
+                Some(c) => format!("{c} via {SERVER_NAME}"),
+                None => format!("unknown model via {SERVER_NAME}"),
+            }),
+            provider: provider.unwrap_or_else(|| SERVER_NAME.to_string()),
+            version: None,
+        }
+    }
+}
+
+#[tool_router(router = document_tools, vis = "pub(crate)")]
+impl PluggedinServer {
+    /// List library documents with filters and paging (newest first). Use search_docs to find by words, get_doc to read.
+    #[tool(
+        title = "List documents",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_docs(
+        &self,
+        Parameters(p): Parameters<ListDocsParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<DocList>, ToolError> {
+        let limit = p.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(ToolError::invalid("limit", "must be between 1 and 100"));
+        }
+        let offset = p.offset.unwrap_or(0);
+        let query = ListQuery {
+            source: p.source.map(|s| wire_name(&s)),
+            tags: p.tags.unwrap_or_default(),
+            search: p.search.filter(|s| !s.trim().is_empty()),
+            sort: p.sort.map(|s| wire_name(&s)),
+            limit,
+            offset,
+            ..Default::default()
+        };
+        let list = cancellable(&ctx.ct, self.client(&ctx).list_documents(&query)).await?;
+        let documents: Vec<DocRow> = list
+            .documents
+            .into_iter()
+            .map(|d| DocRow {
+                id: d.id,
+                title: d.title,
+                description: d.description,
+                tags: d.tags,
+                source: d.source,
+                version: d.version,
+                updated_at: d.updated_at,
+            })
+            .collect();
+        let links = self.doc_links(documents.iter().map(|d| (d.id.as_str(), d.title.as_str())));
+        Ok(Json::new(DocList {
+            has_more: u64::from(offset) + (documents.len() as u64) < list.total,
+            total: list.total,
+            documents,
+        })
+        .with_blocks(links))
+    }
+
+    /// Ranked full-text search over document titles, descriptions and content; returns ids and snippets. Use rag_ask for an answer from the text.
+    #[tool(
+        title = "Search documents",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn search_docs(
+        &self,
+        Parameters(p): Parameters<SearchDocsParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<SearchResults>, ToolError> {
+        let query = p.query.trim();
+        if query.is_empty() || query.chars().count() > 500 {
+            return Err(ToolError::invalid("query", "must be 1 to 500 characters"));
+        }
+        let limit = p.limit.unwrap_or(10);
+        if !(1..=50).contains(&limit) {
+            return Err(ToolError::invalid("limit", "must be between 1 and 50"));
+        }
+        let offset = p.offset.unwrap_or(0);
+        let found = cancellable(
+            &ctx.ct,
+            self.client(&ctx)
+                .search_documents(query, &p.tags.unwrap_or_default(), limit, offset),
+        )
+        .await?;
+        let results: Vec<SearchHit> = found
+            .results
+            .into_iter()
+            .map(|h| SearchHit {
+                id: h.id,
+                title: h.title,
+                snippet: h.snippet,
+                score: h.relevance_score,
+                tags: h.tags,
+            })
+            .collect();
+        let links = self.doc_links(results.iter().map(|d| (d.id.as_str(), d.title.as_str())));
+        Ok(Json::new(SearchResults {
+            has_more: found.has_more,
+            total: found.total,
+            results,
+        })
+        .with_blocks(links))
+    }
+
+    /// Read a document: metadata, content (paged by offset/max_chars, 100k chars by default), version history, or one version's content.
+    #[tool(
+        title = "Get document",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn get_doc(
+        &self,
+        Parameters(p): Parameters<GetDocParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<DocView>, ToolError> {
+        let id = doc_id(&p.id)?;
+        let max = p.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
+        if max == 0 || max > 1_000_000 {
+            return Err(ToolError::invalid(
+                "max_chars",
+                "must be between 1 and 1000000",
+            ));
+        }
+        let offset = p.offset.unwrap_or(0);
+        let want_content = p.content.unwrap_or(true);
+        if p.version == Some(0) {
+            return Err(ToolError::invalid("version", "versions start at 1"));
+        }
+        let client = self.client(&ctx);
+        let doc = cancellable(
+            &ctx.ct,
+            client.document(&id, want_content && p.version.is_none(), p.versions),
+        )
+        .await
+        .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
+        let (raw, content_version) = match p.version {
+            Some(n) if want_content => {
+                let v = cancellable(&ctx.ct, client.document_version(&id, n))
+                    .await
+                    .map_err(|e| {
+                        ToolError::api(e, "get_doc with versions=true lists the versions.")
+                    })?;
+                (Some(v.content), Some(n))
+            }
+            _ => (doc.content.clone(), None),
+        };
+        let (content, content_chars, next_offset) = match raw {
+            Some(text) => {
+                let (piece, total, next) = page_chars(&text, offset, max);
+                (Some(piece), Some(total), next)
+            }
+            None => (None, None, None),
+        };
+        let versions = doc.versions.map(|vs| {
+            vs.into_iter()
+                .map(|v| VersionRow {
+                    version: v.version_number,
+                    created_at: v.created_at,
+                    model: model_label(&v.created_by_model),
+                    change_summary: v.change_summary,
+                })
+                .collect()
+        });
+        Ok(Json::new(DocView {
+            id: doc.id,
+            title: doc.title,
+            description: doc.description,
+            tags: doc.tags,
+            source: doc.source,
+            visibility: doc.visibility,
+            mime_type: doc.mime_type,
+            version: doc.version,
+            created_at: doc.created_at,
+            updated_at: doc.updated_at,
+            attributions: doc
+                .model_attributions
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} ({}): {}",
+                        a.model_name, a.model_provider, a.contribution_type
+                    )
+                })
+                .collect(),
+            content_version,
+            content,
+            content_encoding: doc.content_encoding.filter(|e| e != "utf-8"),
+            content_chars,
+            next_offset,
+            versions,
+        }))
+    }
+
+    /// Save a new document to the library with model attribution; returns its id.
+    #[tool(
+        title = "Create document",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_doc(
+        &self,
+        Parameters(p): Parameters<CreateDocParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<DocWritten>, ToolError> {
+        let title = p.title.trim().to_string();
+        if title.is_empty() || title.chars().count() > 255 {
+            return Err(ToolError::invalid("title", "must be 1 to 255 characters"));
+        }
+        if p.content.is_empty() {
+            return Err(ToolError::invalid("content", "must not be empty"));
+        }
+        let tags = p.tags.unwrap_or_default();
+        if tags.len() > 20 {
+            return Err(ToolError::invalid("tags", "at most 20 tags"));
+        }
+        let doc = NewDocument {
+            title: title.clone(),
+            content: p.content,
+            format: p.format.map_or("md".into(), |f| wire_name(&f)),
+            tags,
+            category: p.category.map_or("other".into(), |c| wire_name(&c)),
+            metadata: NewDocumentMetadata {
+                model: self.default_model(&ctx, p.model_name, p.model_provider),
+                visibility: p.visibility.map_or("private".into(), |v| wire_name(&v)),
+                context: p.context,
+                source_documents: p.source_document_ids.unwrap_or_default(),
+            },
+        };
+        let created = cancellable(&ctx.ct, self.client(&ctx).create_document(&doc))
+            .await
+            .map_err(|e| ToolError::api(e, ""))?;
+        Ok(Json::new(DocWritten {
+            id: created.document_id.clone(),
+            version: Some(1),
+            url: created.url,
+            message: format!("created \"{title}\""),
+        })
+        .with_blocks(self.doc_links([(created.document_id.as_str(), title.as_str())])))
+    }
+
+    /// Change an AI-created document: replace, append or prepend text. Each update makes a new version.
+    #[tool(
+        title = "Update document",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn update_doc(
+        &self,
+        Parameters(p): Parameters<UpdateDocParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<DocWritten>, ToolError> {
+        let id = doc_id(&p.id)?;
+        if p.content.is_empty() {
+            return Err(ToolError::invalid("content", "must not be empty"));
+        }
+        let update = DocumentUpdate {
+            operation: wire_name(&p.operation),
+            content: p.content,
+            metadata: DocumentUpdateMetadata {
+                model: self.default_model(&ctx, p.model_name, p.model_provider),
+                change_summary: p.change_summary,
+                tags: p.tags,
+            },
+        };
+        let done = cancellable(&ctx.ct, self.client(&ctx).update_document(&id, &update))
+            .await
+            .map_err(|e| ToolError::api(e, "Only documents created by AI (create_doc) can be updated; search_docs finds ids."))?;
+        Ok(Json::new(DocWritten {
+            id,
+            version: Some(done.version),
+            url: None,
+            message: done.message,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_chars;
+
+    #[test]
+    fn paging_counts_characters() {
+        assert_eq!(
+            page_chars("héllo wörld", 0, 5),
+            ("héllo".into(), 11, Some(5))
+        );
+        assert_eq!(
+            page_chars("héllo wörld", 6, 100),
+            ("wörld".into(), 11, None)
+        );
+        assert_eq!(page_chars("abc", 10, 5), (String::new(), 3, None));
+    }
+}

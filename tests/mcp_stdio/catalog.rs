@@ -1,0 +1,127 @@
+//! The tool catalog: every tool fully described, schemas portable, generated files current.
+
+use crate::common::mcp::spawn_local;
+use pluggedin_mcp::catalog;
+use serde_json::Value;
+
+fn walk(v: &Value, f: &mut dyn FnMut(&serde_json::Map<String, Value>)) {
+    match v {
+        Value::Object(m) => {
+            f(m);
+            m.values().for_each(|x| walk(x, f));
+        }
+        Value::Array(a) => a.iter().for_each(|x| walk(x, f)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_tool_is_fully_described_and_portable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = spawn_local(dir.path()).await;
+    let tools = mcp.client.list_all_tools().await.unwrap();
+    mcp.close().await;
+    assert_eq!(tools.len(), 25);
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "deterministic order");
+    for t in &tools {
+        let name = t.name.as_ref();
+        assert!(
+            name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{name}"
+        );
+        assert!(
+            t.title.as_deref().is_some_and(|s| !s.is_empty()),
+            "{name}: title"
+        );
+        let description = t.description.as_deref().unwrap_or("");
+        assert!(
+            !description.is_empty() && description.len() <= 300,
+            "{name}: description of {} chars",
+            description.len()
+        );
+        let a = t
+            .annotations
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: annotations"));
+        for (hint, v) in [
+            ("readOnlyHint", a.read_only_hint),
+            ("destructiveHint", a.destructive_hint),
+            ("idempotentHint", a.idempotent_hint),
+            ("openWorldHint", a.open_world_hint),
+        ] {
+            assert!(v.is_some(), "{name}: {hint}");
+        }
+        let input = Value::Object((*t.input_schema).clone());
+        let output = Value::Object(
+            (*t.output_schema
+                .clone()
+                .unwrap_or_else(|| panic!("{name}: output schema")))
+            .clone(),
+        );
+        for schema in [&input, &output] {
+            assert_eq!(schema["type"], "object", "{name}");
+            for combinator in ["oneOf", "anyOf", "allOf"] {
+                assert!(
+                    schema.get(combinator).is_none(),
+                    "{name}: top-level {combinator}"
+                );
+            }
+            walk(schema, &mut |m| {
+                assert!(
+                    !m.contains_key("$schema") && !m.contains_key("$ref"),
+                    "{name}: $schema/$ref"
+                );
+                if let Some(Value::String(f)) = m.get("format") {
+                    assert!(
+                        !f.starts_with("int")
+                            && !f.starts_with("uint")
+                            && f != "double"
+                            && f != "float",
+                        "{name}: format {f}"
+                    );
+                }
+                if let Some(Value::Array(types)) = m.get("type") {
+                    assert!(
+                        !types.contains(&Value::from("null")),
+                        "{name}: nullable type"
+                    );
+                }
+            });
+        }
+        if let Some(Value::Object(props)) = input.get("properties") {
+            for arg in props.keys() {
+                assert!(
+                    arg.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{name}.{arg}: snake_case"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_catalog_fits_the_token_budget() {
+    let bytes = catalog::model_facing_bytes();
+    println!("tool catalog: {bytes} bytes of names, descriptions and input schemas (budget 16384)");
+    assert!(bytes <= 16 * 1024, "{bytes} bytes");
+}
+
+#[test]
+fn committed_catalog_files_are_current() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let json = std::fs::read_to_string(format!("{root}/tools/catalog.json")).unwrap_or_default();
+    let md = std::fs::read_to_string(format!("{root}/tools/README.md")).unwrap_or_default();
+    let fix = "regenerate: cargo run -q -- tools --json > tools/catalog.json && cargo run -q -- tools > tools/README.md";
+    assert!(
+        json == catalog::catalog_json(),
+        "tools/catalog.json is stale; {fix}"
+    );
+    assert!(
+        md == catalog::catalog_markdown(),
+        "tools/README.md is stale; {fix}"
+    );
+}
