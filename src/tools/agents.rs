@@ -12,6 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// A free-form JSON object (its schema says `object`, not "anything").
+type JsonObject = serde_json::Map<String, Value>;
+
 use super::{
     PluggedinServer, cancellable,
     params::Parameters,
@@ -288,9 +291,10 @@ pub struct MetricsResult {
 pub struct AgentExport {
     pub export_version: Option<String>,
     pub exported_at: Option<String>,
-    pub agent: Value,
-    pub lifecycle_events: Value,
-    pub telemetry: Option<Value>,
+    pub agent: JsonObject,
+    pub lifecycle_events: Vec<JsonObject>,
+    /// Recent heartbeats and metrics, when asked for.
+    pub telemetry: Option<JsonObject>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -824,12 +828,17 @@ impl PluggedinServer {
         .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
         scrub(&mut doc);
         let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+        let object = |v: Option<&Value>| v.and_then(Value::as_object).cloned();
         Ok(Json::new(AgentExport {
             export_version: text("export_version"),
             exported_at: text("exported_at"),
-            agent: doc.get("agent").cloned().unwrap_or(Value::Null),
-            lifecycle_events: doc.get("lifecycle_events").cloned().unwrap_or(json!([])),
-            telemetry: doc.get("telemetry").cloned(),
+            agent: object(doc.get("agent")).unwrap_or_default(),
+            lifecycle_events: doc
+                .get("lifecycle_events")
+                .and_then(Value::as_array)
+                .map(|events| events.iter().filter_map(|e| object(Some(e))).collect())
+                .unwrap_or_default(),
+            telemetry: object(doc.get("telemetry")),
         }))
     }
 
