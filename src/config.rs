@@ -60,6 +60,85 @@ pub struct ServeArgs {
     /// Retries of an idempotent upstream request after a connect error, 429 or 5xx.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub max_retries: u32,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// JSON-RPC over stdin/stdout (for desktop clients and IDEs).
+    #[default]
+    Stdio,
+    /// Streamable HTTP at /mcp and legacy HTTP+SSE at /sse.
+    Http,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthChoice {
+    /// Tokens when PLUGGEDIN_MCP_TOKEN or --token-file gives some, else none.
+    #[default]
+    Auto,
+    /// No inbound auth (allowed on loopback; elsewhere only with --insecure-no-auth).
+    None,
+    /// Bearer tokens from PLUGGEDIN_MCP_TOKEN (comma-separated) or --token-file.
+    Token,
+    /// The client's bearer token is its Plugged.in API key, used upstream for its requests.
+    Passthrough,
+}
+
+/// Options of the HTTP transport.
+#[derive(Args, Debug, Clone)]
+pub struct HttpArgs {
+    /// stdio, or http for Streamable HTTP (/mcp) and legacy SSE (/sse).
+    #[arg(long, value_enum, default_value_t = Transport::Stdio)]
+    pub transport: Transport,
+
+    /// Address to listen on (http).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// Port to listen on (http); 0 picks a free one.
+    #[arg(long, default_value_t = 8081)]
+    pub port: u16,
+
+    /// No MCP sessions: every request stands alone (for horizontally scaled deployments).
+    #[arg(long)]
+    pub stateless: bool,
+
+    /// Inbound authentication.
+    #[arg(long, value_enum, default_value_t = AuthChoice::Auto)]
+    pub auth: AuthChoice,
+
+    /// File with accepted bearer tokens, one per line (instead of PLUGGEDIN_MCP_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Serve without auth on a non-loopback address.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+
+    /// Browser origins allowed besides loopback ones (comma-separated, e.g.
+    /// https://app.example.com); also turns on CORS for them.
+    #[arg(long, value_delimiter = ',', value_name = "ORIGINS")]
+    pub allowed_origins: Vec<String>,
+
+    /// Host names allowed in the Host header besides loopback names and IP addresses
+    /// (comma-separated), for serving behind a real hostname.
+    #[arg(long, value_delimiter = ',', value_name = "HOSTS")]
+    pub allowed_hosts: Vec<String>,
+
+    /// Most MCP sessions open at once; more are refused with 503.
+    #[arg(long, default_value_t = 1000)]
+    pub max_sessions: usize,
+
+    /// Seconds of inactivity after which a session is closed.
+    #[arg(long, default_value_t = 1800)]
+    pub session_idle_timeout: u64,
+
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace: u64,
 }
 
 /// Options of `pluggedin-mcp api`.
@@ -228,6 +307,24 @@ mod tests {
             Mode::Cloud { key, .. } => assert_eq!(key.expose(), "pg_in_fromfile"),
             Mode::Local { .. } => panic!("expected cloud mode"),
         }
+    }
+
+    #[test]
+    fn http_options_parse() {
+        let a = args(&[
+            "--transport",
+            "http",
+            "--port",
+            "0",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+            "--auth",
+            "passthrough",
+        ]);
+        assert_eq!(a.http.transport, Transport::Http);
+        assert_eq!(a.http.allowed_origins.len(), 2);
+        assert_eq!(a.http.auth, AuthChoice::Passthrough);
+        assert_eq!(args(&[]).http.port, 8081);
     }
 
     #[test]

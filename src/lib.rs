@@ -13,3 +13,4 @@ pub mod serve;
 pub mod shutdown;
 pub mod text;
 pub mod tools;
+pub mod transport;

@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Some(Command::Api(args)) => pluggedin_mcp::local::run_standalone(args).await,
             Some(Command::Tools(_)) => Ok(()),
-            None => pluggedin_mcp::serve::run_stdio(cli.serve).await,
+            None => pluggedin_mcp::serve::run(cli.serve).await,
         }
     })
 }

@@ -1,14 +1,18 @@
 //! Running the MCP server: pick the backend (Plugged.in or the embedded API), build the
-//! server, and serve it over stdio.
+//! server, and serve it over stdio or HTTP.
 
-use anyhow::Context;
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::{Context, bail};
 use rmcp::ServiceExt;
 
 use crate::{
     api::Client,
-    config::{Mode, ServeArgs},
+    config::{AuthChoice, HttpArgs, Mode, ServeArgs, Transport},
     local::{LocalApi, LocalConfig},
-    tools::{Backend, PluggedinServer},
+    secret::Secret,
+    tools::{Backend, PluggedinServer, UpstreamKey},
+    transport::{Allowed, AuthMode, HttpOptions},
 };
 
 /// The server and, in local mode, the embedded API it talks to (kept alive with it).
@@ -20,6 +24,30 @@ pub struct Running {
 /// Resolves the mode and builds the server; starts the embedded API in local mode.
 pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<Running> {
     let settings = args.client_settings();
+    if args.http.auth == AuthChoice::Passthrough {
+        // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
+        if args.local {
+            bail!(
+                "--auth passthrough forwards each client's Plugged.in key upstream; it cannot be combined with --local"
+            );
+        }
+        if env_key.is_some() || args.api_key_file.is_some() {
+            tracing::warn!(
+                "--auth passthrough: the server's own PLUGGEDIN_API_KEY is ignored; each client's bearer token is used"
+            );
+        }
+        let base_url = args.base_url.trim_end_matches('/');
+        tracing::info!(%base_url, "passthrough mode: each client's bearer token is its Plugged.in API key");
+        let client = Client::new(base_url, Secret::new(""), settings)?;
+        return Ok(Running {
+            server: PluggedinServer::with_upstream_key(
+                client,
+                Backend::Cloud,
+                UpstreamKey::Passthrough,
+            ),
+            local: None,
+        });
+    }
     match args.mode(env_key)? {
         Mode::Cloud { base_url, key } => {
             tracing::info!(%base_url, "cloud mode: using Plugged.in");
@@ -44,6 +72,79 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
             })
         }
     }
+}
+
+/// Runs the server on the chosen transport.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    match args.http.transport {
+        Transport::Stdio => run_stdio(args).await,
+        Transport::Http => run_http(args).await,
+    }
+}
+
+/// Decides inbound auth; refuses to serve a non-loopback address without it unless told to.
+pub fn resolve_auth(http: &HttpArgs, env_tokens: Option<String>) -> anyhow::Result<AuthMode> {
+    let tokens = match &http.token_file {
+        Some(path) => AuthMode::tokens_from(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token file {}", path.display()))?,
+        ),
+        None => env_tokens
+            .as_deref()
+            .map(AuthMode::tokens_from)
+            .unwrap_or_default(),
+    };
+    let mode = match http.auth {
+        AuthChoice::Passthrough => AuthMode::Passthrough,
+        AuthChoice::None => AuthMode::None,
+        AuthChoice::Token if tokens.is_empty() => {
+            bail!(
+                "--auth token needs tokens: set PLUGGEDIN_MCP_TOKEN (comma-separated) or --token-file"
+            )
+        }
+        AuthChoice::Token | AuthChoice::Auto if !tokens.is_empty() => {
+            AuthMode::Tokens(tokens.into())
+        }
+        AuthChoice::Token | AuthChoice::Auto => AuthMode::None,
+    };
+    if matches!(mode, AuthMode::None) && !http.host.is_loopback() && !http.insecure_no_auth {
+        bail!(
+            "refusing to serve {} without authentication: set PLUGGEDIN_MCP_TOKEN or --token-file, use --auth passthrough, or pass --insecure-no-auth",
+            http.host
+        );
+    }
+    Ok(mode)
+}
+
+/// Serves MCP over HTTP until SIGINT/SIGTERM.
+pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
+    let auth = resolve_auth(&args.http, std::env::var("PLUGGEDIN_MCP_TOKEN").ok())?;
+    let running = build(&args, std::env::var("PLUGGEDIN_API_KEY").ok()).await?;
+    let http = &args.http;
+    let options = HttpOptions {
+        bind: SocketAddr::new(http.host, http.port),
+        stateless: http.stateless,
+        auth,
+        allowed: Allowed {
+            hosts: http.allowed_hosts.clone(),
+            origins: http.allowed_origins.clone(),
+        },
+        max_sessions: http.max_sessions.max(1),
+        session_idle: Duration::from_secs(http.session_idle_timeout.max(1)),
+        max_body_bytes: crate::transport::DEFAULT_MAX_BODY_BYTES,
+        shutdown_grace: Duration::from_secs(http.shutdown_grace),
+    };
+    let server = running.server.clone();
+    crate::transport::serve(
+        move || server.new_session(),
+        options,
+        crate::shutdown::signal(),
+    )
+    .await?;
+    if let Some(api) = running.local {
+        api.stop().await;
+    }
+    Ok(())
 }
 
 /// Serves MCP over stdin/stdout until the client closes stdin.

@@ -504,7 +504,7 @@ impl PluggedinServer {
             (None, Some(r)) => Some(json!(r)),
             (None, None) => None,
         };
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let created = cancellable(
             &ctx.ct,
             client.create_agent(&NewAgent {
@@ -577,7 +577,7 @@ impl PluggedinServer {
         let limit = check_range("limit", p.limit, 1, 200, 50)? as usize;
         let offset = p.offset.unwrap_or(0) as usize;
         let wanted = p.state.map(|s| wire_name(&s));
-        let agents = cancellable(&ctx.ct, self.client(&ctx).list_agents()).await?;
+        let agents = cancellable(&ctx.ct, self.client(&ctx)?.list_agents()).await?;
         let matching: Vec<AgentRow> = agents
             .into_iter()
             .filter(|a| wanted.as_ref().is_none_or(|w| &a.state == w))
@@ -613,7 +613,7 @@ impl PluggedinServer {
         Parameters(p): Parameters<AgentParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<AgentStatus>, ToolError> {
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let uuid = resolve_agent(&client, &p.agent).await?;
         let d = details(&client, &ctx.ct, &uuid).await?;
         let (health, health_detail) = health(&d);
@@ -675,7 +675,7 @@ impl PluggedinServer {
         Parameters(p): Parameters<AgentParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<AgentChange>, ToolError> {
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let uuid = resolve_agent(&client, &p.agent).await?;
         let ack = cancellable(&ctx.ct, client.delete_agent(&uuid))
             .await
@@ -721,7 +721,7 @@ impl PluggedinServer {
             ControlAction::Resume => Action::Resume,
             ControlAction::Restart => Action::Restart { force: p.force },
         };
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let uuid = resolve_agent(&client, &p.agent).await?;
         let ack = cancellable(&ctx.ct, client.agent_action(&uuid, &action))
             .await
@@ -750,7 +750,7 @@ impl PluggedinServer {
         Parameters(p): Parameters<HeartbeatParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<HeartbeatResult>, ToolError> {
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let uuid = resolve_agent(&client, &p.agent).await?;
         let mode = wire_name(&p.mode.unwrap_or_default());
         let ack = cancellable(&ctx.ct, client.heartbeat(&uuid, &mode, p.uptime_seconds))
@@ -783,7 +783,7 @@ impl PluggedinServer {
                 return Err(ToolError::invalid(field, "must be a non-negative number"));
             }
         }
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let uuid = resolve_agent(&client, &p.agent).await?;
         let mut sample = json!({
             "cpu_percent": p.cpu_percent,
@@ -818,7 +818,7 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<AgentExport>, ToolError> {
         let limit = check_range("telemetry_limit", p.telemetry_limit, 1, 10_000, 100)?;
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let uuid = resolve_agent(&client, &p.agent).await?;
         let mut doc = cancellable(
             &ctx.ct,
@@ -858,7 +858,7 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<AgentLogs>, ToolError> {
         let tail = check_range("tail", p.tail, 1, 1000, 100)?;
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let uuid = resolve_agent(&client, &p.agent).await?;
         let logs = cancellable(&ctx.ct, client.agent_logs(&uuid, tail))
             .await

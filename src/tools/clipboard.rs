@@ -279,7 +279,7 @@ impl PluggedinServer {
             EntryKey::Name(n) => entry.name = Some(n),
             EntryKey::Idx(i) => entry.idx = Some(i),
         }
-        let saved = cancellable(&ctx.ct, self.client(&ctx).clipboard_set(&entry))
+        let saved = cancellable(&ctx.ct, self.client(&ctx)?.clipboard_set(&entry))
             .await
             .map_err(|e| {
                 ToolError::api(
@@ -306,7 +306,7 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<EntryValue>, ToolError> {
         let key = key(p.name, p.idx)?;
-        let entry = cancellable(&ctx.ct, self.client(&ctx).clipboard_get(&key))
+        let entry = cancellable(&ctx.ct, self.client(&ctx)?.clipboard_get(&key))
             .await
             .map_err(|e| ToolError::api(e, "clipboard_list shows the entries that exist."))?;
         let (value, image) = with_value(entry);
@@ -335,7 +335,7 @@ impl PluggedinServer {
         let offset = p.offset.unwrap_or(0);
         let list = cancellable(
             &ctx.ct,
-            self.client(&ctx)
+            self.client(&ctx)?
                 .clipboard_list(p.content_type.as_deref(), limit, offset),
         )
         .await?;
@@ -382,7 +382,7 @@ impl PluggedinServer {
             p.encoding,
             p.ttl_seconds,
         )?;
-        let saved = cancellable(&ctx.ct, self.client(&ctx).clipboard_push(&entry)).await?;
+        let saved = cancellable(&ctx.ct, self.client(&ctx)?.clipboard_push(&entry)).await?;
         Ok(Json::new(info(saved)))
     }
 
@@ -401,7 +401,7 @@ impl PluggedinServer {
         Parameters(_): Parameters<PopParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Popped>, ToolError> {
-        let popped = cancellable(&ctx.ct, self.client(&ctx).clipboard_pop()).await?;
+        let popped = cancellable(&ctx.ct, self.client(&ctx)?.clipboard_pop()).await?;
         Ok(match popped {
             None => Json::new(Popped {
                 empty: true,
@@ -443,7 +443,7 @@ impl PluggedinServer {
             }
             (false, name, idx) => DeleteTarget::Key(key(name, idx)?),
         };
-        let deleted = match cancellable(&ctx.ct, self.client(&ctx).clipboard_delete(&target)).await
+        let deleted = match cancellable(&ctx.ct, self.client(&ctx)?.clipboard_delete(&target)).await
         {
             Ok(n) => n,
             // Already gone is the outcome the caller wanted: report it, do not fail.

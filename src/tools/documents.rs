@@ -308,7 +308,7 @@ impl PluggedinServer {
             offset,
             ..Default::default()
         };
-        let list = cancellable(&ctx.ct, self.client(&ctx).list_documents(&query)).await?;
+        let list = cancellable(&ctx.ct, self.client(&ctx)?.list_documents(&query)).await?;
         let documents: Vec<DocRow> = list
             .documents
             .into_iter()
@@ -357,7 +357,7 @@ impl PluggedinServer {
         let offset = p.offset.unwrap_or(0);
         let found = cancellable(
             &ctx.ct,
-            self.client(&ctx)
+            self.client(&ctx)?
                 .search_documents(query, &p.tags.unwrap_or_default(), limit, offset),
         )
         .await?;
@@ -409,7 +409,7 @@ impl PluggedinServer {
         if p.version == Some(0) {
             return Err(ToolError::invalid("version", "versions start at 1"));
         }
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         let doc = cancellable(
             &ctx.ct,
             client.document(&id, want_content && p.version.is_none(), p.versions),
@@ -513,7 +513,7 @@ impl PluggedinServer {
                 source_documents: p.source_document_ids.unwrap_or_default(),
             },
         };
-        let created = cancellable(&ctx.ct, self.client(&ctx).create_document(&doc))
+        let created = cancellable(&ctx.ct, self.client(&ctx)?.create_document(&doc))
             .await
             .map_err(|e| ToolError::api(e, ""))?;
         Ok(Json::new(DocWritten {
@@ -553,7 +553,7 @@ impl PluggedinServer {
                 tags: p.tags,
             },
         };
-        let done = cancellable(&ctx.ct, self.client(&ctx).update_document(&id, &update))
+        let done = cancellable(&ctx.ct, self.client(&ctx)?.update_document(&id, &update))
             .await
             .map_err(|e| ToolError::api(e, "Only documents created by AI (create_doc) can be updated; search_docs finds ids."))?;
         Ok(Json::new(DocWritten {

@@ -36,7 +36,18 @@ pub enum Backend {
     Local,
 }
 
-/// The MCP server. Cheap to clone (one per HTTP session); clones share everything.
+/// Which key a request uses upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamKey {
+    /// The server's own key (or the embedded API's key in local mode).
+    Server,
+    /// The bearer token the MCP client sent on this request (`--auth passthrough`): one
+    /// server can serve many Plugged.in users, each with their own key.
+    Passthrough,
+}
+
+/// The MCP server. Cheap to clone; every HTTP session gets its own via
+/// [`PluggedinServer::new_session`], sharing the immutable parts.
 #[derive(Clone)]
 pub struct PluggedinServer {
     state: Arc<State>,
@@ -45,18 +56,29 @@ pub struct PluggedinServer {
 struct State {
     client: Client,
     backend: Backend,
+    upstream_key: UpstreamKey,
     tools: ToolRouter<PluggedinServer>,
 }
 
 impl PluggedinServer {
     pub fn new(client: Client, backend: Backend) -> Self {
+        Self::with_upstream_key(client, backend, UpstreamKey::Server)
+    }
+
+    pub fn with_upstream_key(client: Client, backend: Backend, upstream_key: UpstreamKey) -> Self {
         Self {
             state: Arc::new(State {
                 client,
                 backend,
+                upstream_key,
                 tools: Self::all_tools(),
             }),
         }
+    }
+
+    /// A server for a new session: shares the client and the tool catalog.
+    pub fn new_session(&self) -> Self {
+        self.clone()
     }
 
     /// Every tool, with tidied schemas.
@@ -93,9 +115,19 @@ impl PluggedinServer {
         self.state.backend == Backend::Local
     }
 
-    /// The upstream client for one request.
-    fn client(&self, _ctx: &RequestContext<RoleServer>) -> Client {
-        self.state.client.clone()
+    /// The upstream client for one request: with the server's key, or in passthrough mode
+    /// with the bearer token of the HTTP request that carried this MCP request.
+    fn client(&self, ctx: &RequestContext<RoleServer>) -> Result<Client, reply::ToolError> {
+        match self.state.upstream_key {
+            UpstreamKey::Server => Ok(self.state.client.clone()),
+            UpstreamKey::Passthrough => crate::transport::bearer_of(ctx)
+                .map(|key| self.state.client.with_key(key))
+                .ok_or_else(|| {
+                    reply::ToolError(
+                        "this server forwards each client's bearer token to Plugged.in as its API key, and this request carried none; send `Authorization: Bearer <your Plugged.in API key>`".into(),
+                    )
+                }),
+        }
     }
 
     /// Resource links to documents, so a client can attach them as context.

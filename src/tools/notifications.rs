@@ -112,7 +112,7 @@ impl PluggedinServer {
         let severity = wire_name(&p.severity.unwrap_or_default());
         let ack = cancellable(
             &ctx.ct,
-            self.client(&ctx).send_notification(
+            self.client(&ctx)?.send_notification(
                 p.title.as_deref(),
                 &p.message,
                 &severity,
@@ -147,7 +147,7 @@ impl PluggedinServer {
         }
         let rows = cancellable(
             &ctx.ct,
-            self.client(&ctx).notifications(p.only_unread, limit),
+            self.client(&ctx)?.notifications(p.only_unread, limit),
         )
         .await?;
         Ok(Json::new(NotificationList {
@@ -184,7 +184,7 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Changed>, ToolError> {
         let id = notification_id(&p.id)?;
-        let client = self.client(&ctx);
+        let client = self.client(&ctx)?;
         // The API only toggles; look first so a repeat does not reopen it.
         let recent = cancellable(&ctx.ct, client.notifications(false, 100)).await?;
         if recent.iter().any(|n| n.id == id && n.completed) {
@@ -222,7 +222,7 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Changed>, ToolError> {
         let id = notification_id(&p.id)?;
-        let ack = cancellable(&ctx.ct, self.client(&ctx).delete_notification(&id))
+        let ack = cancellable(&ctx.ct, self.client(&ctx)?.delete_notification(&id))
             .await
             .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
         Ok(Json::new(Changed {

@@ -62,7 +62,7 @@ impl PluggedinServer {
                 format!("the character {c:?} is not accepted by Plugged.in; rephrase without it"),
             ));
         }
-        let found = cancellable(&ctx.ct, self.client(&ctx).rag_query(question)).await?;
+        let found = cancellable(&ctx.ct, self.client(&ctx)?.rag_query(question)).await?;
         let sources: Vec<Source> = found
             .document_ids
             .into_iter()

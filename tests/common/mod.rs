@@ -5,6 +5,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod http;
 pub mod mcp;
 
 use std::time::Duration;

@@ -1,0 +1,347 @@
+//! The HTTP transport: Streamable HTTP at `/mcp` (and `/`), legacy HTTP+SSE at `/sse` and
+//! `/message`, `/health` and the server card, behind Host/Origin checks, auth, a body limit
+//! and a session cap. Generic over the MCP handler, so the conformance fixture server
+//! (`examples/conformance_server.rs`) runs on exactly this stack.
+
+pub mod auth;
+pub mod guard;
+pub mod legacy_sse;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{Request, State},
+    http::{Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use rmcp::{
+    RoleServer, ServerHandler,
+    service::RequestContext,
+    transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    },
+};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub use auth::AuthMode;
+pub use guard::Allowed;
+
+use crate::secret::Secret;
+use legacy_sse::LegacySse;
+
+/// 8 MiB: a 2 MiB clipboard value fits with room for JSON escaping.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// How to serve MCP over HTTP.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub bind: SocketAddr,
+    /// No sessions: each request is served on its own (2026-07-28 requests always are).
+    pub stateless: bool,
+    pub auth: AuthMode,
+    pub allowed: Allowed,
+    pub max_sessions: usize,
+    pub session_idle: Duration,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl HttpOptions {
+    /// Loopback, stateful, no auth, the defaults of the CLI.
+    pub fn local(bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            stateless: false,
+            auth: AuthMode::None,
+            allowed: Allowed::default(),
+            max_sessions: 1000,
+            session_idle: Duration::from_secs(1800),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A JSON-RPC error response (what every transport-level refusal looks like).
+pub fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> (StatusCode, Json<Value>) {
+    (
+        status,
+        Json(
+            json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } }),
+        ),
+    )
+}
+
+/// The bearer token of the HTTP request that carried this MCP request, if any.
+pub fn bearer_of(ctx: &RequestContext<RoleServer>) -> Option<Secret> {
+    let parts = ctx.extensions.get::<axum::http::request::Parts>()?;
+    auth::bearer(&parts.headers).map(Secret::new)
+}
+
+/// What the session cap needs to count sessions of both transports.
+struct Sessions<S> {
+    streamable: Arc<LocalSessionManager>,
+    sse: LegacySse<S>,
+    max: usize,
+}
+
+impl<S> Clone for Sessions<S> {
+    fn clone(&self) -> Self {
+        Self {
+            streamable: self.streamable.clone(),
+            sse: self.sse.clone(),
+            max: self.max,
+        }
+    }
+}
+
+impl<S: ServerHandler + Send + 'static> Sessions<S> {
+    async fn open(&self) -> usize {
+        self.streamable.sessions.read().await.len() + self.sse.session_count()
+    }
+}
+
+fn too_many_sessions(max: usize) -> Response {
+    jsonrpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32000,
+        &format!("Too many sessions: this server allows {max} at once; close one (DELETE /mcp) or retry later"),
+    )
+    .into_response()
+}
+
+/// Refuses a new session (an `initialize` without a session id) when the cap is reached.
+async fn cap_sessions<S: ServerHandler + Send + 'static>(
+    State(sessions): State<Sessions<S>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let opens_session =
+        req.method() == Method::POST && !req.headers().contains_key("mcp-session-id");
+    if !opens_session {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    // The body limit layer ran first, so this is an in-memory, bounded body.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let is_initialize = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
+    if is_initialize && sessions.open().await >= sessions.max {
+        return too_many_sessions(sessions.max);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// The server card at `/.well-known/mcp.json`.
+fn server_card<S: ServerHandler>(handler: &S, auth: &AuthMode) -> Value {
+    let info = handler.get_info();
+    let server = info.server_info.clone();
+    json!({
+        "name": server.name,
+        "title": server.title,
+        "version": server.version,
+        "description": "MCP server for Plugged.in: PAP agents, documents, RAG, clipboard memory and notifications",
+        "websiteUrl": server.website_url,
+        "protocolVersions": handler.supported_protocol_versions().iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+        "capabilities": info.capabilities,
+        "transports": [
+            { "type": "streamable-http", "url": "/mcp" },
+            { "type": "sse", "url": "/sse", "messages": "/message" }
+        ],
+        "endpoints": { "mcp": "/mcp", "sse": "/sse", "messages": "/message", "health": "/health" },
+        "authentication": match auth {
+            AuthMode::None => json!({ "required": false }),
+            AuthMode::Tokens(_) => json!({ "required": true, "schemes": ["bearer"] }),
+            AuthMode::Passthrough => json!({ "required": true, "schemes": ["bearer"], "bearer": "your Plugged.in API key" }),
+        },
+    })
+}
+
+/// Everything needed to run and stop the HTTP server.
+struct Stack {
+    router: Router,
+    /// Ends MCP sessions and their streams (cancelled last, after in-flight calls finish).
+    sessions_ct: CancellationToken,
+    /// Closes legacy SSE streams at once on shutdown.
+    sse_ct: CancellationToken,
+    inflight: guard::InFlight,
+}
+
+fn build<S>(make_server: impl Fn() -> S + Send + Sync + 'static, options: &HttpOptions) -> Stack
+where
+    S: ServerHandler + Send + 'static,
+{
+    let make_server: Arc<dyn Fn() -> S + Send + Sync> = Arc::new(make_server);
+    let sessions_ct = CancellationToken::new();
+    let sse_ct = CancellationToken::new();
+    let mut manager = LocalSessionManager::default();
+    manager.session_config.keep_alive = Some(options.session_idle);
+    let manager = Arc::new(manager);
+    // Host/Origin checks happen once, for every route, in `guard`; rmcp's own host check
+    // would only cover /mcp and would need the same list twice.
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(!options.stateless)
+        .with_json_response(options.stateless)
+        .with_cancellation_token(sessions_ct.clone())
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .disable_allowed_hosts();
+    let factory = make_server.clone();
+    let streamable = StreamableHttpService::new(move || Ok(factory()), manager.clone(), config);
+    let sse = LegacySse::new(make_server.clone(), sse_ct.clone());
+    let sessions = Sessions {
+        streamable: manager,
+        sse: sse.clone(),
+        max: options.max_sessions,
+    };
+    let card = Arc::new(server_card(&make_server(), &options.auth));
+    let health_sessions = sessions.clone();
+    let inflight = guard::InFlight::default();
+
+    let sse_routes = Router::new()
+        .route("/sse", get(legacy_sse::open::<S>))
+        .route("/message", post(legacy_sse::message::<S>))
+        .route_layer(middleware::from_fn_with_state(
+            sessions.clone(),
+            |State(s): State<Sessions<S>>, req: Request, next: Next| async move {
+                if req.uri().path() == "/sse" && s.open().await >= s.max {
+                    return too_many_sessions(s.max);
+                }
+                next.run(req).await
+            },
+        ))
+        .with_state(sse);
+    let mcp_routes = Router::new()
+        .route_service("/mcp", streamable.clone())
+        .route_service("/", streamable)
+        .layer(middleware::from_fn_with_state(sessions, cap_sessions::<S>));
+    let mut router = Router::new()
+        .route(
+            "/health",
+            get(move || {
+                let sessions = health_sessions.clone();
+                async move { Json(json!({ "status": "ok", "sessions": sessions.open().await })) }
+            }),
+        )
+        .route(
+            "/.well-known/mcp.json",
+            get(move || {
+                let card = card.clone();
+                async move { Json((*card).clone()) }
+            }),
+        )
+        .merge(sse_routes)
+        .merge(mcp_routes)
+        .fallback(|req: Request| async move {
+            jsonrpc_error(
+                StatusCode::NOT_FOUND,
+                -32601,
+                &format!("Not found: {}; MCP is served at /mcp", req.uri().path()),
+            )
+        })
+        .layer(middleware::from_fn_with_state(
+            options.max_body_bytes,
+            guard::limit_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            inflight.clone(),
+            guard::track,
+        ))
+        .layer(middleware::from_fn_with_state(
+            options.auth.clone(),
+            auth::require,
+        ));
+    if !options.allowed.origins.is_empty() {
+        router = router.layer(cors(&options.allowed.origins));
+    }
+    let router = router.layer(middleware::from_fn_with_state(
+        Arc::new(options.allowed.clone()),
+        guard::check_host_and_origin,
+    ));
+    Stack {
+        router,
+        sessions_ct,
+        sse_ct,
+        inflight,
+    }
+}
+
+/// CORS for the configured browser origins only (none unless `--allowed-origins` is given).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, HeaderValue, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| o.trim_end_matches('/').parse().ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(list))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("mcp-method"),
+            HeaderName::from_static("mcp-name"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([HeaderName::from_static("mcp-session-id")])
+}
+
+/// Binds, announces the address on stderr, and serves until `shutdown` resolves; then stops
+/// accepting, closes SSE streams, lets in-flight calls finish within the grace period, and
+/// returns.
+pub async fn serve<S>(
+    make_server: impl Fn() -> S + Send + Sync + 'static,
+    options: HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    S: ServerHandler + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .with_context(|| format!("binding {}", options.bind))?;
+    let addr = listener.local_addr()?;
+    let stack = build(make_server, &options);
+    eprintln!(
+        "pluggedin-mcp listening on http://{addr}/mcp (Streamable HTTP{}), legacy SSE at /sse, auth: {}",
+        if options.stateless { ", stateless" } else { "" },
+        options.auth.describe()
+    );
+    let stop_accepting = CancellationToken::new();
+    let server = axum::serve(listener, stack.router)
+        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
+        .into_future();
+    let server = tokio::spawn(server);
+    shutdown.await;
+    tracing::info!(in_flight = stack.inflight.current(), "shutting down");
+    stop_accepting.cancel();
+    stack.sse_ct.cancel();
+    if tokio::time::timeout(options.shutdown_grace, stack.inflight.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_flight = stack.inflight.current(),
+            "grace period over; closing in-flight requests"
+        );
+    }
+    stack.sessions_ct.cancel();
+    match tokio::time::timeout(Duration::from_secs(2), server).await {
+        Ok(result) => result.context("HTTP server task")?.context("HTTP server")?,
+        Err(_) => tracing::warn!("connections still open after shutdown; exiting anyway"),
+    }
+    Ok(())
+}
