@@ -61,6 +61,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub max_retries: u32,
 
+    /// Offer only these toolsets (comma-separated): agents, docs, rag, clipboard,
+    /// notifications. Prompts, resources and completions follow. Default: all.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SETS")]
+    pub toolsets: Vec<crate::tools::Toolset>,
+
+    /// Offer only tools that change nothing (and the prompts that only read).
+    #[arg(long)]
+    pub read_only: bool,
+
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -249,6 +258,10 @@ impl ServeArgs {
                 },
             }),
         }
+    }
+
+    pub fn selection(&self) -> crate::tools::Selection {
+        crate::tools::Selection::new(&self.toolsets, self.read_only)
     }
 
     pub fn client_settings(&self) -> ClientSettings {

@@ -11,7 +11,7 @@ use crate::{
     config::{AuthChoice, HttpArgs, Mode, ServeArgs, Transport},
     local::{LocalApi, LocalConfig},
     secret::Secret,
-    tools::{Backend, PluggedinServer, UpstreamKey},
+    tools::{Backend, PluggedinServer, ServerOptions, UpstreamKey},
     transport::{Allowed, AuthMode, HttpOptions},
 };
 
@@ -24,6 +24,11 @@ pub struct Running {
 /// Resolves the mode and builds the server; starts the embedded API in local mode.
 pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<Running> {
     let settings = args.client_settings();
+    let options = |backend| ServerOptions {
+        backend,
+        upstream_key: UpstreamKey::Server,
+        selection: args.selection(),
+    };
     if args.http.auth == AuthChoice::Passthrough {
         // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
         if args.local {
@@ -40,10 +45,12 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
         tracing::info!(%base_url, "passthrough mode: each client's bearer token is its Plugged.in API key");
         let client = Client::new(base_url, Secret::new(""), settings)?;
         return Ok(Running {
-            server: PluggedinServer::with_upstream_key(
+            server: PluggedinServer::new(
                 client,
-                Backend::Cloud,
-                UpstreamKey::Passthrough,
+                ServerOptions {
+                    upstream_key: UpstreamKey::Passthrough,
+                    ..options(Backend::Cloud)
+                },
             ),
             local: None,
         });
@@ -53,7 +60,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
             tracing::info!(%base_url, "cloud mode: using Plugged.in");
             let client = Client::new(&base_url, key, settings)?;
             Ok(Running {
-                server: PluggedinServer::new(client, Backend::Cloud),
+                server: PluggedinServer::new(client, options(Backend::Cloud)),
                 local: None,
             })
         }
@@ -67,7 +74,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
             );
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
             Ok(Running {
-                server: PluggedinServer::new(client, Backend::Local),
+                server: PluggedinServer::new(client, options(Backend::Local)),
                 local: Some(api),
             })
         }

@@ -187,6 +187,16 @@ impl Client {
         u.as_str().trim_end_matches('/').to_string()
     }
 
+    /// A short, irreversible fingerprint of the key, for keying per-user caches.
+    pub fn key_fingerprint(&self) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.key.expose().as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     pub fn timeout(&self) -> Duration {
         self.shared.settings.timeout
     }

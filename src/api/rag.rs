@@ -11,6 +11,9 @@ pub struct RagAnswer {
     pub answer: String,
     pub sources: Vec<String>,
     pub document_ids: Vec<String>,
+    /// The server answered in plain text (it ignored `includeMetadata`): no sources.
+    #[serde(skip)]
+    pub plain_text: bool,
 }
 
 impl Client {
@@ -25,6 +28,7 @@ impl Client {
         if reply.content_type.starts_with("text/plain") {
             return Ok(RagAnswer {
                 answer: String::from_utf8_lossy(&reply.body).into_owned(),
+                plain_text: true,
                 ..Default::default()
             });
         }

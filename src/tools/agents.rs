@@ -614,50 +614,9 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<AgentStatus>, ToolError> {
         let client = self.client(&ctx)?;
-        let uuid = resolve_agent(&client, &p.agent).await?;
-        let d = details(&client, &ctx.ct, &uuid).await?;
-        let (health, health_detail) = health(&d);
-        let a = &d.agent;
-        let latest_metrics = d.recent_metrics.first().map(|m| LatestMetrics {
-            cpu_percent: m.cpu_percent,
-            memory_mb: m.memory_mb,
-            requests_handled: m.requests_handled,
-            at: m.timestamp.clone(),
-        });
-        let recent_events = d
-            .lifecycle_events
-            .iter()
-            .take(10)
-            .map(|e| EventRow {
-                event: e.event_type.clone(),
-                from: e.from_state.clone(),
-                to: e.to_state.clone(),
-                at: e.timestamp.clone(),
-            })
-            .collect();
-        let note = (self.is_local() && matches!(a.state.as_str(), "NEW" | "PROVISIONED")).then(|| {
-            "Local mode: no container runs, so only agent_heartbeat (or a PAP runtime pointed at the local API) makes this agent ACTIVE.".to_string()
-        });
-        Ok(Json::new(AgentStatus {
-            uuid: a.uuid.clone(),
-            name: a.name.clone(),
-            state: a.state.clone(),
-            health,
-            health_detail,
-            url: pap::agent_url(&a.name),
-            access_level: a.access_level.clone(),
-            image: a
-                .metadata
-                .get("image")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            heartbeat_mode: a.last_heartbeat_at.as_ref().map(|_| mode_of(&d)),
-            last_heartbeat_at: a.last_heartbeat_at.clone(),
-            seconds_since_heartbeat: seconds_since(a.last_heartbeat_at.as_deref()),
-            latest_metrics,
-            recent_events,
-            note,
-        }))
+        self.agent_status_of(&client, &ctx, &p.agent)
+            .await
+            .map(Json::new)
     }
 
     /// Terminate an agent (state TERMINATED; its name stays taken). Idempotent.
@@ -890,6 +849,59 @@ impl PluggedinServer {
 }
 
 impl PluggedinServer {
+    /// An agent's status by uuid or name (the `agent_status` tool and the agent resource).
+    pub(crate) async fn agent_status_of(
+        &self,
+        client: &Client,
+        ctx: &RequestContext<RoleServer>,
+        agent: &str,
+    ) -> Result<AgentStatus, ToolError> {
+        let uuid = resolve_agent(client, agent).await?;
+        let d = details(client, &ctx.ct, &uuid).await?;
+        let (health, health_detail) = health(&d);
+        let a = &d.agent;
+        let latest_metrics = d.recent_metrics.first().map(|m| LatestMetrics {
+            cpu_percent: m.cpu_percent,
+            memory_mb: m.memory_mb,
+            requests_handled: m.requests_handled,
+            at: m.timestamp.clone(),
+        });
+        let recent_events = d
+            .lifecycle_events
+            .iter()
+            .take(10)
+            .map(|e| EventRow {
+                event: e.event_type.clone(),
+                from: e.from_state.clone(),
+                to: e.to_state.clone(),
+                at: e.timestamp.clone(),
+            })
+            .collect();
+        let note = (self.is_local() && matches!(a.state.as_str(), "NEW" | "PROVISIONED")).then(|| {
+            "Local mode: no container runs, so only agent_heartbeat (or a PAP runtime pointed at the local API) makes this agent ACTIVE.".to_string()
+        });
+        Ok(AgentStatus {
+            uuid: a.uuid.clone(),
+            name: a.name.clone(),
+            state: a.state.clone(),
+            health,
+            health_detail,
+            url: pap::agent_url(&a.name),
+            access_level: a.access_level.clone(),
+            image: a
+                .metadata
+                .get("image")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            heartbeat_mode: a.last_heartbeat_at.as_ref().map(|_| mode_of(&d)),
+            last_heartbeat_at: a.last_heartbeat_at.clone(),
+            seconds_since_heartbeat: seconds_since(a.last_heartbeat_at.as_deref()),
+            latest_metrics,
+            recent_events,
+            note,
+        })
+    }
+
     async fn current_state(
         &self,
         client: &Client,

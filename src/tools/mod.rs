@@ -1,31 +1,45 @@
-//! The MCP surface: one file per domain (`#[tool_router]` each); this module combines them,
-//! applies the tool selection, and implements `ServerHandler`.
+//! The MCP surface: tools (one file per domain, `#[tool_router]` each), resources, prompts,
+//! completions and logging. This module combines them, applies the selection
+//! (`--toolsets`, `--read-only`), and implements `ServerHandler`.
 
 mod agents;
 mod clipboard;
+mod completion;
 mod documents;
+mod logging;
 mod notifications;
 mod params;
+mod prompts;
 mod rag;
 pub mod reply;
+mod resources;
 pub mod schema;
+pub mod selection;
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     handler::server::tool::{ToolCallContext, ToolRouter},
     model::{
-        CallToolRequestParams, CallToolResponse, ContentBlock, Implementation, ListToolsResult,
-        PaginatedRequestParams, Resource, ServerCapabilities, ServerConfig, Tool,
+        CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+        CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+        PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, Resource,
+        ServerCapabilities, ServerConfig, Tool,
     },
     service::RequestContext,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiError, Client};
+pub use selection::{Selection, Toolset};
 
 pub const SERVER_NAME: &str = "pluggedin-mcp";
+
+/// The tool, prompt and template lists never change while the server runs, and are the
+/// same for every user: clients may cache them for an hour.
+const STATIC_LIST_TTL_MS: u64 = 3_600_000;
 
 /// Where the server's data lives, for the notes it gives the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,39 +60,64 @@ pub enum UpstreamKey {
     Passthrough,
 }
 
-/// The MCP server. Cheap to clone; every HTTP session gets its own via
-/// [`PluggedinServer::new_session`], sharing the immutable parts.
-#[derive(Clone)]
-pub struct PluggedinServer {
-    state: Arc<State>,
+/// How a server is set up.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub backend: Backend,
+    pub upstream_key: UpstreamKey,
+    pub selection: Selection,
 }
 
-struct State {
+impl ServerOptions {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            upstream_key: UpstreamKey::Server,
+            selection: Selection::all(),
+        }
+    }
+}
+
+/// The MCP server. Each session gets its own via [`PluggedinServer::new_session`]: the
+/// client, catalog and caches are shared, the session state (log level) is not.
+#[derive(Clone)]
+pub struct PluggedinServer {
+    shared: Arc<Shared>,
+    session: Arc<logging::SessionLog>,
+}
+
+struct Shared {
     client: Client,
-    backend: Backend,
-    upstream_key: UpstreamKey,
+    options: ServerOptions,
     tools: ToolRouter<PluggedinServer>,
+    completions: completion::CompletionCache,
 }
 
 impl PluggedinServer {
-    pub fn new(client: Client, backend: Backend) -> Self {
-        Self::with_upstream_key(client, backend, UpstreamKey::Server)
-    }
-
-    pub fn with_upstream_key(client: Client, backend: Backend, upstream_key: UpstreamKey) -> Self {
+    pub fn new(client: Client, options: ServerOptions) -> Self {
+        let mut tools = Self::all_tools();
+        for tool in tools.list_all() {
+            if options.selection.refusal(&tool).is_some() {
+                tools.disable_route(tool.name.clone());
+            }
+        }
         Self {
-            state: Arc::new(State {
+            shared: Arc::new(Shared {
                 client,
-                backend,
-                upstream_key,
-                tools: Self::all_tools(),
+                options,
+                tools,
+                completions: completion::CompletionCache::default(),
             }),
+            session: Arc::default(),
         }
     }
 
-    /// A server for a new session: shares the client and the tool catalog.
+    /// A server for a new session: same client, catalog and caches; fresh session state.
     pub fn new_session(&self) -> Self {
-        self.clone()
+        Self {
+            shared: self.shared.clone(),
+            session: Arc::default(),
+        }
     }
 
     /// Every tool, with tidied schemas.
@@ -104,30 +143,58 @@ impl PluggedinServer {
 
     /// The tools this server lists, sorted by name.
     pub fn tools(&self) -> Vec<Tool> {
-        self.state.tools.list_all()
+        self.shared.tools.list_all()
     }
 
     pub fn backend(&self) -> Backend {
-        self.state.backend
+        self.shared.options.backend
     }
 
     pub fn is_local(&self) -> bool {
-        self.state.backend == Backend::Local
+        self.backend() == Backend::Local
+    }
+
+    fn selection(&self) -> &Selection {
+        &self.shared.options.selection
+    }
+
+    fn completion_cache(&self) -> &completion::CompletionCache {
+        &self.shared.completions
     }
 
     /// The upstream client for one request: with the server's key, or in passthrough mode
-    /// with the bearer token of the HTTP request that carried this MCP request.
+    /// with the bearer token of the HTTP request that carried this MCP request; reporting
+    /// retries and slow calls to this request's client.
     fn client(&self, ctx: &RequestContext<RoleServer>) -> Result<Client, reply::ToolError> {
-        match self.state.upstream_key {
-            UpstreamKey::Server => Ok(self.state.client.clone()),
+        let client = match self.shared.options.upstream_key {
+            UpstreamKey::Server => self.shared.client.clone(),
             UpstreamKey::Passthrough => crate::transport::bearer_of(ctx)
-                .map(|key| self.state.client.with_key(key))
+                .map(|key| self.shared.client.with_key(key))
                 .ok_or_else(|| {
                     reply::ToolError(
                         "this server forwards each client's bearer token to Plugged.in as its API key, and this request carried none; send `Authorization: Bearer <your Plugged.in API key>`".into(),
                     )
-                }),
-        }
+                })?,
+        };
+        Ok(match logging::observer(ctx, &self.session) {
+            Some(observer) => client.observed(observer),
+            None => client,
+        })
+    }
+
+    /// Tells this request's client about a degraded answer.
+    #[allow(
+        deprecated,
+        reason = "MCP logging levels are deprecated in 2026-07-28 but still used by 2025-11-25 clients"
+    )]
+    fn warn(&self, ctx: &RequestContext<RoleServer>, message: String) {
+        tracing::warn!("{message}");
+        logging::send(
+            ctx,
+            &self.session,
+            rmcp::model::LoggingLevel::Warning,
+            message,
+        );
     }
 
     /// Resource links to documents, so a client can attach them as context.
@@ -135,6 +202,9 @@ impl PluggedinServer {
         &self,
         docs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Vec<ContentBlock> {
+        if !self.selection().has(Toolset::Docs) {
+            return Vec::new();
+        }
         docs.into_iter()
             .map(|(id, title)| {
                 ContentBlock::resource_link(Resource::new(
@@ -146,15 +216,37 @@ impl PluggedinServer {
     }
 
     pub fn instructions(&self) -> String {
-        let mode = match self.state.backend {
+        let mode = match self.backend() {
             Backend::Local => {
                 "LOCAL mode: no Plugged.in account is configured, so data lives in an embedded Plugged.in-compatible store on this machine. Agents are records only: no container is started, and an agent turns ACTIVE when a heartbeat is sent (agent_heartbeat)."
             }
-            Backend::Cloud => "CLOUD mode: connected to Plugged.in with the user's API key.",
+            Backend::Cloud => "CLOUD mode: connected to Plugged.in.",
         };
-        format!(
-            "{mode} Tools cover PAP agents (create_agent, agent_status, control_agent…), the document library (search_docs, get_doc, create_doc…), the knowledge base (rag_ask), clipboard memory (clipboard_set/get as key-value, clipboard_push/pop as a stack) and notifications. Agents are addressed by uuid or name."
-        )
+        let sel = self.selection();
+        let mut parts: Vec<&str> = Vec::new();
+        if sel.has(Toolset::Agents) {
+            parts.push("PAP agents (addressed by uuid or name)");
+        }
+        if sel.has(Toolset::Docs) {
+            parts.push("the document library (also as pluggedin://docs/ resources)");
+        }
+        if sel.has(Toolset::Rag) {
+            parts.push("the knowledge base (rag_ask)");
+        }
+        if sel.has(Toolset::Clipboard) {
+            parts.push(
+                "clipboard memory (clipboard_set/get as key-value, clipboard_push/pop as a stack)",
+            );
+        }
+        if sel.has(Toolset::Notifications) {
+            parts.push("notifications");
+        }
+        let read_only = if sel.read_only() {
+            " Read-only: tools that change data are not offered."
+        } else {
+            ""
+        };
+        format!("{mode} Tools cover {}.{read_only}", parts.join(", "))
     }
 }
 
@@ -171,9 +263,20 @@ pub(crate) async fn cancellable<T>(
     }
 }
 
+#[allow(
+    deprecated,
+    reason = "logging/setLevel is deprecated in 2026-07-28 (SEP-2577) but is how 2025-11-25 clients pick a level"
+)]
 impl ServerHandler for PluggedinServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_completions()
+            .enable_logging()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
                     .with_title("Plugged.in")
@@ -187,8 +290,16 @@ impl ServerHandler for PluggedinServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if !self.shared.tools.has_route(&request.name)
+            && let Some(reason) = Self::catalog()
+                .iter()
+                .find(|t| t.name == request.name)
+                .and_then(|t| self.selection().refusal(t))
+        {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
+        }
         let call = ToolCallContext::new(self, request, context);
-        self.state.tools.call(call).await
+        self.shared.tools.call(call).await
     }
 
     async fn list_tools(
@@ -196,10 +307,86 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools()))
+        Ok(ListToolsResult::with_all_items(self.tools())
+            .with_ttl_ms(STATIC_LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Public))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.state.tools.get(name).cloned()
+        self.shared.tools.get(name).cloned()
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(
+            ListPromptsResult::with_all_items(prompts::list(self.selection()))
+                .with_ttl_ms(STATIC_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Public),
+        )
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let args: BTreeMap<String, String> = request
+            .arguments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect();
+        prompts::get(&request.name, &args, self.selection(), self.backend()).map(Into::into)
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let cursor = request.and_then(|r| r.cursor);
+        resources::list(self, &context, cursor.as_deref()).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(
+            ListResourceTemplatesResult::with_all_items(resources::templates(self))
+                .with_ttl_ms(STATIC_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Public),
+        )
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        resources::read(self, &context, &request.uri)
+            .await
+            .map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        completion::complete(self, &context, &request).await
+    }
+
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.set(request.level);
+        Ok(())
     }
 }

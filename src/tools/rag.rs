@@ -63,6 +63,9 @@ impl PluggedinServer {
             ));
         }
         let found = cancellable(&ctx.ct, self.client(&ctx)?.rag_query(question)).await?;
+        if found.plain_text {
+            self.warn(&ctx, "Plugged.in answered the knowledge-base query in plain text, without sources; the answer is returned as is".into());
+        }
         let sources: Vec<Source> = found
             .document_ids
             .into_iter()

@@ -8,3 +8,4 @@ mod agents;
 mod catalog;
 mod data;
 mod failures;
+mod surface;
