@@ -250,6 +250,27 @@ impl PluggedinServer {
     }
 }
 
+/// The message of a handler that panicked (a bug); the property tests look for it.
+pub const PANIC_MESSAGE: &str = "internal error: this is a bug in pluggedin-mcp, please report it";
+
+/// Runs a handler, turning a panic into an error instead of leaving the client waiting for
+/// an answer that would never come.
+async fn unpanicked<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T, String> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%what, %detail, "handler panicked");
+            format!("{PANIC_MESSAGE} ({what})")
+        })
+}
+
 /// Runs an upstream call unless the client cancels first; dropping the call closes its
 /// connection, so the upstream sees the abort.
 pub(crate) async fn cancellable<T>(
@@ -298,8 +319,13 @@ impl ServerHandler for PluggedinServer {
         {
             return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
         }
+        let name = request.name.to_string();
         let call = ToolCallContext::new(self, request, context);
-        self.shared.tools.call(call).await
+        unpanicked(&name, self.shared.tools.call(call))
+            .await
+            .unwrap_or_else(|message| {
+                Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
+            })
     }
 
     async fn list_tools(
@@ -388,5 +414,21 @@ impl ServerHandler for PluggedinServer {
     ) -> Result<(), ErrorData> {
         self.session.set(request.level);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_an_error() {
+        let caught = unpanicked("boom_tool", async { panic!("boom") }).await;
+        let message: String = caught.map(|()| String::new()).unwrap_or_else(|m| m);
+        assert!(
+            message.starts_with(PANIC_MESSAGE) && message.contains("boom_tool"),
+            "{message}"
+        );
+        assert_eq!(unpanicked("fine", async { 7 }).await, Ok(7));
     }
 }
