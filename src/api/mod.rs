@@ -43,6 +43,31 @@ pub enum UpstreamEvent {
     Slow { what: String, elapsed: Duration },
 }
 
+impl std::fmt::Display for UpstreamEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamEvent::Retrying {
+                what,
+                attempt,
+                max_attempts,
+                delay,
+                reason,
+            } => write!(
+                f,
+                "Plugged.in request {what} failed (attempt {attempt} of {max_attempts}): {reason}; retrying in {} ms",
+                delay.as_millis()
+            ),
+            UpstreamEvent::Slow { what, elapsed } => {
+                write!(
+                    f,
+                    "Plugged.in request {what} was slow: {:.1} s",
+                    elapsed.as_secs_f64()
+                )
+            }
+        }
+    }
+}
+
 pub type Observer = Arc<dyn Fn(UpstreamEvent) + Send + Sync>;
 
 /// A Plugged.in API client. Cheap to clone; clones share the connection pool.
@@ -142,6 +167,7 @@ pub(crate) struct Reply {
 
 impl Client {
     pub fn new(base_url: &str, key: Secret, settings: ClientSettings) -> anyhow::Result<Self> {
+        install_crypto_provider();
         let base = Url::parse(base_url.trim_end_matches('/'))
             .with_context(|| format!("invalid Plugged.in base URL: {base_url}"))?;
         let origin = base.origin().ascii_serialization();
@@ -189,12 +215,7 @@ impl Client {
 
     /// A short, irreversible fingerprint of the key, for keying per-user caches.
     pub fn key_fingerprint(&self) -> String {
-        use sha2::Digest;
-        sha2::Sha256::digest(self.key.expose().as_bytes())
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::text::sha256_hex(self.key.expose())[..16].to_string()
     }
 
     pub fn timeout(&self) -> Duration {
@@ -215,21 +236,7 @@ impl Client {
     }
 
     fn notify(&self, event: UpstreamEvent) {
-        match &event {
-            UpstreamEvent::Retrying {
-                what,
-                attempt,
-                max_attempts,
-                delay,
-                reason,
-            } => tracing::warn!(
-                %what, attempt, max_attempts, delay_ms = delay.as_millis() as u64, %reason,
-                "retrying Plugged.in request"
-            ),
-            UpstreamEvent::Slow { what, elapsed } => tracing::warn!(
-                %what, elapsed_ms = elapsed.as_millis() as u64, "slow Plugged.in request"
-            ),
-        }
+        tracing::warn!("{event}");
         if let Some(observer) = &self.observer {
             observer(event);
         }
@@ -375,6 +382,16 @@ impl Client {
         let reply = self.send(req).await?;
         decode(&reply.body)
     }
+}
+
+/// rustls needs a process-wide crypto provider before any reqwest client is built (this
+/// one, or a test's or benchmark's own); we use ring (see Cargo.toml). Calling it again is
+/// harmless.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 enum Failure {

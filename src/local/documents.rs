@@ -12,7 +12,6 @@ use axum::{
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::{
     AppState, fts,
@@ -450,13 +449,6 @@ fn safe_file_part(s: &str, max_chars: usize) -> String {
         .collect()
 }
 
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The cloud's content rule for updates: no NUL and no control characters but tab/CR/LF.
 fn has_forbidden_control(s: &str) -> bool {
     s.chars()
@@ -562,7 +554,7 @@ async fn create(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'ai_generated', ?9, 1, ?10, ?11, ?12, ?13, ?13)",
                 params![
                     id, title, description, file_name, content.len() as i64, mime, category,
-                    json!(b.tags).to_string(), visibility, content, sha256_hex(&content),
+                    json!(b.tags).to_string(), visibility, content, crate::text::sha256_hex(&content),
                     ai_metadata.to_string(), now
                 ],
             )?;
@@ -769,7 +761,7 @@ async fn update(
             tx.execute(
                 "UPDATE documents SET content = ?2, content_hash = ?3, file_size = ?4, version = ?5, \
                  ai_metadata = ?6, tags = ?7, updated_at = ?8 WHERE id = ?1",
-                params![id, new, sha256_hex(&new), new.len() as i64, version,
+                params![id, new, crate::text::sha256_hex(&new), new.len() as i64, version,
                     ai_metadata.to_string(), tags_json, now],
             )?;
             if let Some(model) = &model {
@@ -897,65 +889,94 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
         ));
     }
 
+    // One pass: full-text hits (bm25, title weighted) and substring hits on title or
+    // description, ranked together with a bonus for title matches. `snippet()` is costly,
+    // so it runs only for the rows on the page.
     let fts_query = fts::match_expression(&query);
     let like = like_pattern(query.trim());
-    let mut clauses = Vec::new();
-    let mut args: Vec<Box<dyn ToSql + Send>> = Vec::new();
-    // Bound in order of appearance: the MATCH, the title bonus, then the WHERE clauses.
-    args.push(Box::new(fts_query.clone().unwrap_or_else(|| "\"\"".into())));
-    args.push(Box::new(like.clone()));
-    clauses.push(
-        r"(f.rowid IS NOT NULL OR d.title LIKE ? ESCAPE '\' OR d.description LIKE ? ESCAPE '\')"
-            .to_string(),
-    );
-    args.push(Box::new(like.clone()));
-    args.push(Box::new(like));
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut args: Vec<Box<dyn ToSql + Send>> = vec![
+        Box::new(fts_query.clone().unwrap_or_default()),
+        Box::new(like),
+    ];
     filters.push_sql(&mut clauses, &mut args);
     let where_sql = clauses.join(" AND ");
     let fts_cte = if fts_query.is_some() {
-        "SELECT rowid, bm25(documents_fts, 10.0, 5.0, 1.0) AS score, \
-         snippet(documents_fts, 2, '', '', '...', 24) AS snip FROM documents_fts WHERE documents_fts MATCH ?"
+        "SELECT rowid AS seq, bm25(documents_fts, 10.0, 5.0, 1.0) AS score FROM documents_fts WHERE documents_fts MATCH ?1"
     } else {
         // Nothing searchable in the query (only punctuation): substring matches only.
-        "SELECT NULL AS rowid, 0.0 AS score, NULL AS snip WHERE ? IS NULL"
+        "SELECT NULL AS seq, 0.0 AS score WHERE ?1 IS NULL AND 0"
     };
-    let sql_from = format!(
-        "WITH f AS ({fts_cte}) SELECT {}, \
-         COALESCE(f.score, 0.0) - CASE WHEN d.title LIKE ? ESCAPE '\\' THEN 5.0 ELSE 0.0 END AS rank, f.snip \
-         FROM documents d LEFT JOIN f ON f.rowid = d.seq WHERE {where_sql}",
+    let hits = format!(
+        "WITH f AS MATERIALIZED ({fts_cte}), \
+         hits AS (SELECT seq, score FROM f \
+                  UNION ALL \
+                  SELECT d.seq, 0.0 FROM documents d \
+                  WHERE (d.title LIKE ?2 ESCAPE '\\' OR d.description LIKE ?2 ESCAPE '\\') \
+                  AND d.seq NOT IN (SELECT seq FROM f WHERE seq IS NOT NULL)) \
+         SELECT {}, h.score - CASE WHEN d.title LIKE ?2 ESCAPE '\\' THEN 5.0 ELSE 0.0 END AS rank, \
+                count(*) OVER () AS total \
+         FROM hits h JOIN documents d ON d.seq = h.seq WHERE {where_sql}",
         prefixed_columns()
     );
     let query_text = query.trim().to_string();
     let (results, total) = app
         .store
         .read(move |c| {
-            let total: i64 = c.query_row(
-                &format!("SELECT count(*) FROM ({sql_from})"),
-                params_from_iter(args.iter()),
-                |r| r.get(0),
-            )?;
             let mut page_args = args;
             page_args.push(Box::new(limit));
             page_args.push(Box::new(offset));
             let mut stmt = c.prepare(&format!(
-                "{sql_from} ORDER BY rank ASC, d.created_at DESC LIMIT ? OFFSET ?"
+                "{hits} ORDER BY rank ASC, d.created_at DESC LIMIT ? OFFSET ?"
             ))?;
             let rows = stmt
                 .query_map(params_from_iter(page_args.iter()), |r| {
                     Ok((
                         Doc::from_row(r)?,
+                        r.get::<_, i64>(14)?,
                         r.get::<_, f64>(15)?,
-                        r.get::<_, Option<String>>(16)?,
+                        r.get::<_, i64>(16)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
+            let total = match rows.first() {
+                Some((.., total)) => *total,
+                // Past the last page: count without the page.
+                None if offset > 0 => {
+                    let mut count_args = page_args;
+                    count_args.truncate(count_args.len() - 2);
+                    c.query_row(
+                        &format!("SELECT count(*) FROM ({hits})"),
+                        params_from_iter(count_args.iter()),
+                        |r| r.get(0),
+                    )?
+                }
+                None => 0,
+            };
             let mut out = Vec::with_capacity(rows.len());
-            for (d, rank, content_snip) in rows {
+            for (d, seq, rank, _) in rows {
                 let description = d.description.clone().unwrap_or_default();
-                let snippet = snippet_around(&description, &query_text)
+                let content_snippet = || -> ApiResult<Option<String>> {
+                    let Some(expr) = &fts_query else {
+                        return Ok(None);
+                    };
+                    Ok(c.query_row(
+                        "SELECT snippet(documents_fts, 2, '', '', '...', 24) FROM documents_fts \
+                         WHERE documents_fts MATCH ?1 AND rowid = ?2",
+                        params![expr, seq],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                    .optional()?
+                    .flatten()
+                    .filter(|s| !s.trim().is_empty()))
+                };
+                let snippet = match snippet_around(&description, &query_text)
                     .or_else(|| snippet_around(&d.title, &query_text))
-                    .or(content_snip.filter(|s| !s.trim().is_empty()))
-                    .unwrap_or_else(|| description.chars().take(150).collect());
+                {
+                    Some(s) => s,
+                    None => content_snippet()?
+                        .unwrap_or_else(|| description.chars().take(150).collect()),
+                };
                 let attrs = attributions(c, &d.id)?
                     .into_iter()
                     .map(|a| {

@@ -125,7 +125,7 @@ impl LocalApi {
         spawn_maintenance(store.clone(), config.maintenance_interval, shutdown.clone());
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app)
+            let serve = axum::serve(crate::transport::no_delay(listener), app)
                 .with_graceful_shutdown(async move { stop.cancelled().await });
             if let Err(error) = serve.await {
                 tracing::error!(%error, "embedded API server stopped");

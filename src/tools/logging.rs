@@ -99,22 +99,7 @@ pub fn observer(ctx: &RequestContext<RoleServer>, session: &Arc<SessionLog>) -> 
     let ctx = ctx.clone();
     let session = session.clone();
     Some(Arc::new(move |event: UpstreamEvent| {
-        let message = match event {
-            UpstreamEvent::Retrying {
-                what,
-                attempt,
-                max_attempts,
-                delay,
-                reason,
-            } => format!(
-                "Plugged.in request {what} failed (attempt {attempt} of {max_attempts}): {reason}; retrying in {} ms",
-                delay.as_millis()
-            ),
-            UpstreamEvent::Slow { what, elapsed } => format!(
-                "Plugged.in request {what} was slow: {:.1} s",
-                elapsed.as_secs_f64()
-            ),
-        };
+        let message = event.to_string();
         send(&ctx, &session, LoggingLevel::Warning, message);
     }))
 }

@@ -299,6 +299,20 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .expose_headers([HeaderName::from_static("mcp-session-id")])
 }
 
+/// Turns off Nagle's algorithm on accepted connections. Answers are written in several
+/// small pieces (an SSE priming event, then the message); with Nagle on, the second piece
+/// waits for the client's delayed ACK and every call takes about 40 ms longer.
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    })
+}
+
 /// Binds, announces the address on stderr, and serves until `shutdown` resolves; then stops
 /// accepting, closes SSE streams, lets in-flight calls finish within the grace period, and
 /// returns.
@@ -321,7 +335,7 @@ where
         options.auth.describe()
     );
     let stop_accepting = CancellationToken::new();
-    let server = axum::serve(listener, stack.router)
+    let server = axum::serve(no_delay(listener), stack.router)
         .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
         .into_future();
     let server = tokio::spawn(server);

@@ -35,6 +35,7 @@ impl Drop for HttpServer {
 
 /// Starts the binary with `--transport http --port 0` plus `args`; waits for its address.
 pub fn spawn_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
+    pluggedin_mcp::api::install_crypto_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"));
     cmd.args(["--transport", "http", "--port", "0"])
         .args(args)

@@ -56,6 +56,8 @@ pub struct Mcp {
 /// Spawns the binary with `args` and `env` (PLUGGEDIN_API_KEY is removed unless given) and
 /// completes the MCP handshake.
 pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
+    // Tests build reqwest clients of their own; rustls needs its provider first.
+    pluggedin_mcp::api::install_crypto_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"));
     cmd.args(args)
         .env_remove("PLUGGEDIN_API_KEY")

@@ -45,6 +45,7 @@ impl TestApi {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut LocalConfig)) -> Self {
+        pluggedin_mcp::api::install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = LocalConfig::new(dir.path().join("data"));
         // Maintenance runs only when a test asks for it, so timing never flakes a test.
