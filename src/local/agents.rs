@@ -959,26 +959,10 @@ async fn change_state(
 
 /// Replaces, at any depth, the value of every key that names a secret (reference §1.7 export).
 fn redact(value: &mut Value) {
-    const SECRET_PARTS: &[&str] = &[
-        "api_key",
-        "apikey",
-        "secret",
-        "token",
-        "password",
-        "passwd",
-        "credential",
-        "private",
-        "auth",
-        "bearer",
-        "jwt",
-        "session",
-        "cookie",
-    ];
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                let lower = k.to_lowercase();
-                if SECRET_PARTS.iter().any(|p| lower.contains(p)) {
+                if crate::text::is_secret_name(k) {
                     *v = json!("[REDACTED]");
                 } else {
                     redact(v);

@@ -411,27 +411,9 @@ fn health(d: &AgentDetails) -> (String, String) {
 /// Removes tokens and secrets from an export, at any depth, including top-level columns
 /// such as `model_router_token` that the API itself does not redact.
 fn scrub(value: &mut Value) {
-    const SECRET_PARTS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "api_key",
-        "apikey",
-        "credential",
-        "private_key",
-        "auth",
-        "bearer",
-        "jwt",
-        "session",
-        "cookie",
-    ];
     match value {
         Value::Object(map) => {
-            map.retain(|k, _| {
-                let lower = k.to_lowercase();
-                !SECRET_PARTS.iter().any(|p| lower.contains(p))
-            });
+            map.retain(|k, _| !crate::text::is_secret_name(k));
             map.values_mut().for_each(scrub);
         }
         Value::Array(items) => items.iter_mut().for_each(scrub),
