@@ -61,6 +61,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub max_retries: u32,
 
+    /// Local mode: most agents the local profile may create. Like Plugged.in, terminated
+    /// agents count (their names stay taken).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "PLUGGEDIN_AGENT_QUOTA",
+        default_value_t = 10
+    )]
+    pub agent_quota: u32,
+
     /// Offer only these toolsets (comma-separated): agents, docs, rag, clipboard,
     /// notifications. Prompts, resources and completions follow. Default: all.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SETS")]
@@ -170,7 +180,7 @@ pub struct ApiArgs {
     pub key: Option<String>,
 
     /// Maximum agents, counting terminated ones as the cloud does.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "PLUGGEDIN_AGENT_QUOTA", default_value_t = 10)]
     pub agent_quota: u32,
 }
 
@@ -338,6 +348,7 @@ mod tests {
         assert_eq!(a.http.allowed_origins.len(), 2);
         assert_eq!(a.http.auth, AuthChoice::Passthrough);
         assert_eq!(args(&[]).http.port, 8081);
+        assert_eq!(args(&["--agent-quota", "50"]).agent_quota, 50);
     }
 
     #[test]

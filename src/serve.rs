@@ -65,7 +65,9 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
             })
         }
         Mode::Local { data_dir } => {
-            let api = LocalApi::start(LocalConfig::new(&data_dir))
+            let mut config = LocalConfig::new(&data_dir);
+            config.agent_quota = args.agent_quota;
+            let api = LocalApi::start(config)
                 .await
                 .context("starting the embedded Plugged.in API for local mode")?;
             tracing::info!(

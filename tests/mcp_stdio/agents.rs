@@ -326,3 +326,28 @@ async fn cancelling_create_agent_stops_the_wait() {
     );
     mcp.close().await;
 }
+
+#[tokio::test]
+async fn the_local_agent_quota_is_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = crate::common::mcp::spawn(
+        &[
+            "--agent-quota",
+            "1",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    mcp.ok("create_agent", json!({ "name": "only-one" })).await;
+    mcp.ok("delete_agent", json!({ "agent": "only-one" })).await;
+    let refused = mcp
+        .err("create_agent", json!({ "name": "second-one" }))
+        .await;
+    assert!(
+        refused.contains("403") && refused.contains("quota: 1 of 1 agents used"),
+        "{refused}"
+    );
+    mcp.close().await;
+}
