@@ -84,21 +84,12 @@ pub struct VersionInfo {
     pub change_summary: Option<String>,
 }
 
+/// `GET /api/documents/{id}`: the list fields plus attributions, content and versions.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Document {
-    pub id: String,
-    pub title: String,
-    pub description: Option<String>,
-    pub mime_type: Option<String>,
-    pub file_size: Option<u64>,
-    pub tags: Vec<String>,
-    pub source: String,
-    pub visibility: String,
-    pub version: Option<u64>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
-    pub ai_metadata: Value,
+    #[serde(flatten)]
+    pub summary: DocSummary,
     pub model_attributions: Vec<Attribution>,
     pub content: Option<String>,
     pub content_encoding: Option<String>,

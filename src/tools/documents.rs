@@ -445,16 +445,16 @@ impl PluggedinServer {
                 .collect()
         });
         Ok(Json::new(DocView {
-            id: doc.id,
-            title: doc.title,
-            description: doc.description,
-            tags: doc.tags,
-            source: doc.source,
-            visibility: doc.visibility,
-            mime_type: doc.mime_type,
-            version: doc.version,
-            created_at: doc.created_at,
-            updated_at: doc.updated_at,
+            id: doc.summary.id,
+            title: doc.summary.title,
+            description: doc.summary.description,
+            tags: doc.summary.tags,
+            source: doc.summary.source,
+            visibility: doc.summary.visibility,
+            mime_type: doc.summary.mime_type,
+            version: doc.summary.version,
+            created_at: doc.summary.created_at,
+            updated_at: doc.summary.updated_at,
             attributions: doc
                 .model_attributions
                 .iter()

@@ -225,7 +225,7 @@ pub async fn read(
         let doc = cancellable(&ctx.ct, client.document(id, true, false))
             .await
             .map_err(|e| upstream(e, uri))?;
-        let mime = doc.mime_type.unwrap_or_else(|| "text/plain".into());
+        let mime = doc.summary.mime_type.unwrap_or_else(|| "text/plain".into());
         let content = doc.content.unwrap_or_default();
         let contents = if doc.content_encoding.as_deref() == Some("base64") {
             ResourceContents::blob(content, uri)
