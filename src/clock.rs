@@ -46,6 +46,52 @@ pub fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Parses the timestamp forms Plugged.in sends: RFC 3339 (`…T…Z`, any offset, any fraction),
+/// and Postgres text as some routes return it (`2026-11-23 22:14:16.702+00`, with a space, an
+/// hour-only offset, or none, meaning UTC).
+pub fn parse_any(raw: &str) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveDateTime, TimeZone};
+    let s = raw.trim();
+    if let Some(t) = parse_iso(s) {
+        return Some(t);
+    }
+    let s = s.replacen(' ', "T", 1);
+    if let Some(t) = parse_iso(&s) {
+        return Some(t);
+    }
+    // `+00` / `-05`: an offset of hours only.
+    let b = s.as_bytes();
+    let n = b.len();
+    if n > 13
+        && matches!(b[n - 3], b'+' | b'-')
+        && b[n - 2..].iter().all(u8::is_ascii_digit)
+        && let Some(t) = parse_iso(&format!("{s}:00"))
+    {
+        return Some(t);
+    }
+    let naive = s.strip_suffix('Z').unwrap_or(&s);
+    NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| Utc.from_utc_datetime(&n))
+}
+
+/// A timestamp in the one form tool outputs use (ISO 8601, UTC, milliseconds), whatever form
+/// the upstream sent; `None` when it is not a timestamp at all.
+pub fn normalize(raw: &str) -> Option<String> {
+    parse_any(raw).map(iso)
+}
+
+/// serde: an optional timestamp field, normalized with [`normalize`]. Anything that is not a
+/// readable timestamp reads as absent rather than being passed on in an unknown form.
+pub fn de_iso_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::Deserialize;
+    let raw = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match raw {
+        Some(serde_json::Value::String(s)) => normalize(&s),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +102,25 @@ mod tests {
         assert_eq!(s.len(), 24, "{s}");
         assert!(s.ends_with('Z'));
         assert_eq!(parse_iso(&s).map(iso), Some(s));
+    }
+
+    #[test]
+    fn upstream_timestamp_forms_become_iso() {
+        for (raw, want) in [
+            ("2026-11-23 22:14:16.702+00", "2026-11-23T22:14:16.702Z"),
+            ("2026-11-23 22:14:16.702+00:00", "2026-11-23T22:14:16.702Z"),
+            (
+                "2025-01-15T10:30:00.123456+00:00",
+                "2025-01-15T10:30:00.123Z",
+            ),
+            ("2025-01-15T12:30:00+02:00", "2025-01-15T10:30:00.000Z"),
+            ("2025-11-13T08:00:45.123Z", "2025-11-13T08:00:45.123Z"),
+            ("2026-11-23 22:14:16", "2026-11-23T22:14:16.000Z"),
+            ("2026-11-23 17:14:16.5-05", "2026-11-23T22:14:16.500Z"),
+        ] {
+            assert_eq!(normalize(raw).as_deref(), Some(want), "{raw}");
+        }
+        assert_eq!(normalize("yesterday"), None);
     }
 
     #[test]

@@ -158,6 +158,19 @@ pub struct HttpArgs {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    /// Most connections open at once; more get 503 and are closed [default: the open-file
+    /// limit (raised to its maximum at start) less 256, at most 10000].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds a client has to send a complete request head; slower connections are closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
+    pub header_timeout: f64,
+
+    /// Seconds a connection with nothing in flight stays open.
+    #[arg(long, value_name = "SECS", default_value_t = 75.0, value_parser = positive_secs)]
+    pub keep_alive_timeout: f64,
 }
 
 /// Options of `pluggedin-mcp api`.

@@ -16,6 +16,10 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     init_tracing();
+    // Connections, child processes and the database are file descriptors; many systems start
+    // processes with a soft limit of 1024 and a much higher hard one.
+    let files = pluggedin_mcp::listener::raise_file_limit();
+    tracing::debug!(open_file_limit = files, "file limit");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -142,6 +142,14 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
         session_idle: Duration::from_secs(http.session_idle_timeout.max(1)),
         max_body_bytes: crate::transport::DEFAULT_MAX_BODY_BYTES,
         shutdown_grace: Duration::from_secs(http.shutdown_grace),
+        connections: crate::transport::ConnectionLimits {
+            max_connections: http
+                .max_connections
+                .unwrap_or_else(crate::transport::ConnectionLimits::default_max_connections)
+                .max(1),
+            header_timeout: Duration::from_secs_f64(http.header_timeout),
+            idle_timeout: Duration::from_secs_f64(http.keep_alive_timeout),
+        },
     };
     let server = running.server.clone();
     crate::transport::serve(
@@ -158,15 +166,39 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Serves MCP over stdin/stdout until the client closes stdin.
 pub async fn run_stdio(args: ServeArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        // Someone ran the binary by hand: say what it is waiting for.
+        eprintln!(
+            "pluggedin-mcp is an MCP server: it is waiting for a client to speak JSON-RPC on stdin. Add it to your MCP client's configuration (see README), or run `pluggedin-mcp --transport http` to serve http://127.0.0.1:8081/mcp. Ctrl-D or Ctrl-C quits."
+        );
+    }
     let running = build(&args, std::env::var("PLUGGEDIN_API_KEY").ok()).await?;
-    let service = running
+    let transport = crate::transport::stdio::stdio();
+    let received_any = transport.received_any.clone();
+    let served = running
         .server
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("starting the MCP session on stdio")?;
-    service.waiting().await?;
+        .serve((transport.sink, transport.stream))
+        .await;
+    let outcome = match served {
+        Ok(service) => service.waiting().await.map(|_| ()).map_err(Into::into),
+        // Input ended before a session began (Ctrl-D, or a client that gave up): nothing
+        // went wrong, so exit quietly.
+        Err(error) if is_closed_before_initialize(&error) => {
+            tracing::debug!(%error, received_any = received_any.load(std::sync::atomic::Ordering::Relaxed), "stdin closed before initialize");
+            Ok(())
+        }
+        Err(error) => Err(anyhow::Error::new(error).context("starting the MCP session on stdio")),
+    };
     if let Some(api) = running.local {
         api.stop().await;
     }
-    Ok(())
+    outcome
+}
+
+fn is_closed_before_initialize(error: &rmcp::service::ServerInitializeError) -> bool {
+    matches!(
+        error,
+        rmcp::service::ServerInitializeError::ConnectionClosed(_)
+    )
 }

@@ -17,38 +17,9 @@ pub fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
-/// Whether a field name looks like it holds a secret (API keys, tokens, passwords…), for
-/// redacting exports. Matches case-insensitively on any part of the name.
-pub fn is_secret_name(name: &str) -> bool {
-    const PARTS: &[&str] = &[
-        "api_key",
-        "apikey",
-        "secret",
-        "token",
-        "password",
-        "passwd",
-        "credential",
-        "private",
-        "auth",
-        "bearer",
-        "jwt",
-        "session",
-        "cookie",
-    ];
-    let lower = name.to_lowercase();
-    PARTS.iter().any(|p| lower.contains(p))
-}
-
 #[cfg(test)]
 mod tests {
     use super::truncate;
-
-    #[test]
-    fn secret_names() {
-        assert!(super::is_secret_name("MODEL_ROUTER_TOKEN"));
-        assert!(super::is_secret_name("db_password"));
-        assert!(!super::is_secret_name("image"));
-    }
 
     #[test]
     fn cuts_on_characters_not_bytes() {

@@ -4,23 +4,34 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, Client, Request};
+use crate::clock::de_iso_opt;
 
-/// An agent row as the API serializes it (snake_case); unknown fields are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+/// An agent row as the API serializes it (snake_case); unknown fields are ignored. `uuid`,
+/// `name` and `state` are required, so an answer of another shape is an error.
+#[derive(Debug, Clone, Deserialize)]
 pub struct Agent {
     pub uuid: String,
     pub name: String,
     pub state: String,
+    #[serde(default)]
     pub access_level: String,
+    #[serde(default)]
     pub template_uuid: Option<String>,
+    #[serde(default)]
     pub heartbeat_mode: String,
+    #[serde(default)]
     pub deployment_status: String,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub provisioned_at: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub activated_at: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub terminated_at: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub last_heartbeat_at: Option<String>,
+    #[serde(default)]
     pub metadata: Value,
 }
 
@@ -29,6 +40,7 @@ pub struct Agent {
 pub struct Heartbeat {
     pub mode: String,
     pub uptime_seconds: Option<f64>,
+    #[serde(deserialize_with = "de_iso_opt")]
     pub timestamp: Option<String>,
 }
 
@@ -39,6 +51,7 @@ pub struct MetricsSample {
     pub memory_mb: Option<f64>,
     pub requests_handled: Option<f64>,
     pub custom_metrics: Value,
+    #[serde(deserialize_with = "de_iso_opt")]
     pub timestamp: Option<String>,
 }
 
@@ -49,16 +62,20 @@ pub struct LifecycleEvent {
     pub from_state: Option<String>,
     pub to_state: Option<String>,
     pub metadata: Value,
+    #[serde(deserialize_with = "de_iso_opt")]
     pub timestamp: Option<String>,
 }
 
 /// `GET /api/agents/{id}`: the agent with its recent telemetry and events, newest first.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AgentDetails {
     pub agent: Agent,
+    #[serde(default)]
     pub recent_heartbeats: Vec<Heartbeat>,
+    #[serde(default)]
     pub recent_metrics: Vec<MetricsSample>,
+    #[serde(default)]
     pub lifecycle_events: Vec<LifecycleEvent>,
 }
 
@@ -80,17 +97,27 @@ pub struct NewAgent {
     pub env_overrides: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Deployment {
     pub success: bool,
+    #[serde(default)]
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+impl Default for Deployment {
+    /// An answer without a deployment report is not a failed deployment.
+    fn default() -> Self {
+        Self {
+            success: true,
+            message: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct CreatedAgent {
     pub agent: Agent,
+    #[serde(default)]
     pub deployment: Deployment,
 }
 
@@ -130,6 +157,7 @@ pub struct ActionAck {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct LogLine {
+    #[serde(deserialize_with = "de_iso_opt")]
     pub timestamp: Option<String>,
     pub message: String,
 }

@@ -1,31 +1,75 @@
 //! Clipboard calls (reference §4). Writes are tagged `source: "mcp"`.
+//!
+//! Answers are decoded strictly: an entry needs its `uuid` and `value`, a list its `entries`,
+//! so an answer of another shape is an error, never an empty success.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiError, Client, Request, lenient_u64};
+use super::{ApiError, Client, Preview, Request, lenient_u64};
+use crate::clock::de_iso_opt;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+/// Characters of each value a list decodes (what `clipboard_list` shows as a preview).
+pub const LIST_PREVIEW_CHARS: usize = 100;
+
+fn text_plain() -> String {
+    "text/plain".into()
+}
+
+fn utf8() -> String {
+    "utf-8".into()
+}
+
+/// One entry with its whole value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub uuid: String,
+    #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
     pub idx: Option<i64>,
     pub value: String,
+    #[serde(default = "text_plain")]
     pub content_type: String,
+    #[serde(default = "utf8")]
     pub encoding: String,
+    #[serde(default)]
     pub size_bytes: Option<u64>,
+    #[serde(default)]
     pub created_by_model: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub updated_at: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub expires_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+/// An entry as a list shows it: the value cut to [`LIST_PREVIEW_CHARS`] while decoding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedEntry {
+    pub uuid: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub idx: Option<i64>,
+    pub value: Preview<LIST_PREVIEW_CHARS>,
+    #[serde(default = "text_plain")]
+    pub content_type: String,
+    #[serde(default = "utf8")]
+    pub encoding: String,
+    #[serde(default)]
+    pub size_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct EntryList {
-    pub entries: Vec<Entry>,
-    #[serde(deserialize_with = "lenient_u64")]
+    pub entries: Vec<ListedEntry>,
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub total: u64,
 }
 
@@ -55,14 +99,12 @@ pub struct NewEntry {
     pub source: &'static str,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Deserialize)]
 struct EntryReply {
     entry: Entry,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Deserialize)]
 struct Deleted {
     deleted: u64,
 }
@@ -95,7 +137,8 @@ impl Client {
         if let Some(t) = content_type {
             req = req.query("contentType", t);
         }
-        self.json(req).await
+        // Streamed: the cloud sends whole values (up to 2 MiB each); only previews are kept.
+        self.json_streamed(req).await
     }
 
     /// Upsert by name, or insert at an index (409 when taken).

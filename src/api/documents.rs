@@ -1,32 +1,44 @@
-//! Document library calls (reference §2). Field names are the server's camelCase.
+//! Document library calls (reference §2). Field names are the server's camelCase. Answers
+//! are decoded strictly (ids and list keys are required), so an answer of another shape is an
+//! error, never an empty success.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, Client, Request, lenient_u64};
+use crate::clock::de_iso_opt;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DocSummary {
     pub id: String,
     pub title: String,
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
     pub mime_type: Option<String>,
+    #[serde(default)]
     pub file_size: Option<u64>,
+    #[serde(default)]
     pub tags: Vec<String>,
+    #[serde(default)]
     pub source: String,
+    #[serde(default)]
     pub visibility: String,
+    #[serde(default)]
     pub version: Option<u64>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub updated_at: Option<String>,
+    #[serde(default)]
     pub ai_metadata: Value,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct DocList {
     pub documents: Vec<DocSummary>,
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub total: u64,
 }
 
@@ -44,25 +56,32 @@ pub struct ListQuery {
     pub offset: u32,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SearchHit {
     pub id: String,
     pub title: String,
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
     pub snippet: Option<String>,
+    #[serde(default)]
     pub relevance_score: Option<f64>,
+    #[serde(default)]
     pub source: String,
+    #[serde(default)]
     pub tags: Vec<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub created_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SearchResults {
     pub results: Vec<SearchHit>,
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub total: u64,
+    #[serde(default)]
     pub has_more: bool,
 }
 
@@ -72,28 +91,40 @@ pub struct Attribution {
     pub model_name: String,
     pub model_provider: String,
     pub contribution_type: String,
+    #[serde(deserialize_with = "de_iso_opt")]
     pub timestamp: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+/// A row of `GET /api/documents/{id}/versions` (newest first, at most 50).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VersionInfo {
     pub version_number: u64,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub created_at: Option<String>,
+    #[serde(default)]
     pub created_by_model: Value,
+    #[serde(default)]
     pub change_summary: Option<String>,
 }
 
-/// `GET /api/documents/{id}`: the list fields plus attributions, content and versions.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+struct VersionList {
+    versions: Vec<VersionInfo>,
+}
+
+/// `GET /api/documents/{id}`: the list fields plus attributions and content.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Document {
     #[serde(flatten)]
     pub summary: DocSummary,
+    #[serde(default)]
     pub model_attributions: Vec<Attribution>,
+    #[serde(default)]
     pub content: Option<String>,
+    #[serde(default)]
     pub content_encoding: Option<String>,
-    pub versions: Option<Vec<VersionInfo>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,10 +157,11 @@ pub struct NewDocumentMetadata {
     pub source_documents: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CreatedDocument {
     pub document_id: String,
+    #[serde(default)]
     pub url: Option<String>,
 }
 
@@ -151,16 +183,16 @@ pub struct DocumentUpdateMetadata {
     pub tags: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct UpdatedDocument {
-    pub document_id: String,
     pub version: u64,
+    #[serde(default)]
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VersionContent {
     pub content: String,
     pub version_number: u64,
@@ -204,18 +236,22 @@ impl Client {
             .await
     }
 
-    pub async fn document(
-        &self,
-        id: &str,
-        content: bool,
-        versions: bool,
-    ) -> Result<Document, ApiError> {
+    pub async fn document(&self, id: &str, content: bool) -> Result<Document, ApiError> {
         self.json(
             Request::get(&["api", "documents", id])
                 .query("includeContent", content)
-                .query("includeVersions", versions),
+                .query("includeVersions", false),
         )
         .await
+    }
+
+    /// The version history (newest first, at most 50): numbers, authors and summaries, no
+    /// content. Lighter than `includeVersions`, which also carries every version's diff.
+    pub async fn document_versions(&self, id: &str) -> Result<Vec<VersionInfo>, ApiError> {
+        Ok(self
+            .json::<VersionList>(Request::get(&["api", "documents", id, "versions"]))
+            .await?
+            .versions)
     }
 
     pub async fn create_document(&self, doc: &NewDocument) -> Result<CreatedDocument, ApiError> {

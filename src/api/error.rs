@@ -1,10 +1,13 @@
 //! Typed failures of Plugged.in calls, built from the status codes and `{error, details, …}`
 //! bodies of reference §7, with messages written for a model: what happened, what to do.
-//! No message ever contains the API key or a whole upstream body.
+//! No message ever contains the API key or a whole upstream body: every piece of upstream
+//! text passes through the request's [`Scrubber`] before it is cut to length or quoted.
 
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::redact::Scrubber;
 
 /// Longest piece of upstream text quoted in a message.
 const QUOTE_CHARS: usize = 300;
@@ -79,18 +82,28 @@ impl ApiError {
         }
     }
 
-    /// Builds the error for a non-success status from the response body.
-    pub fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Self {
-        let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    /// Builds the error for a non-success status from the response body. Secrets are
+    /// scrubbed from the body before anything is read from it: a proxy or gateway that
+    /// quotes the request's `Authorization` header must not leak the key.
+    pub fn from_response(
+        status: u16,
+        retry_after: Option<Duration>,
+        body: &[u8],
+        context: &ErrorContext<'_>,
+    ) -> Self {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok().map(|mut v| {
+            context.scrubber.scrub_json(&mut v);
+            v
+        });
         let message = parsed
             .as_ref()
             .map(describe_body)
             .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| fallback_text(status, body));
+            .unwrap_or_else(|| fallback_text(status, body, context.scrubber));
         match status {
             401 => ApiError::Unauthorized {
                 message,
-                hint: "Check PLUGGEDIN_API_KEY (or --api-key-file); keys start with pg_in_ and are created in Plugged.in under Settings → API keys.".into(),
+                hint: context.unauthorized_hint.to_string(),
             },
             403 => ApiError::Forbidden { message },
             404 => ApiError::NotFound { message },
@@ -201,15 +214,23 @@ fn describe_details(d: &Value) -> Vec<String> {
     out
 }
 
-fn fallback_text(status: u16, body: &[u8]) -> String {
+fn fallback_text(status: u16, body: &[u8], scrubber: &Scrubber) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() || text.starts_with('<') {
         // An HTML error page tells the model nothing useful.
         format!("no details (HTTP {status})")
     } else {
-        quote(text)
+        quote(&scrubber.scrub(text))
     }
+}
+
+/// What turning a response into an error needs to know about the request.
+pub struct ErrorContext<'a> {
+    /// Removes the request's key and anything shaped like a credential.
+    pub scrubber: &'a Scrubber,
+    /// The next step after a 401, which depends on where the key came from.
+    pub unauthorized_hint: &'a str,
 }
 
 /// Cuts upstream text to a readable length.
@@ -222,8 +243,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn context() -> ErrorContext<'static> {
+        static SCRUBBER: std::sync::LazyLock<Scrubber> =
+            std::sync::LazyLock::new(|| Scrubber::new(["pg_in_thekey0123456789"]));
+        ErrorContext {
+            scrubber: &SCRUBBER,
+            unauthorized_hint: "Check the key.",
+        }
+    }
+
+    fn from(status: u16, body: &[u8]) -> ApiError {
+        ApiError::from_response(status, None, body, &context())
+    }
+
     fn err(status: u16, body: Value) -> ApiError {
-        ApiError::from_response(status, None, body.to_string().as_bytes())
+        from(status, body.to_string().as_bytes())
     }
 
     #[test]
@@ -276,9 +310,29 @@ mod tests {
 
     #[test]
     fn html_and_long_bodies_are_not_echoed() {
-        let html = ApiError::from_response(404, None, b"<!DOCTYPE html><html>secret page</html>");
+        let html = from(404, b"<!DOCTYPE html><html>secret page</html>");
         assert!(!html.to_string().contains("secret"));
-        let long = ApiError::from_response(500, None, "x".repeat(5000).as_bytes());
+        let long = from(500, "x".repeat(5000).as_bytes());
         assert!(long.to_string().len() < 500);
+    }
+
+    #[test]
+    fn echoed_keys_are_scrubbed_before_quoting() {
+        // The key sits right at the quoting cut-off: scrubbing after cutting would leak a
+        // prefix of it.
+        let padded = format!("{}Bearer pg_in_thekey0123456789", "x".repeat(290));
+        for body in [
+            json!({"error": "bad header", "received": {"authorization": "Bearer pg_in_thekey0123456789"}}).to_string(),
+            json!({"error": format!("got Authorization: Bearer {}", "pg_in_thekey0123456789")}).to_string(),
+            "upstream said: Authorization: Bearer pg_in_thekey0123456789".to_string(),
+            padded,
+        ] {
+            for status in [400, 401, 429, 502] {
+                let text = from(status, body.as_bytes()).to_string();
+                assert!(!text.contains("thekey"), "{status}: {text}");
+            }
+        }
+        let e = from(401, br#"{"error":"Invalid API key"}"#);
+        assert!(e.to_string().ends_with("Check the key."), "{e}");
     }
 }

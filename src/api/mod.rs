@@ -15,16 +15,25 @@ use std::{
 };
 
 use anyhow::Context;
-use reqwest::{Method, StatusCode, Url, header};
+use reqwest::{Method, Url, header};
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::Value;
 
 pub use error::ApiError;
+use error::ErrorContext;
 
-use crate::{config::ClientSettings, secret::Secret};
+use crate::{config::ClientSettings, redact::Scrubber, secret::Secret};
 
 /// An attempt slower than this is reported as a slow upstream call.
 const SLOW_CALL: Duration = Duration::from_secs(2);
+/// Largest success body read into memory: a 10 MiB document, base64-encoded or escaped,
+/// with room to spare. A bigger answer is refused with an error that says so.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest success body decoded as a stream (lists whose values are cut while decoding, so
+/// memory stays at one value at a time however large the answer).
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 512 * 1024 * 1024;
+/// Error bodies are only quoted (a few hundred characters), so little of them is read.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(4);
 
@@ -70,11 +79,34 @@ impl std::fmt::Display for UpstreamEvent {
 
 pub type Observer = Arc<dyn Fn(UpstreamEvent) + Send + Sync>;
 
+/// Where the client's key came from, which decides what a 401 asks the user to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `PLUGGEDIN_API_KEY` or `--api-key-file` (or the embedded API's own key).
+    Configured,
+    /// The MCP client's bearer token (`--auth passthrough`).
+    Passthrough,
+}
+
+impl KeySource {
+    fn unauthorized_hint(self) -> &'static str {
+        match self {
+            KeySource::Configured => {
+                "Check PLUGGEDIN_API_KEY (or --api-key-file); keys start with pg_in_ and are created in Plugged.in under Settings → API keys."
+            }
+            KeySource::Passthrough => {
+                "This server forwards your MCP client's bearer token to Plugged.in as its API key: check the token in your client's configuration (`Authorization: Bearer pg_in_…`); keys are created in Plugged.in under Settings → API keys."
+            }
+        }
+    }
+}
+
 /// A Plugged.in API client. Cheap to clone; clones share the connection pool.
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
     key: Secret,
+    key_source: KeySource,
     observer: Option<Observer>,
 }
 
@@ -185,16 +217,23 @@ impl Client {
                 settings,
             }),
             key,
+            key_source: KeySource::Configured,
             observer: None,
         })
     }
 
-    /// The same client with another key (per-session keys in `--auth passthrough`).
-    pub fn with_key(&self, key: Secret) -> Self {
+    /// The same client with a client's own key (`--auth passthrough`).
+    pub fn with_passthrough_key(&self, key: Secret) -> Self {
         Self {
             key,
+            key_source: KeySource::Passthrough,
             ..self.clone()
         }
+    }
+
+    /// Removes this client's key, and anything shaped like a credential, from text.
+    pub fn scrubber(&self) -> Scrubber {
+        Scrubber::new([self.key.expose()])
     }
 
     /// The same client, reporting retries and slow calls to `observer`.
@@ -243,8 +282,28 @@ impl Client {
     }
 
     /// Sends `req`, retrying an idempotent one on connect errors, 429 and 5xx with
-    /// exponential backoff and jitter (or `Retry-After`), all within one deadline.
+    /// exponential backoff and jitter (or `Retry-After`), all within one deadline; reads a
+    /// success body into memory (at most [`MAX_RESPONSE_BYTES`]).
     pub(crate) async fn send(&self, req: Request) -> Result<Reply, ApiError> {
+        let scrubber = self.scrubber();
+        self.send_with(req, move |resp| {
+            let scrubber = scrubber.clone();
+            async move {
+                let content_type = content_type(&resp);
+                let body = read_capped(resp, MAX_RESPONSE_BYTES, &scrubber).await?;
+                Ok(Reply { content_type, body })
+            }
+        })
+        .await
+    }
+
+    /// Like [`Client::send`], with `read` turning a success response into the answer (it
+    /// runs within the same deadline; its failures are not retried).
+    async fn send_with<T, F, Fut>(&self, req: Request, read: F) -> Result<T, ApiError>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
         let timeout = self.shared.settings.timeout;
         let deadline = Instant::now() + timeout;
         let max_attempts = if req.idempotent {
@@ -257,10 +316,18 @@ impl Client {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let outcome = match tokio::time::timeout_at(deadline.into(), self.attempt(&req)).await {
-                Ok(outcome) => outcome,
-                Err(_) => return Err(ApiError::Timeout { after: timeout }),
-            };
+            let outcome = tokio::time::timeout_at(deadline.into(), async {
+                let resp = self.attempt(&req).await?;
+                read(resp).await.map_err(|error| Failure::Transport {
+                    error,
+                    connect: false,
+                })
+            })
+            .await
+            .unwrap_or(Err(Failure::Transport {
+                error: ApiError::Timeout { after: timeout },
+                connect: false,
+            }));
             let elapsed = started.elapsed();
             if elapsed >= SLOW_CALL {
                 self.notify(UpstreamEvent::Slow {
@@ -269,14 +336,14 @@ impl Client {
                 });
             }
             let (error, retry_after, retryable) = match outcome {
-                Ok(reply) => return Ok(reply),
+                Ok(answer) => return Ok(answer),
                 Err(Failure::Status { error, retry_after }) => {
                     let retryable = matches!(error.status(), Some(429 | 500..=599));
                     (error, retry_after, retryable)
                 }
                 Err(Failure::Transport { error, connect }) => (error, None, connect),
             };
-            if !retryable || attempt >= max_attempts {
+            if !retryable || attempt >= max_attempts || matches!(error, ApiError::Timeout { .. }) {
                 return Err(error);
             }
             let delay = retry_after.unwrap_or_else(|| backoff(attempt));
@@ -295,14 +362,15 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, req: &Request) -> Result<Reply, Failure> {
+    /// One attempt: a success response with its body still unread, or the failure.
+    async fn attempt(&self, req: &Request) -> Result<reqwest::Response, Failure> {
         let mut auth = header::HeaderValue::from_str(&format!("Bearer {}", self.key.expose()))
             .map_err(|_| Failure::Transport {
                 error: ApiError::Unauthorized {
                     message:
                         "the API key contains characters that cannot be sent in an HTTP header"
                             .into(),
-                    hint: "Check PLUGGEDIN_API_KEY for stray quotes or line breaks.".into(),
+                    hint: self.key_source.unauthorized_hint().into(),
                 },
                 connect: false,
             })?;
@@ -326,40 +394,29 @@ impl Client {
             .await
             .map_err(|e| self.transport_failure(&e))?;
         let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        if status.is_success() {
+            return Ok(resp);
+        }
         let retry_after = resp
             .headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = resp.bytes().await.map_err(|e| Failure::Transport {
-            error: ApiError::Decode {
-                detail: format!("the body was cut off: {}", root_cause(&e)),
-            },
-            connect: false,
-        })?;
-        if status.is_success() {
-            Ok(Reply { content_type, body })
-        } else {
-            Err(Failure::Status {
-                error: self.status_error(status, retry_after, &body),
+        let scrubber = self.scrubber();
+        // What an error body says is quoted in a few hundred characters: a bounded read.
+        let body = read_prefix(resp, MAX_ERROR_BODY_BYTES).await;
+        Err(Failure::Status {
+            error: ApiError::from_response(
+                status.as_u16(),
                 retry_after,
-            })
-        }
-    }
-
-    fn status_error(
-        &self,
-        status: StatusCode,
-        retry_after: Option<Duration>,
-        body: &[u8],
-    ) -> ApiError {
-        ApiError::from_response(status.as_u16(), retry_after, body)
+                &body,
+                &ErrorContext {
+                    scrubber: &scrubber,
+                    unauthorized_hint: self.key_source.unauthorized_hint(),
+                },
+            ),
+            retry_after,
+        })
     }
 
     fn transport_failure(&self, e: &reqwest::Error) -> Failure {
@@ -371,7 +428,7 @@ impl Client {
         } else {
             ApiError::Unreachable {
                 base: self.base_url(),
-                detail: root_cause(e),
+                detail: self.scrubber().scrub(&root_cause(e)).into_owned(),
             }
         };
         Failure::Transport { error, connect }
@@ -380,7 +437,146 @@ impl Client {
     /// Sends `req` and decodes a JSON answer.
     pub(crate) async fn json<T: DeserializeOwned>(&self, req: Request) -> Result<T, ApiError> {
         let reply = self.send(req).await?;
-        decode(&reply.body)
+        decode(&reply.body, &self.scrubber())
+    }
+
+    /// Sends `req` and decodes a JSON answer as it streams in, without holding the body:
+    /// for lists whose types cut long values while decoding ([`Preview`]), so memory stays
+    /// at one value however large the answer (up to [`MAX_STREAMED_RESPONSE_BYTES`]).
+    pub(crate) async fn json_streamed<T>(&self, req: Request) -> Result<T, ApiError>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let scrubber = self.scrubber();
+        self.send_with(req, |resp| {
+            let scrubber = scrubber.clone();
+            async move { decode_stream(resp, MAX_STREAMED_RESPONSE_BYTES, scrubber).await }
+        })
+        .await
+    }
+}
+
+fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::Decode {
+        detail: format!(
+            "the answer is larger than {} MiB, more than this server reads at once; ask for less (a smaller limit or page)",
+            limit / (1024 * 1024)
+        ),
+    }
+}
+
+/// Reads a whole body, refusing one larger than `limit`.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+    scrubber: &Scrubber,
+) -> Result<bytes::Bytes, ApiError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => {
+                return Err(ApiError::Decode {
+                    detail: format!("the body was cut off: {}", scrubber.scrub(&root_cause(&e))),
+                });
+            }
+        }
+    }
+}
+
+/// Reads at most `limit` bytes of a body (the rest is dropped with the connection).
+async fn read_prefix(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    body
+}
+
+/// Decodes a JSON body while it streams in, on the blocking pool. Dropping the returned
+/// future (a cancelled call) stops the reading at its next chunk, which drops the
+/// connection, so the upstream sees the abort.
+async fn decode_stream<T>(
+    resp: reqwest::Response,
+    limit: usize,
+    scrubber: Scrubber,
+) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    use futures::TryStreamExt;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let _guard = StopOnDrop(stop.clone());
+    let stream = resp.bytes_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    let task = tokio::task::spawn_blocking(move || {
+        let bridge = tokio_util::io::SyncIoBridge::new(reader);
+        let guarded = GuardedReader {
+            inner: bridge,
+            left: limit,
+            stop,
+        };
+        serde_json::from_reader::<_, T>(std::io::BufReader::with_capacity(64 * 1024, guarded))
+    });
+    match task.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if e.is_io() && e.to_string().contains(TOO_LARGE_MARK) => Err(too_large(limit)),
+        Ok(Err(e)) => Err(ApiError::Decode {
+            detail: scrubber.scrub(&e.to_string()).into_owned(),
+        }),
+        Err(_) => Err(ApiError::Decode {
+            detail: "decoding the answer failed".into(),
+        }),
+    }
+}
+
+const TOO_LARGE_MARK: &str = "answer exceeds the size limit";
+
+/// A reader that fails past `left` bytes or once told to stop.
+struct GuardedReader<R> {
+    inner: R,
+    left: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<R: std::io::Read> std::io::Read for GuardedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(std::io::Error::other("cancelled"));
+        }
+        let n = self.inner.read(buf)?;
+        if n > self.left {
+            return Err(std::io::Error::other(TOO_LARGE_MARK));
+        }
+        self.left -= n;
+        Ok(n)
     }
 }
 
@@ -405,13 +601,51 @@ enum Failure {
     },
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8], scrubber: &Scrubber) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        let start: String = String::from_utf8_lossy(body).chars().take(60).collect();
+        // Scrub before cutting: a cut key would no longer match.
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+        let start: String = scrubber.scrub(&text).chars().take(60).collect();
         ApiError::Decode {
             detail: format!("{e}; the body starts with {start:?}"),
         }
     })
+}
+
+/// A string field decoded only as far as it is shown: the first `N` characters, plus whether
+/// more was cut. The rest of the value is never copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preview<const N: usize> {
+    pub text: String,
+    pub cut: bool,
+}
+
+impl<'de, const N: usize> Deserialize<'de> for Preview<N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<const N: usize>;
+        impl<const N: usize> serde::de::Visitor<'_> for Visit<N> {
+            type Value = Preview<N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(match v.char_indices().nth(N) {
+                    None => Preview {
+                        text: v.to_string(),
+                        cut: false,
+                    },
+                    Some((at, _)) => Preview {
+                        text: v[..at].to_string(),
+                        cut: true,
+                    },
+                })
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Preview::default())
+            }
+        }
+        d.deserialize_any(Visit::<N>)
+    }
 }
 
 /// The innermost error message (e.g. "Connection refused (os error 111)"), without the

@@ -4,24 +4,30 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, Client, Request};
+use crate::clock::de_iso_opt;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Notification {
     pub id: String,
-    #[serde(rename = "type")]
+    #[serde(default, rename = "type")]
     pub kind: String,
+    #[serde(default)]
     pub title: String,
+    #[serde(default)]
     pub message: String,
+    #[serde(default)]
     pub read: bool,
+    #[serde(default)]
     pub completed: bool,
+    #[serde(default)]
     pub severity: Option<String>,
+    #[serde(default)]
     pub link: Option<String>,
+    #[serde(default, deserialize_with = "de_iso_opt")]
     pub created_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Deserialize)]
 struct NotificationList {
     notifications: Vec<Notification>,
 }

@@ -6,10 +6,12 @@ use serde_json::json;
 use super::{ApiError, Client, Request, decode};
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct RagAnswer {
     pub answer: String,
+    #[serde(default)]
     pub sources: Vec<String>,
+    #[serde(default)]
     pub document_ids: Vec<String>,
     /// The server answered in plain text (it ignored `includeMetadata`): no sources.
     #[serde(skip)]
@@ -32,6 +34,6 @@ impl Client {
                 ..Default::default()
             });
         }
-        decode(&reply.body)
+        decode(&reply.body, &self.scrubber())
     }
 }

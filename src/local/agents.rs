@@ -957,23 +957,6 @@ async fn change_state(
     })))
 }
 
-/// Replaces, at any depth, the value of every key that names a secret (reference §1.7 export).
-fn redact(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if crate::text::is_secret_name(k) {
-                    *v = json!("[REDACTED]");
-                } else {
-                    redact(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
-}
-
 async fn export(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -1000,12 +983,12 @@ async fn export(
             let agent = load(tx, &id)?;
             let mut agent_json = agent.full_json(&profile);
             if let Some(m) = agent_json.get_mut("metadata") {
-                redact(m);
+                crate::redact::redact_json(m);
             }
             let mut events = recent_events(tx, &id, 1000)?;
             for e in &mut events {
                 if let Some(m) = e.get_mut("metadata") {
-                    redact(m);
+                    crate::redact::redact_json(m);
                 }
             }
             let mut doc = json!({
@@ -1481,7 +1464,7 @@ mod tests {
     #[test]
     fn redaction_is_recursive() {
         let mut v = json!({"a": {"API_KEY": "x", "nested": [{"password": "p"}]}, "keep": 1});
-        redact(&mut v);
+        crate::redact::redact_json(&mut v);
         assert_eq!(v["a"]["API_KEY"], "[REDACTED]");
         assert_eq!(v["a"]["nested"][0]["password"], "[REDACTED]");
         assert_eq!(v["keep"], 1);

@@ -12,11 +12,11 @@ use super::{
     AppState,
     http::{ApiError, ApiResult, Body, QueryParams, ok},
 };
+use crate::vocab::limits::{
+    self, CLIPBOARD_LIST_VALUE_CHARS, CLIPBOARD_VALUE_MAX_BYTES as MAX_VALUE_BYTES,
+};
 
-pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
 const DEFAULT_TTL_SECONDS: i64 = 24 * 60 * 60;
-/// List answers cut `image/*` values to this many characters (fetch one entry for all of it).
-const LIST_IMAGE_PREVIEW_CHARS: usize = 1000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,6 +30,16 @@ pub fn routes() -> Router<AppState> {
 
 const ENTRY_COLUMNS: &str = "uuid, name, idx, value, content_type, encoding, size_bytes, visibility, \
     created_by_tool, created_by_model, source, created_at, updated_at, expires_at";
+
+/// The same columns for list answers, with the value cut in SQL: a list never loads whole
+/// values (100 entries of 2 MiB would otherwise be read, copied and sent in full). The cloud
+/// cuts only `image/*` values; `sizeBytes` still tells the whole size.
+fn list_columns() -> String {
+    ENTRY_COLUMNS.replace(
+        "value,",
+        &format!("substr(value, 1, {CLIPBOARD_LIST_VALUE_CHARS}),"),
+    )
+}
 
 fn entry_json(r: &Row<'_>) -> rusqlite::Result<Value> {
     Ok(json!({
@@ -66,11 +76,15 @@ async fn read(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
     let name = q.get("name").map(str::to_string);
     let idx = match q.get("idx") {
         None => None,
-        Some(raw) => Some(
-            raw.trim()
+        Some(raw) => {
+            let idx = raw
+                .trim()
                 .parse::<i64>()
-                .map_err(|_| ApiError::invalid(HEADLINE, "idx", "must be an integer"))?,
-        ),
+                .map_err(|_| ApiError::invalid(HEADLINE, "idx", "must be an integer"))?;
+            limits::check_clipboard_read_idx(idx)
+                .map_err(|rule| ApiError::invalid(HEADLINE, "idx", rule))?;
+            Some(idx)
+        }
     };
     let content_type = q.get("contentType").map(str::to_string);
     let limit = q.int("limit", 50, 1, 1000, HEADLINE)?;
@@ -96,8 +110,13 @@ async fn read(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
     let body = app
         .store
         .read(move |c| {
+            let columns = if single {
+                ENTRY_COLUMNS.to_string()
+            } else {
+                list_columns()
+            };
             let select = format!(
-                "SELECT {ENTRY_COLUMNS} FROM clipboard WHERE {where_sql} \
+                "SELECT {columns} FROM clipboard WHERE {where_sql} \
                  ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?"
             );
             if single {
@@ -119,18 +138,9 @@ async fn read(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
             a.push(Box::new(limit));
             a.push(Box::new(offset));
             let mut stmt = c.prepare(&select)?;
-            let mut entries = stmt
+            let entries = stmt
                 .query_map(params_from_iter(a.iter()), entry_json)?
                 .collect::<Result<Vec<_>, _>>()?;
-            for e in &mut entries {
-                let is_image = e["contentType"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("image/"));
-                if is_image && let Some(v) = e["value"].as_str() {
-                    e["value"] =
-                        json!(v.chars().take(LIST_IMAGE_PREVIEW_CHARS).collect::<String>());
-                }
-            }
             Ok(json!({ "entries": entries, "total": total, "limit": limit, "offset": offset }))
         })
         .await?;
@@ -314,12 +324,13 @@ async fn set(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
         }
         _ => {}
     }
-    if b.name.as_ref().is_some_and(|n| n.chars().count() > 255) {
-        return Err(ApiError::invalid(
-            HEADLINE,
-            "name",
-            "must be at most 255 characters",
-        ));
+    if let Some(name) = &b.name {
+        limits::check_clipboard_name(name)
+            .map_err(|rule| ApiError::invalid(HEADLINE, "name", rule))?;
+    }
+    if let Some(idx) = b.idx {
+        limits::check_clipboard_set_idx(idx)
+            .map_err(|rule| ApiError::invalid(HEADLINE, "idx", rule))?;
     }
     let entry = validate_entry(&b, HEADLINE)?;
     let now_t = app.store.clock.now();
@@ -379,11 +390,22 @@ async fn push(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
         .write(move |tx| {
             purge_expired(tx, &now)?;
             // One transaction on the single connection: no two pushes can read the same max.
-            let next: i64 = tx.query_row(
-                "SELECT COALESCE(MAX(idx) + 1, 0) FROM clipboard WHERE idx IS NOT NULL",
+            let top: Option<i64> = tx.query_row(
+                "SELECT MAX(idx) FROM clipboard WHERE idx IS NOT NULL",
                 [],
                 |r| r.get(0),
             )?;
+            // Indexes stay 32-bit like the cloud's column; a top set before that rule held
+            // must not make every push fail with a 500.
+            let next = match top {
+                None => 0,
+                Some(t) if t < i64::from(i32::MAX) => t + 1,
+                Some(t) => {
+                    return Err(ApiError::conflict(format!(
+                        "The stack is full: its top index is {t}. Pop or delete entries at the top, then push again."
+                    )));
+                }
+            };
             let uuid = insert(tx, &entry, None, Some(next), &now, &expires)?;
             load_by_uuid(tx, &uuid)
         })
@@ -429,6 +451,14 @@ async fn remove(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
         clear_all: bool,
     }
     let b: DeleteBody = body.decode(HEADLINE)?;
+    if let Some(name) = &b.name {
+        limits::check_clipboard_name(name)
+            .map_err(|rule| ApiError::invalid(HEADLINE, "name", rule))?;
+    }
+    if let Some(idx) = b.idx {
+        limits::check_clipboard_read_idx(idx)
+            .map_err(|rule| ApiError::invalid(HEADLINE, "idx", rule))?;
+    }
     if b.name.is_none() && b.idx.is_none() && !b.clear_all {
         return Err(ApiError::invalid(
             HEADLINE,

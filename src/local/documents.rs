@@ -134,6 +134,9 @@ struct Filters {
 
 impl Filters {
     fn validate(&self, headline: &str) -> ApiResult<()> {
+        // More tags than a document can carry would only exhaust SQLite's parameter limit.
+        crate::vocab::limits::check_tags(&self.tags)
+            .map_err(|rule| ApiError::invalid(headline, "tags", rule))?;
         for (key, value) in [("dateFrom", &self.date_from), ("dateTo", &self.date_to)] {
             if let Some(v) = value
                 && (!v.ends_with('Z') || parse_iso(v).is_none())
@@ -500,9 +503,8 @@ async fn create(
             "must be one of: md, txt, json, html",
         ));
     };
-    if b.tags.len() > 20 {
-        return Err(ApiError::invalid(HEADLINE, "tags", "at most 20 tags"));
-    }
+    crate::vocab::limits::check_tags(&b.tags)
+        .map_err(|rule| ApiError::invalid(HEADLINE, "tags", rule))?;
     let category = b.category.unwrap_or_else(|| "other".into());
     if !CATEGORIES.contains(&category.as_str()) {
         return Err(ApiError::invalid(
@@ -711,6 +713,10 @@ async fn update(
             let Some(model) = m.model else {
                 return Err(ApiError::invalid(HEADLINE, "metadata.model", "Required"));
             };
+            if let Some(tags) = &m.tags {
+                crate::vocab::limits::check_tags(tags)
+                    .map_err(|rule| ApiError::invalid(HEADLINE, "metadata.tags", rule))?;
+            }
             (m.change_summary, Some(model), m.tags)
         }
     };
@@ -734,16 +740,6 @@ async fn update(
                 .as_ref()
                 .map_or_else(|| json!({ "name": "Unknown", "provider": "Unknown" }), ModelInfo::to_json);
             let model_name = model.as_ref().map_or("Unknown", |m| m.name.as_str());
-            // Keep the original text reachable: the first update also records version 1
-            // (the cloud only stores versions written by updates).
-            let has_versions: bool = tx
-                .query_row("SELECT 1 FROM document_versions WHERE document_id = ?1 LIMIT 1", [&id], |_| Ok(true))
-                .optional()?
-                .unwrap_or(false);
-            if !has_versions {
-                insert_version(tx, &id, doc.version, &old, &doc.created_at,
-                    &json!(doc.ai_metadata.get("model")), "Original version", &json!({}))?;
-            }
             let version = doc.version + 1;
             insert_version(
                 tx, &id, version, &new, &now, &model_json,
@@ -825,6 +821,15 @@ struct SearchBody {
     filters: Option<Filters>,
     limit: Option<i64>,
     offset: Option<i64>,
+}
+
+/// A score in the cloud's range: there it is Postgres `ts_rank` (0 to 1) plus 0.5 when the
+/// title matches. Here the text part is bm25 (negative, lower is better, unbounded), which
+/// `x / (1 + x)` maps into 0..1 the same way round.
+fn relevance(bm25: f64, title_hit: bool) -> f64 {
+    let text = (-bm25).max(0.0);
+    let score = text / (1.0 + text) + if title_hit { 0.5 } else { 0.0 };
+    (score * 1000.0).round() / 1000.0
 }
 
 /// ±50 characters around the first case-insensitive occurrence of `needle`, or `None`.
@@ -914,7 +919,8 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
                   SELECT d.seq, 0.0 FROM documents d \
                   WHERE (d.title LIKE ?2 ESCAPE '\\' OR d.description LIKE ?2 ESCAPE '\\') \
                   AND d.seq NOT IN (SELECT seq FROM f WHERE seq IS NOT NULL)) \
-         SELECT {}, h.score - CASE WHEN d.title LIKE ?2 ESCAPE '\\' THEN 5.0 ELSE 0.0 END AS rank, \
+         SELECT {}, h.score AS text_score, \
+                CASE WHEN d.title LIKE ?2 ESCAPE '\\' THEN 1 ELSE 0 END AS title_hit, \
                 count(*) OVER () AS total \
          FROM hits h JOIN documents d ON d.seq = h.seq WHERE {where_sql}",
         prefixed_columns()
@@ -927,15 +933,15 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
             page_args.push(Box::new(limit));
             page_args.push(Box::new(offset));
             let mut stmt = c.prepare(&format!(
-                "{hits} ORDER BY rank ASC, d.created_at DESC LIMIT ? OFFSET ?"
+                "{hits} ORDER BY text_score - 5.0 * title_hit ASC, d.created_at DESC LIMIT ? OFFSET ?"
             ))?;
             let rows = stmt
                 .query_map(params_from_iter(page_args.iter()), |r| {
                     Ok((
                         Doc::from_row(r)?,
                         r.get::<_, i64>(14)?,
-                        r.get::<_, f64>(15)?,
-                        r.get::<_, i64>(16)?,
+                        relevance(r.get::<_, f64>(15)?, r.get::<_, bool>(16)?),
+                        r.get::<_, i64>(17)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -954,7 +960,7 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
                 None => 0,
             };
             let mut out = Vec::with_capacity(rows.len());
-            for (d, seq, rank, _) in rows {
+            for (d, seq, score, _) in rows {
                 let description = d.description.clone().unwrap_or_default();
                 let content_snippet = || -> ApiResult<Option<String>> {
                     let Some(expr) = &fts_query else {
@@ -987,8 +993,7 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
                 out.push(json!({
                     "id": d.id, "title": d.title, "description": d.description,
                     "snippet": snippet,
-                    // bm25 is negative, lower is better; a small corpus gives tiny values.
-                    "relevanceScore": -rank,
+                    "relevanceScore": score,
                     "source": d.source, "aiMetadata": d.ai_metadata, "tags": d.tags,
                     "visibility": d.visibility, "createdAt": d.created_at,
                     "modelAttributions": attrs,

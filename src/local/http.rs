@@ -15,9 +15,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
-/// Largest request body the embedded API reads. Documents may hold 10 MiB of content, and
-/// JSON escaping can grow that; anything larger is answered with a JSON 413.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Largest request body the embedded API reads: every value the API accepts, at its worst
+/// JSON escaping ([`crate::vocab::limits::MAX_REQUEST_BODY_BYTES`]); anything larger is
+/// answered with a JSON 413.
+pub const MAX_BODY_BYTES: usize = crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 
 /// An error answer: a status and a JSON object with at least a string `error`, the shape
 /// every Plugged.in route uses (reference §7.2).
@@ -104,10 +105,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "Request body too large. Maximum size is {}MB",
-                        MAX_BODY_BYTES / (1024 * 1024)
-                    ),
+                    format!("Request body too large. Maximum size is {MAX_BODY_BYTES} bytes"),
                 )
             })?;
         parse_object(&bytes).map(Body)

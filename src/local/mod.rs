@@ -123,14 +123,19 @@ impl LocalApi {
         let app = router(state, &key);
         let shutdown = CancellationToken::new();
         spawn_maintenance(store.clone(), config.maintenance_interval, shutdown.clone());
-        let stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(crate::transport::no_delay(listener), app)
-                .with_graceful_shutdown(async move { stop.cancelled().await });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "embedded API server stopped");
-            }
-        });
+        let limits = crate::listener::ConnectionLimits {
+            max_connections: crate::listener::ConnectionLimits::default_max_connections(),
+            header_timeout: crate::listener::ConnectionLimits::DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: crate::listener::ConnectionLimits::DEFAULT_IDLE_TIMEOUT,
+        };
+        let server = tokio::spawn(crate::listener::serve(
+            listener,
+            app,
+            limits,
+            shutdown.clone(),
+            // In-flight requests get this long to finish once stopped.
+            Duration::from_secs(10),
+        ));
         tracing::debug!(%base_url, data = %store.path.display(), "embedded Plugged.in API listening");
         Ok(Self {
             base_url,

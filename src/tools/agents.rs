@@ -251,7 +251,7 @@ pub struct AgentStatus {
     pub uuid: String,
     pub name: String,
     pub state: String,
-    /// healthy, unhealthy, waiting_for_first_heartbeat, draining, suspended, stopped or unknown.
+    /// healthy, unhealthy, not_deployed, deployment_failed, waiting_for_first_heartbeat, draining, suspended, stopped or unknown.
     pub health: String,
     pub health_detail: String,
     pub url: String,
@@ -357,6 +357,28 @@ fn mode_of(d: &AgentDetails) -> String {
         .to_string()
 }
 
+/// The message of the deployment failure a NEW agent is stuck on: Plugged.in logs an `ERROR`
+/// event (NEW → NEW, `metadata.error_message`) when the deploy fails. Events come newest
+/// first; a newer deploy attempt (CREATED, PROVISIONED) clears an older failure, and other
+/// events (an export, say) do not hide one.
+fn failed_deployment(d: &AgentDetails) -> Option<String> {
+    let latest = d
+        .lifecycle_events
+        .iter()
+        .find(|e| matches!(e.event_type.as_str(), "ERROR" | "CREATED" | "PROVISIONED"))?;
+    (latest.event_type == "ERROR").then(|| {
+        latest
+            .metadata
+            .get("error_message")
+            .or_else(|| latest.metadata.get("error"))
+            .and_then(Value::as_str)
+            .map_or_else(
+                || "no message was recorded".to_string(),
+                |m| crate::text::truncate(m, 500),
+            )
+    })
+}
+
 /// Health from the state and the heartbeat interval of the agent's mode (zombie rules).
 fn health(d: &AgentDetails) -> (String, String) {
     let a = &d.agent;
@@ -372,7 +394,17 @@ fn health(d: &AgentDetails) -> (String, String) {
             "draining".into(),
             "shutting down; it should report TERMINATED when done".into(),
         ),
-        "NEW" | "PROVISIONED" => (
+        "NEW" => match failed_deployment(d) {
+            Some(message) => (
+                "deployment_failed".into(),
+                format!("the deployment failed: {message}"),
+            ),
+            None => (
+                "not_deployed".into(),
+                "not deployed yet: it becomes PROVISIONED when its deployment succeeds, then ACTIVE at its first heartbeat (a heartbeat does not move a NEW agent)".into(),
+            ),
+        },
+        "PROVISIONED" => (
             "waiting_for_first_heartbeat".into(),
             "deployed; turns ACTIVE at its first heartbeat".into(),
         ),
@@ -405,19 +437,6 @@ fn health(d: &AgentDetails) -> (String, String) {
             }
         }
         other => ("unknown".into(), format!("state {other}")),
-    }
-}
-
-/// Removes tokens and secrets from an export, at any depth, including top-level columns
-/// such as `model_router_token` that the API itself does not redact.
-fn scrub(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|k, _| !crate::text::is_secret_name(k));
-            map.values_mut().for_each(scrub);
-        }
-        Value::Array(items) => items.iter_mut().for_each(scrub),
-        _ => {}
     }
 }
 
@@ -511,10 +530,24 @@ impl PluggedinServer {
             .current_state(&client, &ctx, &uuid)
             .await
             .unwrap_or(created.agent.state);
-        let note = self.is_local().then(|| {
-            "Local mode: the agent is a record only; no container is started. It turns ACTIVE when a heartbeat arrives (agent_heartbeat).".to_string()
-        });
-        let wait = if p.wait_until_active {
+        let deployed = created.deployment.success;
+        let note = if !deployed {
+            Some(format!(
+                "The deployment failed: {}. The agent stays NEW; fix the cause and use control_agent action=restart, or delete it.",
+                crate::text::truncate(&created.deployment.message, 500)
+            ))
+        } else {
+            self.is_local().then(|| {
+                "Local mode: the agent is a record only; no container is started. It turns ACTIVE when a heartbeat arrives (agent_heartbeat).".to_string()
+            })
+        };
+        let wait = if p.wait_until_active && !deployed {
+            Some(WaitOutcome {
+                outcome: "stopped".into(),
+                waited_seconds: 0.0,
+                reason: Some("the deployment failed, so the agent cannot become ACTIVE".into()),
+            })
+        } else if p.wait_until_active {
             let (outcome, final_state) = self
                 .wait_until_active(
                     &client,
@@ -767,7 +800,8 @@ impl PluggedinServer {
         )
         .await
         .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
-        scrub(&mut doc);
+        // The same rule as the embedded API applies, whatever the upstream already hid.
+        crate::redact::redact_json(&mut doc);
         let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
         let object = |v: Option<&Value>| v.and_then(Value::as_object).cloned();
         Ok(Json::new(AgentExport {
@@ -973,11 +1007,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn export_scrub_removes_tokens_at_any_depth() {
+    fn export_redaction_hides_tokens_at_any_depth() {
         let mut v = json!({"agent": {"model_router_token": "jwt", "name": "a", "metadata": {"env": {"API_KEY": "x", "LOG": "1"}}}});
-        scrub(&mut v);
-        assert!(v["agent"].get("model_router_token").is_none());
-        assert!(v["agent"]["metadata"]["env"].get("API_KEY").is_none());
+        crate::redact::redact_json(&mut v);
+        assert_eq!(v["agent"]["model_router_token"], crate::redact::REDACTED);
+        assert_eq!(
+            v["agent"]["metadata"]["env"]["API_KEY"],
+            crate::redact::REDACTED
+        );
         assert_eq!(v["agent"]["metadata"]["env"]["LOG"], "1");
     }
 }

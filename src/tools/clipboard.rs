@@ -5,18 +5,20 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PluggedinServer, cancellable,
+    PluggedinServer, budget, cancellable,
     params::Parameters,
     reply::{Json, ToolError},
 };
-use crate::api::{
-    ApiError,
-    clipboard::{DeleteTarget, Entry, EntryKey, NewEntry},
+use crate::{
+    api::{
+        ApiError,
+        clipboard::{DeleteTarget, Entry, EntryKey, NewEntry},
+    },
+    vocab::limits::{
+        self, CLIPBOARD_TTL_MAX_SECONDS as MAX_TTL_SECONDS,
+        CLIPBOARD_VALUE_MAX_BYTES as MAX_VALUE_BYTES,
+    },
 };
-
-const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
-const MAX_TTL_SECONDS: u64 = 365 * 24 * 3600;
-const PREVIEW_CHARS: usize = 100;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "kebab-case")]
@@ -55,11 +57,15 @@ pub struct PushParams {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct KeyParams {
+pub struct GetParams {
     /// Entry name (give name or idx).
     pub name: Option<String>,
     /// Stack index.
     pub idx: Option<i64>,
+    /// First character of the value to return. Default 0.
+    pub offset: Option<u64>,
+    /// Characters of the value to return. Default: all that fit in one result.
+    pub max_chars: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -108,6 +114,11 @@ pub struct EntryValue {
     pub created_by_model: Option<String>,
     pub updated_at: Option<String>,
     pub expires_at: Option<String>,
+    /// Characters in the whole value, when only part of it is shown.
+    pub value_chars: Option<u64>,
+    /// Offset to pass for the rest of the value, when cut.
+    pub next_offset: Option<u64>,
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -156,11 +167,20 @@ fn info(e: Entry) -> EntryInfo {
     }
 }
 
-/// The entry with its value, or with an image block instead of the value for images.
-fn with_value(e: Entry) -> (EntryValue, Option<ContentBlock>) {
+/// The entry with (a page of) its value, or with an image block instead of the value for
+/// images (which are never cut: a 2 MiB image fits the result budget).
+fn with_value(e: Entry, offset: u64, max_chars: u64) -> (EntryValue, Option<ContentBlock>) {
     let image = is_image(&e).then(|| ContentBlock::image(e.value.clone(), e.content_type.clone()));
+    let page = image
+        .is_none()
+        .then(|| budget::page_text(&e.value, offset, max_chars, budget::TEXT_BUDGET_BYTES));
+    let partial = page
+        .as_ref()
+        .is_some_and(|p| offset > 0 || p.next_offset.is_some());
     let value = EntryValue {
-        value: image.is_none().then_some(e.value),
+        value_chars: page.as_ref().filter(|_| partial).map(|p| p.total_chars),
+        next_offset: page.as_ref().and_then(|p| p.next_offset),
+        value: page.map(|p| p.text),
         name: e.name,
         idx: e.idx,
         content_type: e.content_type,
@@ -169,14 +189,24 @@ fn with_value(e: Entry) -> (EntryValue, Option<ContentBlock>) {
         created_by_model: e.created_by_model,
         updated_at: e.updated_at,
         expires_at: e.expires_at,
+        note: None,
     };
     (value, image)
 }
 
+fn name_arg(field: &str, name: String) -> Result<String, ToolError> {
+    limits::check_clipboard_name(&name).map_err(|rule| ToolError::invalid(field, rule))?;
+    Ok(name)
+}
+
+/// The entry to read or delete.
 fn key(name: Option<String>, idx: Option<i64>) -> Result<EntryKey, ToolError> {
     match (name, idx) {
-        (Some(n), None) => Ok(EntryKey::Name(n)),
-        (None, Some(i)) => Ok(EntryKey::Idx(i)),
+        (Some(n), None) => Ok(EntryKey::Name(name_arg("name", n)?)),
+        (None, Some(i)) => {
+            limits::check_clipboard_read_idx(i).map_err(|rule| ToolError::invalid("idx", rule))?;
+            Ok(EntryKey::Idx(i))
+        }
         (Some(_), Some(_)) => Err(ToolError::invalid("name", "give name or idx, not both")),
         (None, None) => Err(ToolError::invalid(
             "name",
@@ -186,6 +216,55 @@ fn key(name: Option<String>, idx: Option<i64>) -> Result<EntryKey, ToolError> {
 }
 
 impl PluggedinServer {
+    /// Stores a popped entry whose value did not fit one result as a named entry, so no part
+    /// of it is lost; returns the note that tells the model where it is.
+    async fn keep_popped(
+        &self,
+        client: &crate::api::Client,
+        ctx: &RequestContext<RoleServer>,
+        popped: Entry,
+        shown: &mut EntryValue,
+    ) -> String {
+        let name = format!(
+            "popped-{}-{}",
+            popped.idx.unwrap_or_default(),
+            &popped
+                .uuid
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(8)
+                .collect::<String>()
+        );
+        let ttl = popped
+            .expires_at
+            .as_deref()
+            .and_then(crate::clock::parse_iso)
+            .map(|t| (t - chrono::Utc::now()).num_seconds().max(60) as u64);
+        let entry = NewEntry {
+            name: Some(name.clone()),
+            value: popped.value,
+            content_type: popped.content_type,
+            encoding: popped.encoding,
+            ttl_seconds: ttl,
+            created_by_model: popped.created_by_model,
+            created_by_tool: "clipboard_pop".into(),
+            source: "mcp",
+            ..Default::default()
+        };
+        match cancellable(&ctx.ct, client.clipboard_set(&entry)).await {
+            Ok(_) => {
+                shown.name = Some(name.clone());
+                format!(
+                    "The value is longer than one result holds, so the whole entry was also saved as the named entry `{name}`: read the rest with clipboard_get name={name} offset={}, and delete it with clipboard_delete when done.",
+                    shown.next_offset.unwrap_or_default()
+                )
+            }
+            Err(e) => format!(
+                "The value is longer than one result holds and could not be saved for paging ({e}); only the part shown here was recovered."
+            ),
+        }
+    }
+
     /// Checks a value before it is sent and builds the entry (tagged source `mcp`).
     fn new_entry(
         &self,
@@ -200,7 +279,7 @@ impl PluggedinServer {
             return Err(ToolError::invalid(
                 "value",
                 format!(
-                    "is {} bytes; the limit is 2 MiB ({MAX_VALUE_BYTES} bytes)",
+                    "is {} bytes; the limit is 2 MiB ({MAX_VALUE_BYTES} bytes of UTF-8)",
                     value.len()
                 ),
             ));
@@ -267,6 +346,9 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<EntryInfo>, ToolError> {
         let key = key(p.name, p.idx)?;
+        if let EntryKey::Idx(i) = key {
+            limits::check_clipboard_set_idx(i).map_err(|rule| ToolError::invalid("idx", rule))?;
+        }
         let mut entry = self.new_entry(
             &ctx,
             "clipboard_set",
@@ -290,7 +372,7 @@ impl PluggedinServer {
         Ok(Json::new(info(saved)))
     }
 
-    /// Read one entry by name or idx, with its full value (images as an image block).
+    /// Read one entry by name or idx with its value (images as an image block); a value too long for one result is paged by offset/max_chars.
     #[tool(
         title = "Clipboard get",
         annotations(
@@ -302,14 +384,18 @@ impl PluggedinServer {
     )]
     async fn clipboard_get(
         &self,
-        Parameters(p): Parameters<KeyParams>,
+        Parameters(p): Parameters<GetParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<EntryValue>, ToolError> {
         let key = key(p.name, p.idx)?;
+        let max_chars = p.max_chars.unwrap_or(u64::MAX);
+        if max_chars == 0 {
+            return Err(ToolError::invalid("max_chars", "must be at least 1"));
+        }
         let entry = cancellable(&ctx.ct, self.client(&ctx)?.clipboard_get(&key))
             .await
             .map_err(|e| ToolError::api(e, "clipboard_list shows the entries that exist."))?;
-        let (value, image) = with_value(entry);
+        let (value, image) = with_value(entry, p.offset.unwrap_or(0), max_chars);
         Ok(Json::new(value).with_blocks(image))
     }
 
@@ -343,8 +429,13 @@ impl PluggedinServer {
             .entries
             .into_iter()
             .map(|e| ListedEntry {
-                preview: (!e.content_type.starts_with("image/"))
-                    .then(|| crate::text::truncate(&e.value, PREVIEW_CHARS)),
+                preview: (!e.content_type.starts_with("image/")).then(|| {
+                    let mut text = e.value.text;
+                    if e.value.cut {
+                        text.push('…');
+                    }
+                    text
+                }),
                 name: e.name,
                 idx: e.idx,
                 content_type: e.content_type,
@@ -386,7 +477,7 @@ impl PluggedinServer {
         Ok(Json::new(info(saved)))
     }
 
-    /// Remove and return the top of the stack (highest idx); empty=true when there is none.
+    /// Remove and return the top of the stack (highest idx); empty=true when there is none. A value too long for one result is kept as a named entry (see note).
     #[tool(
         title = "Clipboard pop",
         annotations(
@@ -401,21 +492,26 @@ impl PluggedinServer {
         Parameters(_): Parameters<PopParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Popped>, ToolError> {
-        let popped = cancellable(&ctx.ct, self.client(&ctx)?.clipboard_pop()).await?;
-        Ok(match popped {
-            None => Json::new(Popped {
+        let client = self.client(&ctx)?;
+        let popped = cancellable(&ctx.ct, client.clipboard_pop()).await?;
+        let Some(e) = popped else {
+            return Ok(Json::new(Popped {
                 empty: true,
                 entry: None,
-            }),
-            Some(e) => {
-                let (value, image) = with_value(e);
-                Json::new(Popped {
-                    empty: false,
-                    entry: Some(value),
-                })
-                .with_blocks(image)
-            }
+            }));
+        };
+        let keep = e.clone();
+        let (mut value, image) = with_value(e, 0, u64::MAX);
+        if value.next_offset.is_some() {
+            // The value is gone from the stack and too long for one result: rather than lose
+            // the rest, store the whole entry under a name the model can page through.
+            value.note = Some(self.keep_popped(&client, &ctx, keep, &mut value).await);
+        }
+        Ok(Json::new(Popped {
+            empty: false,
+            entry: Some(value),
         })
+        .with_blocks(image))
     }
 
     /// Delete one entry by name or idx, or all entries with all=true.

@@ -6,17 +6,25 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    PluggedinServer, SERVER_NAME, cancellable,
+    PluggedinServer, SERVER_NAME, budget, cancellable,
     params::Parameters,
     reply::{Json, ToolError, wire_name},
 };
-use crate::api::documents::{
-    DocumentUpdate, DocumentUpdateMetadata, ListQuery, ModelRef, NewDocument, NewDocumentMetadata,
+use crate::{
+    api::documents::{
+        DocumentUpdate, DocumentUpdateMetadata, ListQuery, ModelRef, NewDocument,
+        NewDocumentMetadata,
+    },
+    vocab::limits,
 };
 
 /// Content returned by one get_doc call unless `max_chars` says otherwise.
 pub const DEFAULT_MAX_CHARS: u64 = 100_000;
+/// A version's change summary as the history shows it.
+const CHANGE_SUMMARY_CHARS: usize = 500;
 const NOT_FOUND_NEXT: &str = "Use search_docs or list_docs to find document ids.";
+/// True in both modes: Plugged.in records a version row at each update, starting at 2.
+const VERSIONS_NEXT: &str = "Versions are recorded from the first update on (the first is version 2); a document's original text is not kept as a version. get_doc with versions=true lists the versions that exist.";
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -40,7 +48,7 @@ pub enum Sort {
 pub struct ListDocsParams {
     /// Default all.
     pub source: Option<Source>,
-    /// Documents with any of these tags.
+    /// Documents with any of these tags (at most 20).
     pub tags: Option<Vec<String>>,
     /// Substring of title or description.
     pub search: Option<String>,
@@ -53,9 +61,9 @@ pub struct ListDocsParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchDocsParams {
-    /// Words to find in titles, descriptions and content (1-500 chars).
+    /// Words to find (1-500 chars).
     pub query: String,
-    /// Only documents with any of these tags.
+    /// Only documents with any of these tags (at most 20).
     pub tags: Option<Vec<String>>,
     /// 1-50, default 10.
     pub limit: Option<u32>,
@@ -68,10 +76,10 @@ pub struct GetDocParams {
     pub id: String,
     /// Include content. Default true.
     pub content: Option<bool>,
-    /// Include the version history. Default false.
+    /// Include the version history (at most 50, newest first). Default false.
     #[serde(default)]
     pub versions: bool,
-    /// Return this version's content instead of the current one.
+    /// Return this version's content instead of the current one. Versions are recorded from the first update on (version 2).
     pub version: Option<u64>,
     /// First character of content to return. Default 0.
     pub offset: Option<u64>,
@@ -176,6 +184,7 @@ pub struct SearchHit {
     pub id: String,
     pub title: String,
     pub snippet: Option<String>,
+    /// Relevance, about 0 to 1.5 (text rank, plus 0.5 when the title matches); compare within one search only.
     pub score: Option<f64>,
     pub tags: Vec<String>,
 }
@@ -238,22 +247,17 @@ fn model_label(v: &Value) -> Option<String> {
     })
 }
 
+/// Tags of a filter or a document: at most 20, each 1-100 characters.
+fn tags_arg(tags: Option<Vec<String>>) -> Result<Vec<String>, ToolError> {
+    let tags = tags.unwrap_or_default();
+    limits::check_tags(&tags).map_err(|rule| ToolError::invalid("tags", rule))?;
+    Ok(tags)
+}
+
 fn doc_id(id: &str) -> Result<String, ToolError> {
     uuid::Uuid::parse_str(id.trim())
         .map(|u| u.to_string())
         .map_err(|_| ToolError::invalid("id", format!("must be a document uuid. {NOT_FOUND_NEXT}")))
-}
-
-/// Cuts `content` to `[offset, offset + max)` characters.
-pub(crate) fn page_chars(content: &str, offset: u64, max: u64) -> (String, u64, Option<u64>) {
-    let total = content.chars().count() as u64;
-    let piece: String = content
-        .chars()
-        .skip(offset as usize)
-        .take(max as usize)
-        .collect();
-    let end = offset + piece.chars().count() as u64;
-    (piece, total, (end < total).then_some(end))
 }
 
 impl PluggedinServer {
@@ -299,10 +303,23 @@ impl PluggedinServer {
             return Err(ToolError::invalid("limit", "must be between 1 and 100"));
         }
         let offset = p.offset.unwrap_or(0);
+        let search = p.search.filter(|s| !s.trim().is_empty());
+        if search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > limits::SEARCH_QUERY_MAX_CHARS)
+        {
+            return Err(ToolError::invalid(
+                "search",
+                format!(
+                    "must be at most {} characters",
+                    limits::SEARCH_QUERY_MAX_CHARS
+                ),
+            ));
+        }
         let query = ListQuery {
             source: p.source.map(|s| wire_name(&s)),
-            tags: p.tags.unwrap_or_default(),
-            search: p.search.filter(|s| !s.trim().is_empty()),
+            tags: tags_arg(p.tags)?,
+            search,
             sort: p.sort.map(|s| wire_name(&s)),
             limit,
             offset,
@@ -331,7 +348,7 @@ impl PluggedinServer {
         .with_blocks(links))
     }
 
-    /// Ranked full-text search over document titles, descriptions and content; returns ids and snippets. Use rag_ask for an answer from the text.
+    /// Ranked search by words in document titles and descriptions (the local backend also searches content); returns ids, snippets and scores (0-1.5, higher is better). Use rag_ask to search the text itself.
     #[tool(
         title = "Search documents",
         annotations(
@@ -347,9 +364,13 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<SearchResults>, ToolError> {
         let query = p.query.trim();
-        if query.is_empty() || query.chars().count() > 500 {
-            return Err(ToolError::invalid("query", "must be 1 to 500 characters"));
+        if query.is_empty() || query.chars().count() > limits::SEARCH_QUERY_MAX_CHARS {
+            return Err(ToolError::invalid(
+                "query",
+                format!("must be 1 to {} characters", limits::SEARCH_QUERY_MAX_CHARS),
+            ));
         }
+        let tags = tags_arg(p.tags)?;
         let limit = p.limit.unwrap_or(10);
         if !(1..=50).contains(&limit) {
             return Err(ToolError::invalid("limit", "must be between 1 and 50"));
@@ -358,7 +379,7 @@ impl PluggedinServer {
         let found = cancellable(
             &ctx.ct,
             self.client(&ctx)?
-                .search_documents(query, &p.tags.unwrap_or_default(), limit, offset),
+                .search_documents(query, &tags, limit, offset),
         )
         .await?;
         let results: Vec<SearchHit> = found
@@ -412,7 +433,7 @@ impl PluggedinServer {
         let client = self.client(&ctx)?;
         let doc = cancellable(
             &ctx.ct,
-            client.document(&id, want_content && p.version.is_none(), p.versions),
+            client.document(&id, want_content && p.version.is_none()),
         )
         .await
         .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
@@ -420,30 +441,37 @@ impl PluggedinServer {
             Some(n) if want_content => {
                 let v = cancellable(&ctx.ct, client.document_version(&id, n))
                     .await
-                    .map_err(|e| {
-                        ToolError::api(e, "get_doc with versions=true lists the versions.")
-                    })?;
+                    .map_err(|e| ToolError::api(e, VERSIONS_NEXT))?;
                 (Some(v.content), Some(n))
             }
             _ => (doc.content.clone(), None),
         };
         let (content, content_chars, next_offset) = match raw {
             Some(text) => {
-                let (piece, total, next) = page_chars(&text, offset, max);
-                (Some(piece), Some(total), next)
+                let page = budget::page_text(&text, offset, max, budget::TEXT_BUDGET_BYTES);
+                (Some(page.text), Some(page.total_chars), page.next_offset)
             }
             None => (None, None, None),
         };
-        let versions = doc.versions.map(|vs| {
-            vs.into_iter()
-                .map(|v| VersionRow {
-                    version: v.version_number,
-                    created_at: v.created_at,
-                    model: model_label(&v.created_by_model),
-                    change_summary: v.change_summary,
-                })
-                .collect()
-        });
+        let versions = if p.versions {
+            let rows = cancellable(&ctx.ct, client.document_versions(&id))
+                .await
+                .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
+            Some(
+                rows.into_iter()
+                    .map(|v| VersionRow {
+                        version: v.version_number,
+                        created_at: v.created_at,
+                        model: model_label(&v.created_by_model),
+                        change_summary: v
+                            .change_summary
+                            .map(|s| crate::text::truncate(&s, CHANGE_SUMMARY_CHARS)),
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
         Ok(Json::new(DocView {
             id: doc.summary.id,
             title: doc.summary.title,
@@ -490,16 +518,26 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<DocWritten>, ToolError> {
         let title = p.title.trim().to_string();
-        if title.is_empty() || title.chars().count() > 255 {
-            return Err(ToolError::invalid("title", "must be 1 to 255 characters"));
+        if title.is_empty() || title.chars().count() > limits::DOC_TITLE_MAX_CHARS {
+            return Err(ToolError::invalid(
+                "title",
+                format!("must be 1 to {} characters", limits::DOC_TITLE_MAX_CHARS),
+            ));
         }
         if p.content.is_empty() {
             return Err(ToolError::invalid("content", "must not be empty"));
         }
-        let tags = p.tags.unwrap_or_default();
-        if tags.len() > 20 {
-            return Err(ToolError::invalid("tags", "at most 20 tags"));
+        // Plugged.in refuses a create body over 10 MiB: say so before sending it.
+        let encoded = limits::json_len(&p.content);
+        if encoded + 64 * 1024 > limits::DOC_CREATE_BODY_MAX_BYTES {
+            return Err(ToolError::invalid(
+                "content",
+                format!(
+                    "is {encoded} bytes once JSON-encoded; Plugged.in accepts documents up to 10 MiB. Create a shorter document and add the rest with update_doc operation=append"
+                ),
+            ));
         }
+        let tags = tags_arg(p.tags)?;
         let doc = NewDocument {
             title: title.clone(),
             content: p.content,
@@ -544,13 +582,24 @@ impl PluggedinServer {
         if p.content.is_empty() {
             return Err(ToolError::invalid("content", "must not be empty"));
         }
+        let units = p.content.encode_utf16().count();
+        if units > limits::DOC_UPDATE_MAX_UNITS {
+            return Err(ToolError::invalid(
+                "content",
+                format!(
+                    "is {units} characters; Plugged.in accepts at most {} per update",
+                    limits::DOC_UPDATE_MAX_UNITS
+                ),
+            ));
+        }
+        let tags = p.tags.map(|t| tags_arg(Some(t))).transpose()?;
         let update = DocumentUpdate {
             operation: wire_name(&p.operation),
             content: p.content,
             metadata: DocumentUpdateMetadata {
                 model: self.default_model(&ctx, p.model_name, p.model_provider),
                 change_summary: p.change_summary,
-                tags: p.tags,
+                tags,
             },
         };
         let done = cancellable(&ctx.ct, self.client(&ctx)?.update_document(&id, &update))
@@ -562,23 +611,5 @@ impl PluggedinServer {
             url: None,
             message: done.message,
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::page_chars;
-
-    #[test]
-    fn paging_counts_characters() {
-        assert_eq!(
-            page_chars("héllo wörld", 0, 5),
-            ("héllo".into(), 11, Some(5))
-        );
-        assert_eq!(
-            page_chars("héllo wörld", 6, 100),
-            ("wörld".into(), 11, None)
-        );
-        assert_eq!(page_chars("abc", 10, 5), (String::new(), 3, None));
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::{
     RoleServer,
-    model::{LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion},
+    model::{LoggingLevel, LoggingMessageNotificationParam},
     service::RequestContext,
 };
 use serde_json::json;
@@ -60,10 +60,7 @@ fn rank(level: LoggingLevel) -> u8 {
 
 /// The lowest level this request wants to hear, or `None` for no messages.
 fn threshold(ctx: &RequestContext<RoleServer>, session: &SessionLog) -> Option<LoggingLevel> {
-    let modern = ctx
-        .protocol_version()
-        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
-    if modern {
+    if super::is_modern(ctx) {
         ctx.meta.log_level()
     } else {
         Some(session.get())

@@ -3,6 +3,7 @@
 //! (`--toolsets`, `--read-only`), and implements `ServerHandler`.
 
 mod agents;
+pub mod budget;
 mod clipboard;
 mod completion;
 mod documents;
@@ -169,7 +170,7 @@ impl PluggedinServer {
         let client = match self.shared.options.upstream_key {
             UpstreamKey::Server => self.shared.client.clone(),
             UpstreamKey::Passthrough => crate::transport::bearer_of(ctx)
-                .map(|key| self.shared.client.with_key(key))
+                .map(|key| self.shared.client.with_passthrough_key(key))
                 .ok_or_else(|| {
                     reply::ToolError(
                         "this server forwards each client's bearer token to Plugged.in as its API key, and this request carried none; send `Authorization: Bearer <your Plugged.in API key>`".into(),
@@ -250,6 +251,49 @@ impl PluggedinServer {
     }
 }
 
+/// Whether this request speaks 2026-07-28 or later.
+pub(crate) fn is_modern(ctx: &RequestContext<RoleServer>) -> bool {
+    ctx.protocol_version()
+        .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28)
+}
+
+/// Results that can carry 2026-07-28 cache hints (SEP-2549).
+pub(crate) trait Cacheable: Sized {
+    fn hinted(self, ttl_ms: u64, scope: CacheScope) -> Self;
+}
+
+macro_rules! cacheable {
+    ($($t:ty),*) => {$(
+        impl Cacheable for $t {
+            fn hinted(self, ttl_ms: u64, scope: CacheScope) -> Self {
+                self.with_ttl_ms(ttl_ms).with_cache_scope(scope)
+            }
+        }
+    )*};
+}
+cacheable!(
+    ListToolsResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    rmcp::model::ReadResourceResult
+);
+
+/// Adds cache hints for clients that speak 2026-07-28, which defines them; older revisions
+/// get the result without (their schema has no such fields).
+pub(crate) fn cache_hints<T: Cacheable>(
+    ctx: &RequestContext<RoleServer>,
+    result: T,
+    ttl_ms: u64,
+    scope: CacheScope,
+) -> T {
+    if is_modern(ctx) {
+        result.hinted(ttl_ms, scope)
+    } else {
+        result
+    }
+}
+
 /// The message of a handler that panicked (a bug); the property tests look for it.
 pub const PANIC_MESSAGE: &str = "internal error: this is a bug in pluggedin-mcp, please report it";
 
@@ -320,22 +364,36 @@ impl ServerHandler for PluggedinServer {
             return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
         }
         let name = request.name.to_string();
+        let scrubber = self
+            .client(&context)
+            .map(|c| c.scrubber())
+            .unwrap_or_default();
         let call = ToolCallContext::new(self, request, context);
-        unpanicked(&name, self.shared.tools.call(call))
+        let response = unpanicked(&name, self.shared.tools.call(call))
             .await
             .unwrap_or_else(|message| {
                 Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
-            })
+            })?;
+        Ok(match response {
+            CallToolResponse::Complete(mut result) => {
+                reply::finish(&mut result, &scrubber);
+                CallToolResponse::Complete(result)
+            }
+            other => other,
+        })
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools())
-            .with_ttl_ms(STATIC_LIST_TTL_MS)
-            .with_cache_scope(CacheScope::Public))
+        Ok(cache_hints(
+            &context,
+            ListToolsResult::with_all_items(self.tools()),
+            STATIC_LIST_TTL_MS,
+            CacheScope::Public,
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -345,13 +403,14 @@ impl ServerHandler for PluggedinServer {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(
-            ListPromptsResult::with_all_items(prompts::list(self.selection()))
-                .with_ttl_ms(STATIC_LIST_TTL_MS)
-                .with_cache_scope(CacheScope::Public),
-        )
+        Ok(cache_hints(
+            &context,
+            ListPromptsResult::with_all_items(prompts::list(self.selection())),
+            STATIC_LIST_TTL_MS,
+            CacheScope::Public,
+        ))
     }
 
     async fn get_prompt(
@@ -380,13 +439,14 @@ impl ServerHandler for PluggedinServer {
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(
-            ListResourceTemplatesResult::with_all_items(resources::templates(self))
-                .with_ttl_ms(STATIC_LIST_TTL_MS)
-                .with_cache_scope(CacheScope::Public),
-        )
+        Ok(cache_hints(
+            &context,
+            ListResourceTemplatesResult::with_all_items(resources::templates(self)),
+            STATIC_LIST_TTL_MS,
+            CacheScope::Public,
+        ))
     }
 
     async fn read_resource(

@@ -11,6 +11,8 @@ use super::{
 };
 
 const NOT_FOUND_NEXT: &str = "list_notifications shows the ids.";
+/// How many of the newest notifications one list call returns (the API's maximum).
+const LOOKUP_WINDOW: u32 = 100;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
@@ -168,7 +170,7 @@ impl PluggedinServer {
         }))
     }
 
-    /// Mark a notification done (and read). Safe to repeat: an already completed one is left as is.
+    /// Mark a notification done (and read). Safe to repeat: an already completed one is left as is. Works on the 100 most recent notifications.
     #[tool(
         title = "Complete notification",
         annotations(
@@ -185,18 +187,26 @@ impl PluggedinServer {
     ) -> Result<Json<Changed>, ToolError> {
         let id = notification_id(&p.id)?;
         let client = self.client(&ctx)?;
-        // The API only toggles; look first so a repeat does not reopen it.
-        let recent = cancellable(&ctx.ct, client.notifications(false, 100)).await?;
-        if recent.iter().any(|n| n.id == id && n.completed) {
+        // The API only toggles and has no way to read one notification: look it up among the
+        // most recent first, and refuse rather than guess when it is not there, because a
+        // toggle of an already completed one would reopen it.
+        let recent = cancellable(&ctx.ct, client.notifications(false, LOOKUP_WINDOW)).await?;
+        let Some(current) = recent.iter().find(|n| n.id == id) else {
+            return Err(ToolError(format!(
+                "notification {id} is not among the {LOOKUP_WINDOW} most recent notifications (or does not exist). Plugged.in's API can only toggle completion and cannot show an older notification's state, so it was left unchanged rather than risk reopening it; complete it in the Plugged.in app. {NOT_FOUND_NEXT}"
+            )));
+        };
+        if current.completed {
             return Ok(Json::new(Changed {
                 id,
                 message: "already completed".into(),
             }));
         }
+        let unread = !current.read;
         let ack = cancellable(&ctx.ct, client.toggle_notification_completed(&id))
             .await
             .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
-        if recent.iter().any(|n| n.id == id && !n.read) {
+        if unread {
             // Best effort: a done notification is also read; the completion already succeeded.
             let _ = cancellable(&ctx.ct, client.mark_notification_read(&id)).await;
         }

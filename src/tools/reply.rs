@@ -8,7 +8,37 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::api::ApiError;
+use crate::{api::ApiError, redact::Scrubber};
+
+/// What every tool result goes through before it leaves: the key this request uses upstream
+/// is removed wherever it appears (an upstream may echo it into data we pass on), and the
+/// result is fitted to the byte budget.
+pub fn finish(result: &mut CallToolResult, scrubber: &Scrubber) {
+    if scrubber.has_known() {
+        let mirror = super::budget::mirrors_structured(result);
+        if let Some(value) = result.structured_content.as_mut() {
+            scrubber.scrub_known_json(value);
+        }
+        for block in result.content.iter_mut() {
+            if let ContentBlock::Text(t) = block
+                && let std::borrow::Cow::Owned(clean) = scrubber.scrub_known(&t.text)
+            {
+                t.text = clean;
+            }
+        }
+        if mirror
+            && let Some(value) = &result.structured_content
+            && let Some(first) = result.content.first_mut()
+        {
+            *first = ContentBlock::text(value.to_string());
+        }
+    }
+    super::budget::fit(
+        result,
+        super::budget::RESULT_BUDGET_BYTES,
+        "Ask for less to see the rest: lists take limit/offset, get_doc and clipboard_get take offset/max_chars.",
+    );
+}
 
 /// Structured tool output. It is named `Json` on purpose: rmcp's `#[tool]` macro derives a
 /// tool's `outputSchema` from a return type spelled `Json<T>` (or `Result<Json<T>, E>`), so

@@ -13,7 +13,7 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{PluggedinServer, cancellable, selection::Toolset};
+use super::{PluggedinServer, budget, cancellable, selection::Toolset};
 use crate::api::{ApiError, documents::ListQuery};
 
 const PAGE: u32 = 50;
@@ -51,18 +51,31 @@ pub fn templates(server: &PluggedinServer) -> Vec<ResourceTemplate> {
         .collect()
 }
 
-/// `kind index:offset`, base64url: opaque to clients, cheap to check.
-fn encode_cursor(kind: usize, offset: u32) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{offset}"))
+/// Where each kind's listing continues, in the order of [`kinds`]; `None` once a kind is
+/// exhausted. Encoded as base64url text (`12,0,-`): opaque to clients, cheap to check.
+type Offsets = Vec<Option<u32>>;
+
+fn encode_cursor(offsets: &Offsets) -> String {
+    let text: Vec<String> = offsets
+        .iter()
+        .map(|o| o.map_or_else(|| "-".to_string(), |n| n.to_string()))
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.join(","))
 }
 
-fn decode_cursor(cursor: &str) -> Option<(usize, u32)> {
+fn decode_cursor(cursor: &str, kinds: usize) -> Option<Offsets> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
-    let (kind, offset) = text.split_once(':')?;
-    Some((kind.parse().ok()?, offset.parse().ok()?))
+    let offsets: Offsets = text
+        .split(',')
+        .map(|part| match part {
+            "-" => Some(None),
+            n => n.parse().ok().map(Some),
+        })
+        .collect::<Option<_>>()?;
+    (offsets.len() == kinds).then_some(offsets)
 }
 
 /// Percent-encodes a clipboard name for use in a URI path segment.
@@ -84,113 +97,185 @@ fn tool_error(e: super::reply::ToolError) -> ErrorData {
     ErrorData::internal_error(e.0, None)
 }
 
+/// One kind's next resources: the page fetched from its offset, and for each one how far
+/// the kind's offset moves once it is taken (clipboard pages also hold unnamed stack
+/// entries, which are skipped but still counted).
+struct Batch {
+    start: u32,
+    items: Vec<(Resource, u32)>,
+    /// The offset after the whole fetched page, and whether anything lies beyond it.
+    end: u32,
+    more: bool,
+}
+
+async fn fetch(
+    kind: Toolset,
+    client: &crate::api::Client,
+    ctx: &RequestContext<RoleServer>,
+    offset: u32,
+) -> Result<Batch, ErrorData> {
+    Ok(match kind {
+        Toolset::Agents => {
+            let agents = cancellable(&ctx.ct, client.list_agents())
+                .await
+                .map_err(|e| upstream(e, AGENTS))?;
+            let total = agents.len();
+            let items: Vec<(Resource, u32)> = agents
+                .into_iter()
+                .skip(offset as usize)
+                .take(PAGE as usize)
+                .enumerate()
+                .map(|(i, a)| {
+                    let r = Resource::new(format!("{AGENTS}{}", a.name), a.name.clone())
+                        .with_title(format!("Agent {}", a.name))
+                        .with_description(format!("PAP agent, {}", a.state))
+                        .with_mime_type("application/json");
+                    (r, offset + i as u32 + 1)
+                })
+                .collect();
+            let end = offset + items.len() as u32;
+            Batch {
+                start: offset,
+                items,
+                end,
+                more: (end as usize) < total,
+            }
+        }
+        Toolset::Docs => {
+            let query = ListQuery {
+                limit: PAGE,
+                offset,
+                ..Default::default()
+            };
+            let docs = cancellable(&ctx.ct, client.list_documents(&query))
+                .await
+                .map_err(|e| upstream(e, DOCS))?;
+            let end = offset + docs.documents.len() as u32;
+            let items = docs
+                .documents
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let mut r = Resource::new(format!("{DOCS}{}", d.id), d.title.clone())
+                        .with_title(d.title);
+                    if let Some(desc) = d.description {
+                        r = r.with_description(desc);
+                    }
+                    if let Some(mime) = d.mime_type {
+                        r = r.with_mime_type(mime);
+                    }
+                    if let Some(size) = d.file_size {
+                        r = r.with_size(size);
+                    }
+                    (r, offset + i as u32 + 1)
+                })
+                .collect();
+            Batch {
+                start: offset,
+                items,
+                end,
+                more: u64::from(end) < docs.total,
+            }
+        }
+        _ => {
+            // Values are cut while decoding (previews only): a list never loads whole values.
+            let list = cancellable(&ctx.ct, client.clipboard_list(None, PAGE, offset))
+                .await
+                .map_err(|e| upstream(e, CLIPBOARD))?;
+            let end = offset + list.entries.len() as u32;
+            // Only named entries are resources; stack entries move too often to address.
+            let items = list
+                .entries
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    let name = e.name?;
+                    let r =
+                        Resource::new(format!("{CLIPBOARD}{}", encode_name(&name)), name.clone())
+                            .with_title(format!("Clipboard: {name}"))
+                            .with_mime_type(e.content_type)
+                            .with_size(e.size_bytes.unwrap_or(0));
+                    Some((r, offset + i as u32 + 1))
+                })
+                .collect();
+            Batch {
+                start: offset,
+                items,
+                end,
+                more: u64::from(end) < list.total,
+            }
+        }
+    })
+}
+
+/// `resources/list`: each page mixes the kinds (agents, documents, named clipboard entries),
+/// taking from each in turn, so a client that reads only the first page sees some of each.
 pub async fn list(
     server: &PluggedinServer,
     ctx: &RequestContext<RoleServer>,
     cursor: Option<&str>,
 ) -> Result<ListResourcesResult, ErrorData> {
     let kinds = kinds(server);
-    let (mut index, offset) = match cursor {
-        None => (0, 0),
-        Some(c) => decode_cursor(c)
-            .filter(|(k, _)| *k < kinds.len())
-            .ok_or_else(|| {
-                ErrorData::invalid_params("invalid cursor; start over without one", None)
-            })?,
+    let offsets: Offsets = match cursor {
+        None => vec![Some(0); kinds.len()],
+        Some(c) => decode_cursor(c, kinds.len()).ok_or_else(|| {
+            ErrorData::invalid_params("invalid cursor; start over without one", None)
+        })?,
     };
     let client = server.client(ctx).map_err(tool_error)?;
+    let mut batches = Vec::with_capacity(kinds.len());
+    for (kind, offset) in kinds.iter().zip(&offsets) {
+        batches.push(match offset {
+            Some(o) => Some(fetch(*kind, &client, ctx, *o).await?),
+            None => None,
+        });
+    }
+    // Round robin: one from each kind in turn until the page is full.
+    let mut taken = vec![0usize; kinds.len()];
     let mut items = Vec::new();
-    let mut next = None;
-    if let Some(kind) = kinds.get(index) {
-        let (page, more) = match kind {
-            Toolset::Agents => {
-                let agents = cancellable(&ctx.ct, client.list_agents())
-                    .await
-                    .map_err(|e| upstream(e, AGENTS))?;
-                let more = agents.len() > (offset + PAGE) as usize;
-                let page = agents
-                    .into_iter()
-                    .skip(offset as usize)
-                    .take(PAGE as usize)
-                    .map(|a| {
-                        Resource::new(format!("{AGENTS}{}", a.name), a.name.clone())
-                            .with_title(format!("Agent {}", a.name))
-                            .with_description(format!("PAP agent, {}", a.state))
-                            .with_mime_type("application/json")
-                    })
-                    .collect();
-                (page, more)
+    loop {
+        let mut progressed = false;
+        for (i, batch) in batches.iter().enumerate() {
+            if items.len() >= PAGE as usize {
+                break;
             }
-            Toolset::Docs => {
-                let query = ListQuery {
-                    limit: PAGE,
-                    offset,
-                    ..Default::default()
-                };
-                let docs = cancellable(&ctx.ct, client.list_documents(&query))
-                    .await
-                    .map_err(|e| upstream(e, DOCS))?;
-                let more = u64::from(offset) + (docs.documents.len() as u64) < docs.total;
-                let page = docs
-                    .documents
-                    .into_iter()
-                    .map(|d| {
-                        let mut r = Resource::new(format!("{DOCS}{}", d.id), d.title.clone())
-                            .with_title(d.title);
-                        if let Some(desc) = d.description {
-                            r = r.with_description(desc);
-                        }
-                        if let Some(mime) = d.mime_type {
-                            r = r.with_mime_type(mime);
-                        }
-                        if let Some(size) = d.file_size {
-                            r = r.with_size(size);
-                        }
-                        r
-                    })
-                    .collect();
-                (page, more)
-            }
-            _ => {
-                let list = cancellable(&ctx.ct, client.clipboard_list(None, PAGE, offset))
-                    .await
-                    .map_err(|e| upstream(e, CLIPBOARD))?;
-                let more = u64::from(offset) + (list.entries.len() as u64) < list.total;
-                // Only named entries are resources; stack entries move too often to address.
-                let page = list
-                    .entries
-                    .into_iter()
-                    .filter_map(|e| {
-                        let name = e.name?;
-                        Some(
-                            Resource::new(
-                                format!("{CLIPBOARD}{}", encode_name(&name)),
-                                name.clone(),
-                            )
-                            .with_title(format!("Clipboard: {name}"))
-                            .with_mime_type(e.content_type)
-                            .with_size(e.size_bytes.unwrap_or(0)),
-                        )
-                    })
-                    .collect();
-                (page, more)
-            }
-        };
-        items = page;
-        if more {
-            next = Some(encode_cursor(index, offset + PAGE));
-        } else {
-            index += 1;
-            if index < kinds.len() {
-                next = Some(encode_cursor(index, 0));
+            if let Some(b) = batch
+                && let Some((resource, _)) = b.items.get(taken[i])
+            {
+                items.push(resource.clone());
+                taken[i] += 1;
+                progressed = true;
             }
         }
+        if !progressed || items.len() >= PAGE as usize {
+            break;
+        }
     }
-    let mut result = ListResourcesResult::with_all_items(items)
-        .with_ttl_ms(LIST_TTL_MS)
-        .with_cache_scope(CacheScope::Private);
-    result.next_cursor = next;
-    Ok(result)
+    let next: Offsets = batches
+        .iter()
+        .zip(&taken)
+        .map(|(batch, &n)| {
+            let b = batch.as_ref()?;
+            match n {
+                // Stopped inside this kind's batch: continue right after the last one taken.
+                0 if !b.items.is_empty() => Some(b.start),
+                n if n < b.items.len() => Some(b.items[n - 1].1),
+                _ if b.more => Some(b.end),
+                _ => None,
+            }
+        })
+        .collect();
+    let mut result = ListResourcesResult::with_all_items(items);
+    result.next_cursor = next
+        .iter()
+        .any(Option::is_some)
+        .then(|| encode_cursor(&next));
+    Ok(super::cache_hints(
+        ctx,
+        result,
+        LIST_TTL_MS,
+        CacheScope::Private,
+    ))
 }
 
 fn not_offered(uri: &str) -> ErrorData {
@@ -200,6 +285,73 @@ fn not_offered(uri: &str) -> ErrorData {
     )
 }
 
+/// A text resource cut to fit the result budget: the text up to the limit, a visible line
+/// saying where it continues (a model reading the resource must not mistake a part for the
+/// whole), and the same in `_meta`.
+fn paged_text(
+    text: &str,
+    offset: u64,
+    continue_with: impl Fn(u64) -> String,
+) -> (String, Option<rmcp::model::MetaObject>) {
+    let page = budget::page_text(text, offset, u64::MAX, budget::TEXT_BUDGET_BYTES - 1024);
+    let Some(next) = page.next_offset else {
+        return (page.text, None);
+    };
+    let shown = next - offset;
+    let note = format!(
+        "\n\n[pluggedin-mcp: cut at the {} MiB result limit; characters {offset} to {next} of {} shown. Read on with {}]",
+        budget::RESULT_BUDGET_BYTES / (1024 * 1024),
+        page.total_chars,
+        continue_with(next),
+    );
+    let mut meta = rmcp::model::MetaObject::default();
+    meta.0.insert(
+        budget::TRUNCATED_META.into(),
+        serde_json::json!({ "offset": offset, "shownChars": shown, "totalChars": page.total_chars, "nextOffset": next }),
+    );
+    (page.text + &note, Some(meta))
+}
+
+fn with_meta(
+    contents: ResourceContents,
+    meta: Option<rmcp::model::MetaObject>,
+) -> ResourceContents {
+    match (contents, meta) {
+        (
+            ResourceContents::TextResourceContents {
+                uri,
+                mime_type,
+                text,
+                ..
+            },
+            Some(m),
+        ) => ResourceContents::TextResourceContents {
+            uri,
+            mime_type,
+            text,
+            meta: Some(m),
+        },
+        (contents, _) => contents,
+    }
+}
+
+/// Splits `?offset=N` off a resource URI (documents and clipboard values are paged this way).
+fn split_offset(rest: &str) -> Result<(&str, u64), String> {
+    match rest.split_once('?') {
+        None => Ok((rest, 0)),
+        Some((path, query)) => {
+            let offset = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("offset="))
+                .ok_or_else(|| "the only query parameter is offset=N".to_string())?;
+            let n = offset
+                .parse()
+                .map_err(|_| "offset must be a non-negative integer".to_string())?;
+            Ok((path, n))
+        }
+    }
+}
+
 pub async fn read(
     server: &PluggedinServer,
     ctx: &RequestContext<RoleServer>,
@@ -207,40 +359,68 @@ pub async fn read(
 ) -> Result<ReadResourceResult, ErrorData> {
     let sel = server.selection();
     let client = server.client(ctx).map_err(tool_error)?;
-    let private = |contents: Vec<ResourceContents>, ttl: u64| {
-        ReadResourceResult::new(contents)
-            .with_ttl_ms(ttl)
-            .with_cache_scope(CacheScope::Private)
+    let finish = |contents: Vec<ResourceContents>, ttl: u64| {
+        super::cache_hints(
+            ctx,
+            ReadResourceResult::new(contents),
+            ttl,
+            CacheScope::Private,
+        )
     };
-    if let Some(id) = uri.strip_prefix(DOCS) {
+    let bad_offset = |rule: String| {
+        ErrorData::invalid_params(format!("invalid resource URI {uri}: {rule}"), None)
+    };
+    if let Some(rest) = uri.strip_prefix(DOCS) {
         if !sel.has(Toolset::Docs) {
             return Err(not_offered(uri));
         }
+        let (id, offset) = split_offset(rest).map_err(bad_offset)?;
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(ErrorData::resource_not_found(
                 format!("no resource at {uri}: document ids are uuids"),
                 None,
             ));
         }
-        let doc = cancellable(&ctx.ct, client.document(id, true, false))
+        let doc = cancellable(&ctx.ct, client.document(id, true))
             .await
             .map_err(|e| upstream(e, uri))?;
         let mime = doc.summary.mime_type.unwrap_or_else(|| "text/plain".into());
         let content = doc.content.unwrap_or_default();
         let contents = if doc.content_encoding.as_deref() == Some("base64") {
+            // Binary documents come whole or not at all: a cut blob is not a file.
+            if content.len() > budget::TEXT_BUDGET_BYTES {
+                return Err(ErrorData::invalid_request(
+                    format!(
+                        "{uri} is a binary document of {} bytes (base64), over the {} MiB result limit; download it from Plugged.in instead",
+                        content.len(),
+                        budget::RESULT_BUDGET_BYTES / (1024 * 1024)
+                    ),
+                    None,
+                ));
+            }
             ResourceContents::blob(content, uri)
         } else {
-            ResourceContents::text(content, uri)
+            let (text, meta) = paged_text(&content, offset, |next| {
+                format!("{DOCS}{id}?offset={next} or get_doc id={id} offset={next}")
+            });
+            with_meta(ResourceContents::text(text, uri), meta)
         };
-        return Ok(private(vec![contents.with_mime_type(mime)], DOC_TTL_MS));
+        return Ok(finish(vec![contents.with_mime_type(mime)], DOC_TTL_MS));
     }
-    if let Some(raw) = uri.strip_prefix(CLIPBOARD) {
+    if let Some(rest) = uri.strip_prefix(CLIPBOARD) {
         if !sel.has(Toolset::Clipboard) {
             return Err(not_offered(uri));
         }
+        let (raw, offset) = split_offset(rest).map_err(bad_offset)?;
         let name = percent_encoding::percent_decode_str(raw)
             .decode_utf8_lossy()
             .into_owned();
+        if name.is_empty() {
+            return Err(ErrorData::resource_not_found(
+                format!("no resource at {uri}: give an entry name after {CLIPBOARD}"),
+                None,
+            ));
+        }
         let key = crate::api::clipboard::EntryKey::Name(name);
         let entry = cancellable(&ctx.ct, client.clipboard_get(&key))
             .await
@@ -253,12 +433,14 @@ pub async fn read(
                     .collect();
                 ResourceContents::blob(base64::engine::general_purpose::STANDARD.encode(bytes), uri)
             }
-            _ => ResourceContents::text(entry.value, uri),
+            _ => {
+                let (text, meta) = paged_text(&entry.value, offset, |next| {
+                    format!("{CLIPBOARD}{raw}?offset={next}")
+                });
+                with_meta(ResourceContents::text(text, uri), meta)
+            }
         };
-        return Ok(private(
-            vec![contents.with_mime_type(entry.content_type)],
-            0,
-        ));
+        return Ok(finish(vec![contents.with_mime_type(entry.content_type)], 0));
     }
     if let Some(agent) = uri.strip_prefix(AGENTS) {
         if !sel.has(Toolset::Agents) {
@@ -281,7 +463,7 @@ pub async fn read(
                 }
             })?;
         let json = serde_json::to_string_pretty(&status).unwrap_or_default();
-        return Ok(private(
+        return Ok(finish(
             vec![ResourceContents::text(json, uri).with_mime_type("application/json")],
             0,
         ));
@@ -300,8 +482,18 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(2, 150)), Some((2, 150)));
-        assert_eq!(decode_cursor("not a cursor"), None);
+        let offsets = vec![Some(150), None, Some(0)];
+        assert_eq!(decode_cursor(&encode_cursor(&offsets), 3), Some(offsets));
+        assert_eq!(decode_cursor("not a cursor", 3), None);
+        assert_eq!(decode_cursor(&encode_cursor(&vec![Some(1)]), 3), None);
+    }
+
+    #[test]
+    fn resource_uris_take_an_offset() {
+        assert_eq!(split_offset("abc"), Ok(("abc", 0)));
+        assert_eq!(split_offset("abc?offset=12"), Ok(("abc", 12)));
+        assert!(split_offset("abc?offset=-1").is_err());
+        assert!(split_offset("abc?x=1").is_err());
     }
 
     #[test]

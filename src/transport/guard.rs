@@ -1,5 +1,6 @@
 //! Request guards in front of every HTTP route: `Host` and `Origin` validation against DNS
-//! rebinding, the request body limit (a JSON-RPC 413, never an HTML page), the session cap,
+//! rebinding, the request body limit (a JSON-RPC 413, never an HTML page) and the memory all
+//! bodies being read may take together, JSON-RPC bodies on every error the MCP routes give,
 //! and in-flight tracking so shutdown can let running calls finish.
 
 use std::{
@@ -18,9 +19,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::StreamExt;
-use tokio::sync::Notify;
+use serde_json::Value;
+use tokio::sync::{Notify, Semaphore};
 
-use super::jsonrpc_error;
+use super::{
+    jsonrpc::{self, Frame, Rejection},
+    jsonrpc_error,
+};
 
 /// Which `Host` and `Origin` values are accepted.
 #[derive(Clone, Debug, Default)]
@@ -79,11 +84,34 @@ pub async fn check_host_and_origin(
     req: Request,
     next: Next,
 ) -> Response {
-    let host = req
+    // Two Host headers (or two Origins) could pass the check on one and be read as the other
+    // further on: there is no honest reason to send two.
+    for name in [header::HOST, header::ORIGIN] {
+        if req.headers().get_all(&name).iter().count() > 1 {
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::INVALID_REQUEST,
+                &format!("Bad Request: more than one {name} header"),
+            )
+            .into_response();
+        }
+    }
+    let header_host = req
         .headers()
         .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        .and_then(|v| v.to_str().ok());
+    let uri_host = req.uri().authority().map(|a| a.as_str());
+    if let (Some(h), Some(u)) = (header_host, uri_host)
+        && !h.eq_ignore_ascii_case(u)
+    {
+        return jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            jsonrpc::INVALID_REQUEST,
+            "Bad Request: the Host header and the request target name different hosts",
+        )
+        .into_response();
+    }
+    let host = header_host.or(uri_host);
     if let Some(host) = host
         && !allowed.host_ok(host)
     {
@@ -113,21 +141,56 @@ pub async fn check_host_and_origin(
 /// the answer; reading the rest first lets it see the 413. Beyond this, we just close.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Reads a POST body up to `limit` bytes; a bigger one gets a JSON-RPC 413.
-pub async fn limit_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+/// All request bodies being read at once may take this much memory together; a request that
+/// would pass it is answered 503 (the body limit alone would let 1,000 connections hold
+/// 1,000 full bodies).
+pub const BODY_MEMORY_BUDGET: usize = 512 * 1024 * 1024;
+
+/// The body limit of one request and the memory budget all of them share.
+#[derive(Clone)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// Permits are KiB of body held in memory.
+    budget: Arc<Semaphore>,
+}
+
+impl BodyLimits {
+    pub fn new(max_bytes: usize, budget_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            budget: Arc::new(Semaphore::new(budget_bytes / 1024)),
+        }
+    }
+}
+
+/// Reads a POST body up to the limit; a bigger one gets a JSON-RPC 413.
+pub async fn limit_body(State(limits): State<BodyLimits>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
     }
+    let limit = limits.max_bytes;
     let (parts, body) = req.into_parts();
     let mut stream = body.into_data_stream();
     let mut kept = Vec::new();
     let mut seen = 0usize;
+    let mut held = Vec::new();
+    let mut over_budget = false;
     let drain = async {
         while let Some(chunk) = stream.next().await {
             let Ok(chunk) = chunk else { return false };
             seen += chunk.len();
-            if seen <= limit {
-                kept.extend_from_slice(&chunk);
+            if seen <= limit && !over_budget {
+                let kib = u32::try_from(chunk.len().div_ceil(1024)).unwrap_or(u32::MAX);
+                match limits.budget.clone().try_acquire_many_owned(kib) {
+                    Ok(permit) => {
+                        held.push(permit);
+                        kept.extend_from_slice(&chunk);
+                    }
+                    Err(_) => {
+                        over_budget = true;
+                        return true;
+                    }
+                }
             } else if seen > DRAIN_LIMIT {
                 break;
             }
@@ -138,13 +201,20 @@ pub async fn limit_body(State(limit): State<usize>, req: Request, next: Next) ->
     let complete = tokio::time::timeout(std::time::Duration::from_secs(30), drain)
         .await
         .unwrap_or(false);
+    if over_budget {
+        return jsonrpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            jsonrpc::SERVER_ERROR,
+            "Server busy: too many large requests are being read at once; retry shortly",
+        )
+        .into_response();
+    }
     if seen > limit {
         return jsonrpc_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             &format!(
-                "Request body too large: the limit is {} MiB",
-                limit / (1024 * 1024)
+                "Request body too large: the limit is {limit} bytes (every value a tool accepts fits, at its worst-case JSON escaping)"
             ),
         )
         .into_response();
@@ -152,12 +222,105 @@ pub async fn limit_body(State(limit): State<usize>, req: Request, next: Next) ->
     if !complete {
         return jsonrpc_error(
             StatusCode::BAD_REQUEST,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             "the request body could not be read",
         )
         .into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(kept))).await
+    // The budget is held until the answer is ready: by then the body has been parsed.
+    let response = next.run(Request::from_parts(parts, Body::from(kept))).await;
+    drop(held);
+    response
+}
+
+/// Every answer of the MCP routes is JSON-RPC. Before rmcp sees a POST: a body that is not a
+/// valid message is answered here (rmcp answers 415 text), with the request's id when it can
+/// be read. After: an error rmcp answers in plain text (404 unknown session, 406, 415) gets a
+/// JSON-RPC body with the same status.
+pub async fn jsonrpc_errors(req: Request, next: Next) -> Response {
+    let mut id = Value::Null;
+    let req = if req.method() == Method::POST {
+        let (parts, body) = req.into_parts();
+        // `limit_body` already read and bounded it.
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        match jsonrpc::classify(&bytes) {
+            Frame::Message(m) => {
+                if let rmcp::model::ClientJsonRpcMessage::Request(r) = m.as_ref() {
+                    id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+                }
+            }
+            Frame::Reject(r) => return rejection(StatusCode::BAD_REQUEST, r),
+            Frame::Drop(reason) => {
+                return rejection(
+                    StatusCode::BAD_REQUEST,
+                    Rejection::new(Value::Null, jsonrpc::INVALID_REQUEST, reason),
+                );
+            }
+        }
+        let json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                t.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        if !json {
+            return rejection(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Rejection::new(
+                    id,
+                    jsonrpc::INVALID_REQUEST,
+                    "Unsupported Media Type: send the message with Content-Type: application/json",
+                ),
+            );
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        req
+    };
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let code = if status == StatusCode::NOT_FOUND {
+        SESSION_NOT_FOUND
+    } else {
+        jsonrpc::SERVER_ERROR
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut answer = rejection(status, Rejection::new(id, code, message));
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}
+
+/// The code of "unknown or expired session" answers (the client should start a new one).
+pub const SESSION_NOT_FOUND: i64 = -32001;
+
+fn rejection(status: StatusCode, r: Rejection) -> Response {
+    (status, axum::Json(r.to_json())).into_response()
 }
 
 /// Counts requests whose response is still being produced, so shutdown can wait for them.

@@ -2,11 +2,22 @@
 //! whose first event (`endpoint`) says where to POST, then `POST /message?sessionId=…`
 //! carries each client message. rmcp 3 dropped this transport; this shim puts axum in front
 //! of rmcp's generic sink/stream transport, one server per SSE connection.
+//!
+//! Everything a session holds is bounded: its answers wait in a queue of at most
+//! [`OUTBOUND_MAX_MESSAGES`] messages and [`OUTBOUND_MAX_BYTES`] (one message may be larger
+//! when the queue is empty); a client that falls further behind — one that never reads its
+//! stream — is disconnected and its session closed. Messages waiting for the server and
+//! requests in flight are bounded too ([`jsonrpc::InFlight`]).
 
 use std::{
     collections::HashMap,
     convert::Infallible,
-    sync::{Arc, Mutex},
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -19,21 +30,41 @@ use axum::{
         sse::{Event, KeepAlive, Sse},
     },
 };
-use futures::{Stream, StreamExt, channel::mpsc};
+use futures::{Sink, Stream, StreamExt};
 use rmcp::{
     ServerHandler, ServiceExt,
     model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage},
 };
 use serde::Deserialize;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::jsonrpc_error;
+use super::{
+    guard::SESSION_NOT_FOUND,
+    jsonrpc::{self, Frame, InFlight, Rejection},
+    jsonrpc_error,
+};
 
-type Senders = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<ClientJsonRpcMessage>>>>;
+/// Answers waiting to be streamed to one client.
+pub const OUTBOUND_MAX_MESSAGES: usize = 64;
+/// Bytes of answers waiting for one client.
+pub const OUTBOUND_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Client messages waiting for the session's server.
+const INBOUND_CAPACITY: usize = 64;
+
+/// How `POST /message` reaches one session.
+#[derive(Clone)]
+struct SessionHandle {
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    outbound: Outbound,
+    gate: InFlight,
+}
+
+type Sessions = Arc<Mutex<HashMap<String, SessionHandle>>>;
 
 /// Open SSE sessions and how to make a server for a new one.
 pub struct LegacySse<S> {
-    sessions: Senders,
+    sessions: Sessions,
     make_server: Arc<dyn Fn() -> S + Send + Sync>,
     shutdown: CancellationToken,
 }
@@ -48,25 +79,114 @@ impl<S> Clone for LegacySse<S> {
     }
 }
 
-/// Removes a session when its SSE stream is dropped (client gone or server stopping),
-/// which closes the server's input and ends it.
+/// Removes a session when its SSE stream is dropped (client gone, too far behind, or server
+/// stopping), which closes the server's input and ends it.
 struct SessionGuard {
     id: String,
-    sessions: Senders,
+    sessions: Sessions,
+    outbound: Outbound,
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         lock(&self.sessions).remove(&self.id);
+        self.outbound.closed.cancel();
         tracing::debug!(session = %self.id, "legacy SSE session closed");
     }
 }
 
-fn lock(
-    s: &Senders,
-) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<ClientJsonRpcMessage>>> {
-    // The map holds senders only; a panic elsewhere cannot leave it inconsistent.
+fn lock(s: &Sessions) -> std::sync::MutexGuard<'_, HashMap<String, SessionHandle>> {
+    // The map holds handles only; a panic elsewhere cannot leave it inconsistent.
     s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The bounded queue of serialized answers to one client. Pushing never waits: a full queue
+/// means the client stopped reading, so the session is closed instead.
+#[derive(Clone)]
+struct Outbound {
+    tx: mpsc::Sender<String>,
+    queued_bytes: Arc<AtomicUsize>,
+    /// Cancelled when the session ends for any reason (the stream stops on it).
+    closed: CancellationToken,
+}
+
+impl Outbound {
+    fn push(&self, text: String) -> Result<(), ()> {
+        let size = text.len();
+        let queued = self.queued_bytes.load(Ordering::Acquire);
+        if queued > 0 && queued + size > OUTBOUND_MAX_BYTES {
+            return self.lagging();
+        }
+        self.queued_bytes.fetch_add(size, Ordering::AcqRel);
+        match self.tx.try_send(text) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+                self.lagging()
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+                Err(())
+            }
+        }
+    }
+
+    fn lagging(&self) -> Result<(), ()> {
+        if !self.closed.is_cancelled() {
+            tracing::warn!(
+                "legacy SSE client stopped reading its stream ({OUTBOUND_MAX_MESSAGES} messages or {OUTBOUND_MAX_BYTES} bytes waiting); closing its session"
+            );
+            self.closed.cancel();
+        }
+        Err(())
+    }
+}
+
+/// What the session's rmcp server writes to.
+struct OutboundSink {
+    outbound: Outbound,
+    gate: InFlight,
+}
+
+impl Sink<ServerJsonRpcMessage> for OutboundSink {
+    type Error = std::io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: ServerJsonRpcMessage) -> Result<(), Self::Error> {
+        self.gate.answered(&item);
+        let text = serde_json::to_string(&item).map_err(std::io::Error::other)?;
+        self.outbound
+            .push(text)
+            .map_err(|()| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "session closed"))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// What the session's rmcp server reads from; ends when the session closes.
+struct InboundStream {
+    rx: mpsc::Receiver<ClientJsonRpcMessage>,
+    closed: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl Stream for InboundStream {
+    type Item = ClientJsonRpcMessage;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.closed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        self.rx.poll_recv(cx)
+    }
 }
 
 impl<S: ServerHandler + Send + 'static> LegacySse<S> {
@@ -85,14 +205,35 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
     /// `GET /sse`: starts a session and streams its server messages.
     pub fn open(&self) -> Response {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let (to_client, from_server) = mpsc::unbounded::<ServerJsonRpcMessage>();
-        let (to_server, from_client) = mpsc::unbounded::<ClientJsonRpcMessage>();
-        lock(&self.sessions).insert(id.clone(), to_server);
+        let (tx, from_server) = mpsc::channel::<String>(OUTBOUND_MAX_MESSAGES);
+        let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(INBOUND_CAPACITY);
+        let outbound = Outbound {
+            tx,
+            queued_bytes: Arc::default(),
+            closed: CancellationToken::new(),
+        };
+        let gate = InFlight::default();
+        lock(&self.sessions).insert(
+            id.clone(),
+            SessionHandle {
+                to_server,
+                outbound: outbound.clone(),
+                gate: gate.clone(),
+            },
+        );
         let server = (self.make_server)();
         let session = id.clone();
+        let sink = OutboundSink {
+            outbound: outbound.clone(),
+            gate,
+        };
+        let stream = InboundStream {
+            rx: from_client,
+            closed: Box::pin(outbound.closed.clone().cancelled_owned()),
+        };
         tokio::spawn(async move {
             // `serve` returns once the client's initialize has been answered.
-            match server.serve((to_client, from_client)).await {
+            match server.serve((sink, stream)).await {
                 Ok(running) => {
                     let _ = running.waiting().await;
                 }
@@ -105,28 +246,44 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
         let guard = SessionGuard {
             id: id.clone(),
             sessions: self.sessions.clone(),
+            outbound: outbound.clone(),
         };
-        Sse::new(events(id, from_server, guard, self.shutdown.clone()))
-            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-            .into_response()
+        Sse::new(events(
+            id,
+            from_server,
+            guard,
+            outbound,
+            self.shutdown.clone(),
+        ))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
     }
 
     /// `POST /message?sessionId=…`: hands one client message to its session.
     pub fn deliver(&self, session_id: &str, request: Request<()>, body: &Bytes) -> Response {
-        let Some(sender) = lock(&self.sessions).get(session_id).cloned() else {
+        let Some(session) = lock(&self.sessions).get(session_id).cloned() else {
             return session_not_found();
         };
-        let mut message: ClientJsonRpcMessage = match serde_json::from_slice(body) {
-            Ok(m) => m,
-            Err(e) => {
-                return jsonrpc_error(
+        let mut message = match jsonrpc::classify(body) {
+            Frame::Message(m) => *m,
+            // The client waits for this id on its stream: answer it there.
+            Frame::Reject(r) if !r.id.is_null() => {
+                return match session.outbound.push(r.to_json().to_string()) {
+                    Ok(()) => StatusCode::ACCEPTED.into_response(),
+                    Err(()) => session_not_found(),
+                };
+            }
+            Frame::Reject(r) => return rejection(StatusCode::BAD_REQUEST, r),
+            Frame::Drop(reason) => {
+                return rejection(
                     StatusCode::BAD_REQUEST,
-                    -32700,
-                    &format!("Parse error: {e}"),
-                )
-                .into_response();
+                    Rejection::new(serde_json::Value::Null, jsonrpc::INVALID_REQUEST, reason),
+                );
             }
         };
+        if let Err(refused) = session.gate.admit(&message) {
+            return rejection(StatusCode::TOO_MANY_REQUESTS, refused);
+        }
         // Like rmcp's Streamable HTTP service, give handlers the HTTP request (headers for
         // `--auth passthrough`).
         let (parts, ()) = request.into_parts();
@@ -139,17 +296,27 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
             }
             _ => {}
         }
-        match sender.unbounded_send(message) {
+        match session.to_server.try_send(message) {
             Ok(()) => StatusCode::ACCEPTED.into_response(),
-            Err(_) => session_not_found(),
+            Err(mpsc::error::TrySendError::Full(_)) => jsonrpc_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                jsonrpc::SERVER_ERROR,
+                "Session busy: it has too many messages waiting; retry shortly",
+            )
+            .into_response(),
+            Err(mpsc::error::TrySendError::Closed(_)) => session_not_found(),
         }
     }
+}
+
+fn rejection(status: StatusCode, r: Rejection) -> Response {
+    (status, axum::Json(r.to_json())).into_response()
 }
 
 fn session_not_found() -> Response {
     jsonrpc_error(
         StatusCode::NOT_FOUND,
-        -32001,
+        SESSION_NOT_FOUND,
         "Session not found: open a new one with GET /sse",
     )
     .into_response()
@@ -157,22 +324,33 @@ fn session_not_found() -> Response {
 
 fn events(
     id: String,
-    from_server: mpsc::UnboundedReceiver<ServerJsonRpcMessage>,
+    from_server: mpsc::Receiver<String>,
     guard: SessionGuard,
+    outbound: Outbound,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     // Relative, so it resolves correctly behind a reverse proxy that adds a path prefix.
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("message?sessionId={id}"));
-    let messages = from_server.map(move |msg| {
+    let queued = outbound.queued_bytes.clone();
+    let messages = futures::stream::unfold(from_server, |mut rx| async move {
+        rx.recv().await.map(|m| (m, rx))
+    })
+    .map(move |text| {
         let _session = &guard;
-        let data = serde_json::to_string(&msg).unwrap_or_default();
-        Event::default().event("message").data(data)
+        queued.fetch_sub(text.len(), Ordering::AcqRel);
+        Event::default().event("message").data(text)
     });
+    let closed = outbound.closed.clone();
     futures::stream::once(async move { endpoint })
         .chain(messages)
-        .take_until(shutdown.cancelled_owned())
+        .take_until(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = closed.cancelled() => {}
+            }
+        })
         .map(Ok)
 }
 
@@ -194,7 +372,7 @@ pub async fn message<S: ServerHandler + Send + 'static>(
     let Some(id) = q.session_id else {
         return jsonrpc_error(
             StatusCode::BAD_REQUEST,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             "sessionId query parameter is required",
         )
         .into_response();
@@ -204,7 +382,7 @@ pub async fn message<S: ServerHandler + Send + 'static>(
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return jsonrpc_error(
             StatusCode::BAD_REQUEST,
-            -32700,
+            jsonrpc::PARSE_ERROR,
             "could not read the request body",
         )
         .into_response();

@@ -5,7 +5,9 @@
 
 pub mod auth;
 pub mod guard;
+pub mod jsonrpc;
 pub mod legacy_sse;
+pub mod stdio;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -35,8 +37,11 @@ pub use guard::Allowed;
 use crate::secret::Secret;
 use legacy_sse::LegacySse;
 
-/// 8 MiB: a 2 MiB clipboard value fits with room for JSON escaping.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub use crate::listener::ConnectionLimits;
+
+/// The largest request body: every value a tool accepts fits at its worst-case JSON escaping
+/// ([`crate::vocab::limits::MAX_REQUEST_BODY_BYTES`]).
+pub const DEFAULT_MAX_BODY_BYTES: usize = crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 
 /// How to serve MCP over HTTP.
 #[derive(Clone, Debug)]
@@ -50,6 +55,7 @@ pub struct HttpOptions {
     pub session_idle: Duration,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    pub connections: ConnectionLimits,
 }
 
 impl HttpOptions {
@@ -64,6 +70,11 @@ impl HttpOptions {
             session_idle: Duration::from_secs(1800),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: Duration::from_secs(10),
+            connections: ConnectionLimits {
+                max_connections: ConnectionLimits::default_max_connections(),
+                header_timeout: ConnectionLimits::DEFAULT_HEADER_TIMEOUT,
+                idle_timeout: ConnectionLimits::DEFAULT_IDLE_TIMEOUT,
+            },
         }
     }
 }
@@ -223,7 +234,8 @@ where
     let mcp_routes = Router::new()
         .route_service("/mcp", streamable.clone())
         .route_service("/", streamable)
-        .layer(middleware::from_fn_with_state(sessions, cap_sessions::<S>));
+        .layer(middleware::from_fn_with_state(sessions, cap_sessions::<S>))
+        .layer(middleware::from_fn(guard::jsonrpc_errors));
     let mut router = Router::new()
         .route(
             "/health",
@@ -249,7 +261,7 @@ where
             )
         })
         .layer(middleware::from_fn_with_state(
-            options.max_body_bytes,
+            guard::BodyLimits::new(options.max_body_bytes, guard::BODY_MEMORY_BUDGET),
             guard::limit_body,
         ))
         .layer(middleware::from_fn_with_state(
@@ -299,20 +311,6 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .expose_headers([HeaderName::from_static("mcp-session-id")])
 }
 
-/// Turns off Nagle's algorithm on accepted connections. Answers are written in several
-/// small pieces (an SSE priming event, then the message); with Nagle on, the second piece
-/// waits for the client's delayed ACK and every call takes about 40 ms longer.
-pub fn no_delay(
-    listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Addr = SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    })
-}
-
 /// Binds, announces the address on stderr, and serves until `shutdown` resolves; then stops
 /// accepting, closes SSE streams, lets in-flight calls finish within the grace period, and
 /// returns.
@@ -335,10 +333,14 @@ where
         options.auth.describe()
     );
     let stop_accepting = CancellationToken::new();
-    let server = axum::serve(no_delay(listener), stack.router)
-        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
-        .into_future();
-    let server = tokio::spawn(server);
+    let server = tokio::spawn(crate::listener::serve(
+        listener,
+        stack.router,
+        options.connections.clone(),
+        stop_accepting.clone(),
+        // In-flight calls get the grace period, streams closed after it 2 s to end.
+        options.shutdown_grace + Duration::from_secs(2),
+    ));
     shutdown.await;
     tracing::info!(in_flight = stack.inflight.current(), "shutting down");
     stop_accepting.cancel();
@@ -353,9 +355,6 @@ where
         );
     }
     stack.sessions_ct.cancel();
-    match tokio::time::timeout(Duration::from_secs(2), server).await {
-        Ok(result) => result.context("HTTP server task")?.context("HTTP server")?,
-        Err(_) => tracing::warn!("connections still open after shutdown; exiting anyway"),
-    }
+    server.await.context("HTTP server task")?;
     Ok(())
 }

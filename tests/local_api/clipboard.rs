@@ -48,12 +48,19 @@ async fn named_entries_upsert_and_keep_their_uuid() {
     let missing = api.get("/api/clipboard?name=none").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.error(), "Clipboard entry not found");
-    // An empty name is a valid name on Plugged.in.
-    assert_eq!(
-        api.post("/api/clipboard", json!({ "name": "", "value": "x" }))
-            .await
-            .status,
-        StatusCode::OK
+    // Plugged.in takes an empty name but then cannot read it back (`?name=` lists): refused.
+    let empty = api
+        .post("/api/clipboard", json!({ "name": "", "value": "x" }))
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.body["details"][0]["path"], "name");
+    assert!(
+        empty.body["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 to 255"),
+        "{:?}",
+        empty.body
     );
 }
 

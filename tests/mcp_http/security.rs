@@ -177,10 +177,11 @@ async fn origin_host_and_body_size_are_checked() {
             .contains("mcp-session-id")
     );
 
-    // 40 MiB: a JSON-RPC 413, never HTML.
+    // Over the limit: a JSON-RPC 413, never HTML.
+    let limit = pluggedin_mcp::vocab::limits::MAX_REQUEST_BODY_BYTES;
     let big = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{{\"v\":\"{}\"}}}}",
-        "a".repeat(40 * 1024 * 1024)
+        "a".repeat(limit)
     );
     let resp = http
         .post(&url)
@@ -199,14 +200,20 @@ async fn origin_host_and_body_size_are_checked() {
     );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["jsonrpc"], "2.0");
-    assert!(body["error"]["message"].as_str().unwrap().contains("8 MiB"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&limit.to_string())
+    );
 
-    // A 2 MiB clipboard value fits through HTTP (the TypeScript server stops at 100 KB).
+    // A 2 MiB clipboard value fits through HTTP (the TypeScript server stops at 100 KB), even
+    // one of control characters, 12 MiB once JSON-escaped.
     let client = server.connect(None).await;
     let (err, set) = call(
         &client,
         "clipboard_set",
-        json!({ "name": "big", "value": "x".repeat(2 * 1024 * 1024) }),
+        json!({ "name": "big", "value": "\u{1}".repeat(2 * 1024 * 1024) }),
     )
     .await;
     assert!(!err, "{set}");

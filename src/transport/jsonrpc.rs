@@ -1,0 +1,377 @@
+//! Reading a client's JSON-RPC frames, and answering those that are not valid MCP messages.
+//!
+//! rmcp drops a frame it cannot decode, which leaves a caller whose request had a readable
+//! `id` waiting forever. Every transport (stdio, Streamable HTTP, legacy SSE) classifies each
+//! frame here first: a valid message goes on to rmcp; anything else gets the JSON-RPC error
+//! the spec asks for, with the request's `id` when it can be read and `null` otherwise.
+//!
+//! The same module bounds how many requests one session may have in flight
+//! ([`InFlight`]): rmcp starts a task per request, so without a bound a client could queue
+//! work without limit.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
+
+use rmcp::model::{ClientJsonRpcMessage, ClientNotification, ServerJsonRpcMessage};
+use serde_json::{Value, json};
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const INVALID_PARAMS: i64 = -32602;
+/// Server errors of this transport (too many requests in flight, session gone).
+pub const SERVER_ERROR: i64 = -32000;
+
+/// Requests one session may have unanswered at once.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// A frame that gets an error answer instead of reaching the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// The request's id, or `null` when it could not be read.
+    pub id: Value,
+    pub code: i64,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(id: Value, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            id,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON-RPC error response.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "jsonrpc": "2.0",
+            "id": self.id,
+            "error": { "code": self.code, "message": self.message },
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.to_json()).unwrap_or_default()
+    }
+}
+
+/// What to do with one frame.
+#[derive(Debug)]
+pub enum Frame {
+    /// A valid message for the server.
+    Message(Box<ClientJsonRpcMessage>),
+    /// Answer with this error.
+    Reject(Rejection),
+    /// A malformed notification or response: JSON-RPC forbids answering those; drop it.
+    Drop(String),
+}
+
+/// Classifies one frame (one line on stdio, one HTTP body).
+pub fn classify(bytes: &[u8]) -> Frame {
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return Frame::Reject(Rejection::new(
+                scan_id(bytes),
+                PARSE_ERROR,
+                format!("Parse error: {e}"),
+            ));
+        }
+    };
+    let Value::Object(object) = &value else {
+        let message = if value.is_array() {
+            "Invalid Request: JSON-RPC batches are not part of MCP (since 2025-06-18); send one message at a time"
+        } else {
+            "Invalid Request: a JSON-RPC message is a JSON object"
+        };
+        return Frame::Reject(Rejection::new(Value::Null, INVALID_REQUEST, message));
+    };
+    let id = match object.get("id") {
+        Some(id @ (Value::String(_) | Value::Number(_))) => Some(id.clone()),
+        _ => None,
+    };
+    let method = object.get("method").and_then(Value::as_str);
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return reject_or_drop(
+            id,
+            method,
+            object,
+            INVALID_REQUEST,
+            "Invalid Request: `jsonrpc` must be \"2.0\"".into(),
+        );
+    }
+    let error = match serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
+        Ok(message) => return Frame::Message(Box::new(message)),
+        Err(e) => e,
+    };
+    match (method, &id) {
+        (Some(m), Some(_)) => {
+            // Known method, bad params: it decodes once the params are taken away.
+            let mut bare = object.clone();
+            bare.remove("params");
+            let params_only =
+                serde_json::from_value::<ClientJsonRpcMessage>(Value::Object(bare)).is_ok() || {
+                    let mut empty = object.clone();
+                    empty.insert("params".into(), json!({}));
+                    serde_json::from_value::<ClientJsonRpcMessage>(Value::Object(empty)).is_ok()
+                };
+            if params_only {
+                reject_or_drop(
+                    id,
+                    method,
+                    object,
+                    INVALID_PARAMS,
+                    format!("Invalid params for {m}: {error}"),
+                )
+            } else {
+                reject_or_drop(
+                    id,
+                    method,
+                    object,
+                    INVALID_REQUEST,
+                    format!("Invalid Request: {error}"),
+                )
+            }
+        }
+        _ => reject_or_drop(
+            id,
+            method,
+            object,
+            INVALID_REQUEST,
+            format!("Invalid Request: {error}"),
+        ),
+    }
+}
+
+/// Requests get an answer; notifications and responses (no id with a method, or a
+/// result/error member) must not be answered.
+fn reject_or_drop(
+    id: Option<Value>,
+    method: Option<&str>,
+    object: &serde_json::Map<String, Value>,
+    code: i64,
+    message: String,
+) -> Frame {
+    let is_response =
+        method.is_none() && (object.contains_key("result") || object.contains_key("error"));
+    let is_notification = method.is_some() && !object.contains_key("id");
+    if is_response || is_notification {
+        return Frame::Drop(message);
+    }
+    Frame::Reject(Rejection::new(id.unwrap_or(Value::Null), code, message))
+}
+
+/// The top-level `"id"` of a frame that is not valid JSON (a cut-off request, say), when a
+/// string or number can be read there; `null` otherwise.
+fn scan_id(bytes: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
+    let mut depth = 0i32;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            '"' => {
+                let start = at + 1;
+                let mut end = start;
+                let mut escaped = false;
+                for (i, c) in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == '"' {
+                        end = i;
+                        break;
+                    }
+                }
+                let s = &text[start..end.max(start)];
+                // A key is a string followed by ':'.
+                while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+                    chars.next();
+                }
+                if chars.peek().is_some_and(|(_, c)| *c == ':') {
+                    chars.next();
+                    if depth == 1 && s == "id" {
+                        let rest = chars.peek().map_or(text.len(), |(i, _)| *i);
+                        return read_scalar(&text[rest..]);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Value::Null
+}
+
+/// A JSON number or string at the start of `rest`, or `null`.
+fn read_scalar(rest: &str) -> Value {
+    let rest = rest.trim_start();
+    let mut de = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+    match de.next() {
+        Some(Ok(v @ (Value::String(_) | Value::Number(_)))) => v,
+        _ => {
+            // The value itself may be followed by garbage: read a bare number.
+            let number: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect();
+            number
+                .parse::<i64>()
+                .map_or(Value::Null, |n| Value::Number(n.into()))
+        }
+    }
+}
+
+/// The requests of one session that still await an answer, so a session cannot queue work
+/// without limit. Requests enter on the way in ([`InFlight::admit`]) and leave when their
+/// answer goes out ([`InFlight::answered`]) or the client cancels them.
+#[derive(Clone, Default)]
+pub struct InFlight {
+    ids: Arc<Mutex<HashSet<String>>>,
+}
+
+impl InFlight {
+    fn ids(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // A set of ids stays consistent whatever panicked while holding it.
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lets `message` in, or says why not (too many requests unanswered).
+    pub fn admit(&self, message: &ClientJsonRpcMessage) -> Result<(), Rejection> {
+        match message {
+            ClientJsonRpcMessage::Request(r) => {
+                let mut ids = self.ids();
+                if ids.len() >= MAX_IN_FLIGHT {
+                    return Err(Rejection::new(
+                        serde_json::to_value(&r.id).unwrap_or(Value::Null),
+                        SERVER_ERROR,
+                        format!(
+                            "Too many requests in flight: this session may have {MAX_IN_FLIGHT} unanswered at once; wait for answers before sending more"
+                        ),
+                    ));
+                }
+                ids.insert(r.id.to_string());
+            }
+            ClientJsonRpcMessage::Notification(n) => {
+                if let ClientNotification::CancelledNotification(c) = &n.notification
+                    && let Some(id) = &c.params.request_id
+                {
+                    // A cancelled request is never answered.
+                    self.ids().remove(&id.to_string());
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Notes an outgoing answer.
+    pub fn answered(&self, message: &ServerJsonRpcMessage) {
+        let id = match message {
+            ServerJsonRpcMessage::Response(r) => Some(&r.id),
+            ServerJsonRpcMessage::Error(e) => e.id.as_ref(),
+            _ => None,
+        };
+        if let Some(id) = id {
+            self.ids().remove(&id.to_string());
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reject(frame: &str) -> Rejection {
+        match classify(frame.as_bytes()) {
+            Frame::Reject(r) => r,
+            other => panic!("{frame}: expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_messages_pass() {
+        for frame in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x","arguments":{}}}"#,
+        ] {
+            assert!(
+                matches!(classify(frame.as_bytes()), Frame::Message(_)),
+                "{frame}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_answered_with_their_id() {
+        let r = reject(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"oops"}"#);
+        assert_eq!((r.id, r.code), (json!(5), INVALID_PARAMS));
+        let r = reject(r#"{"jsonrpc":"2.0","id":6,"method":"tools/call""#);
+        assert_eq!((r.id, r.code), (json!(6), PARSE_ERROR));
+        let r = reject(r#"{"jsonrpc":"2.0","id":"abc","method":"#);
+        assert_eq!(r.id, json!("abc"));
+        let r = reject("garbage");
+        assert_eq!((r.id, r.code), (Value::Null, PARSE_ERROR));
+        let r = reject(r#"{"jsonrpc":"2.0","id":7}"#);
+        assert_eq!((r.id, r.code), (json!(7), INVALID_REQUEST));
+        let r = reject("[1,2]");
+        assert_eq!((r.id, r.code), (Value::Null, INVALID_REQUEST));
+        let r = reject(r#"{"id":8,"method":"ping"}"#);
+        assert_eq!((r.id, r.code), (json!(8), INVALID_REQUEST));
+        // A nested "id" is not the request's.
+        let r = reject(r#"{"params":{"id":9},"jsonrpc":"2.0""#);
+        assert_eq!(r.id, Value::Null);
+        assert_eq!(r.to_json()["id"], Value::Null);
+        assert!(r.to_json().as_object().unwrap().contains_key("id"));
+    }
+
+    #[test]
+    fn bad_notifications_and_responses_are_not_answered() {
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":"x"}"#),
+            Frame::Drop(_)
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":3,"result":"not an object"}"#),
+            Frame::Drop(_) | Frame::Message(_)
+        ));
+    }
+
+    #[test]
+    fn in_flight_requests_are_bounded_and_released() {
+        let gate = InFlight::default();
+        let request = |id: u32| match classify(
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#).as_bytes(),
+        ) {
+            Frame::Message(m) => *m,
+            _ => unreachable!(),
+        };
+        for id in 0..MAX_IN_FLIGHT as u32 {
+            gate.admit(&request(id)).unwrap();
+        }
+        let refused = gate.admit(&request(999)).unwrap_err();
+        assert_eq!(refused.id, json!(999));
+        let cancel = match classify(
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}}"#,
+        ) {
+            Frame::Message(m) => *m,
+            other => panic!("{other:?}"),
+        };
+        gate.admit(&cancel).unwrap();
+        assert_eq!(gate.len(), MAX_IN_FLIGHT - 1);
+        gate.admit(&request(1000)).unwrap();
+    }
+}

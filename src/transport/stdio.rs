@@ -1,0 +1,288 @@
+//! MCP over stdin/stdout: one JSON-RPC message per line.
+//!
+//! In place of rmcp's own stdio transport, so that every line gets an answer: a line that is
+//! not a valid message is answered by [`super::jsonrpc`] (rmcp would drop it and leave the
+//! caller waiting), a line longer than the request limit is refused without being held in
+//! memory, and a session may have at most [`jsonrpc::MAX_IN_FLIGHT`] requests unanswered.
+//! Only JSON-RPC ever reaches stdout; one writer task owns it, so answers never interleave.
+
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+};
+
+use futures::{Sink, Stream};
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
+    sync::mpsc,
+};
+use tokio_util::sync::PollSender;
+
+use super::jsonrpc::{self, Frame, InFlight, Rejection};
+use crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
+
+/// Longest line read: the largest request any transport accepts.
+pub const MAX_LINE_BYTES: usize = MAX_REQUEST_BODY_BYTES;
+/// Messages waiting for the writer (a client that stops reading stdout holds the server's
+/// answers here, then back-pressure stops new ones).
+const OUTBOUND_CAPACITY: usize = 64;
+/// Messages read but not yet taken by the server.
+const INBOUND_CAPACITY: usize = 64;
+
+/// The two halves rmcp serves on, plus what the caller needs to know afterwards.
+pub struct StdioTransport {
+    pub sink: OutboundSink,
+    pub stream: InboundStream,
+    /// Whether any frame arrived before input ended (EOF before a word is a quiet exit).
+    pub received_any: Arc<AtomicBool>,
+}
+
+/// Starts the reader and writer tasks on `input`/`output` (stdin/stdout, or pipes in tests).
+pub fn start<R, W>(input: R, output: W) -> StdioTransport
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (to_client, frames) = mpsc::channel::<Vec<u8>>(OUTBOUND_CAPACITY);
+    let (to_server, inbound) = mpsc::channel::<ClientJsonRpcMessage>(INBOUND_CAPACITY);
+    let gate = InFlight::default();
+    let received_any = Arc::new(AtomicBool::new(false));
+    tokio::spawn(write_loop(output, frames));
+    tokio::spawn(read_loop(
+        input,
+        to_server,
+        to_client.clone(),
+        gate.clone(),
+        received_any.clone(),
+    ));
+    StdioTransport {
+        sink: OutboundSink {
+            frames: PollSender::new(to_client),
+            gate,
+        },
+        stream: InboundStream(inbound),
+        received_any,
+    }
+}
+
+/// The stdio transport of the real process.
+pub fn stdio() -> StdioTransport {
+    start(tokio::io::stdin(), tokio::io::stdout())
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut output: W, mut frames: mpsc::Receiver<Vec<u8>>) {
+    while let Some(mut frame) = frames.recv().await {
+        frame.push(b'\n');
+        if output.write_all(&frame).await.is_err() || output.flush().await.is_err() {
+            // The client closed stdout: nothing more can reach it.
+            break;
+        }
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    input: R,
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    to_client: mpsc::Sender<Vec<u8>>,
+    gate: InFlight,
+    received_any: Arc<AtomicBool>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let outcome = read_line(&mut reader, &mut line, MAX_LINE_BYTES).await;
+        let reject = |r: Rejection| to_client.send(r.to_bytes());
+        match outcome {
+            Ok(LineEnd::Eof) if line.iter().all(u8::is_ascii_whitespace) => break,
+            Ok(LineEnd::TooLong(size)) => {
+                received_any.store(true, Ordering::Relaxed);
+                let _ = reject(Rejection::new(
+                    Value::Null,
+                    jsonrpc::INVALID_REQUEST,
+                    format!(
+                        "Invalid Request: the message is {size} bytes or more; the limit is {MAX_LINE_BYTES} bytes"
+                    ),
+                ))
+                .await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(%error, "stdin closed");
+                break;
+            }
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        received_any.store(true, Ordering::Relaxed);
+        match jsonrpc::classify(&line) {
+            Frame::Message(message) => {
+                if let Err(refused) = gate.admit(&message) {
+                    let _ = reject(refused).await;
+                    continue;
+                }
+                if to_server.send(*message).await.is_err() {
+                    break;
+                }
+            }
+            Frame::Reject(rejection) => {
+                tracing::debug!(message = %rejection.message, "answered an invalid frame");
+                let _ = reject(rejection).await;
+            }
+            Frame::Drop(reason) => tracing::debug!(%reason, "dropped an invalid notification"),
+        }
+    }
+}
+
+enum LineEnd {
+    Newline,
+    Eof,
+    /// The line passed the limit; it was read to its end and thrown away.
+    TooLong(usize),
+}
+
+/// Reads one line into `line` (without the newline), never holding more than `limit` bytes.
+async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<LineEnd> {
+    let mut seen = 0usize;
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(if seen > limit {
+                LineEnd::TooLong(seen)
+            } else {
+                LineEnd::Eof
+            });
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(at) => (&buf[..at], Some(at + 1)),
+            None => (buf, None),
+        };
+        seen += chunk.len();
+        if seen <= limit {
+            line.extend_from_slice(chunk);
+        } else {
+            line.clear();
+        }
+        let used = done.unwrap_or(buf.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(if seen > limit {
+                LineEnd::TooLong(seen)
+            } else {
+                LineEnd::Newline
+            });
+        }
+    }
+}
+
+/// What rmcp writes to: serializes each message for the writer task and notes answers.
+pub struct OutboundSink {
+    frames: PollSender<Vec<u8>>,
+    gate: InFlight,
+}
+
+impl Sink<ServerJsonRpcMessage> for OutboundSink {
+    type Error = std::io::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.frames
+            .poll_reserve(cx)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdout is closed"))
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: ServerJsonRpcMessage) -> Result<(), Self::Error> {
+        self.gate.answered(&item);
+        let bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+        self.frames
+            .send_item(bytes)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdout is closed"))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Self::Error>> {
+        self.frames.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// What rmcp reads from: valid messages only.
+pub struct InboundStream(mpsc::Receiver<ClientJsonRpcMessage>);
+
+impl Stream for InboundStream {
+    type Item = ClientJsonRpcMessage;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn long_lines_are_refused_without_being_kept() {
+        let mut input = vec![b'x'; 5000];
+        input.extend_from_slice(b"\nshort\n");
+        let mut reader = BufReader::with_capacity(64, &input[..]);
+        let mut line = Vec::new();
+        assert!(matches!(
+            read_line(&mut reader, &mut line, 1000).await.unwrap(),
+            LineEnd::TooLong(5000)
+        ));
+        assert!(line.is_empty());
+        line.clear();
+        assert!(matches!(
+            read_line(&mut reader, &mut line, 1000).await.unwrap(),
+            LineEnd::Newline
+        ));
+        assert_eq!(line, b"short");
+    }
+
+    #[tokio::test]
+    async fn invalid_lines_get_answers_and_valid_ones_reach_the_server() {
+        let (mut client_in, server_in) = tokio::io::duplex(1 << 16);
+        let (server_out, mut client_out) = tokio::io::duplex(1 << 16);
+        let mut transport = start(server_in, server_out);
+        client_in
+            .write_all(b"garbage\n{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}\n\n{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":1}\n")
+            .await
+            .unwrap();
+        drop(client_in);
+        use futures::StreamExt;
+        let first = transport.stream.next().await.unwrap();
+        assert!(matches!(first, ClientJsonRpcMessage::Request(_)));
+        assert!(transport.stream.next().await.is_none());
+        drop(transport.sink);
+        let mut out = String::new();
+        client_out.read_to_string(&mut out).await.unwrap();
+        let answers: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(answers.len(), 2, "{out}");
+        assert_eq!(answers[0]["error"]["code"], jsonrpc::PARSE_ERROR);
+        assert_eq!(answers[0]["id"], Value::Null);
+        assert_eq!(answers[1]["id"], 5);
+        assert!(transport.received_any.load(Ordering::Relaxed));
+    }
+}

@@ -1,0 +1,176 @@
+//! Limits of the Plugged.in API (reference §2, §4), and the sizes derived from them.
+//!
+//! Where the cloud has no limit but an unlimited value breaks something (a URL too long, a
+//! stack index that overflows on the next push), both layers apply the rule written here and
+//! say so in their error.
+
+/// Largest clipboard value, in UTF-8 bytes of the string as sent (cloud: 2 MiB).
+pub const CLIPBOARD_VALUE_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// Clipboard entry names: 1 to 255 characters. The cloud accepts `""`, but then cannot tell
+/// a read of that name from a list (`?name=` is treated as absent), so both layers refuse it.
+pub const CLIPBOARD_NAME_MAX_CHARS: usize = 255;
+
+/// Stack indexes that `set` may write: 0 to one billion. The cloud stores any 32-bit integer,
+/// but an index near the top makes every later push overflow (`max + 1`), so both layers keep
+/// room above the highest settable index. Reads accept any 32-bit integer.
+pub const CLIPBOARD_IDX_SET_MAX: i64 = 1_000_000_000;
+
+/// The cloud's column type for stack indexes (Postgres `integer`).
+pub const CLIPBOARD_IDX_READ_RANGE: std::ops::RangeInclusive<i64> =
+    (i32::MIN as i64)..=(i32::MAX as i64);
+
+/// Longest clipboard lifetime a tool accepts (the cloud has no maximum).
+pub const CLIPBOARD_TTL_MAX_SECONDS: u64 = 365 * 24 * 3600;
+
+/// Characters of a clipboard value a list answer carries (the cloud cuts `image/*` values to
+/// this; the embedded API cuts every value, in SQL, so a list never loads whole values).
+pub const CLIPBOARD_LIST_VALUE_CHARS: usize = 1000;
+
+/// Tags on a document, and in a list or search filter (cloud: at most 20 on create).
+pub const TAGS_MAX: usize = 20;
+
+/// Characters in one tag.
+pub const TAG_MAX_CHARS: usize = 100;
+
+/// Document titles: 1 to 255 characters.
+pub const DOC_TITLE_MAX_CHARS: usize = 255;
+
+/// Largest body of a document create (cloud: `Content-Length` above 10 MiB is a 413).
+pub const DOC_CREATE_BODY_MAX_BYTES: usize = 10 * 1024 * 1024;
+
+/// Longest document update content, in UTF-16 code units as JavaScript counts a string's
+/// length (cloud: 10,000,000).
+pub const DOC_UPDATE_MAX_UNITS: usize = 10_000_000;
+
+/// Search queries: 1 to 500 characters.
+pub const SEARCH_QUERY_MAX_CHARS: usize = 500;
+
+/// Knowledge-base questions: 1 to 1000 characters.
+pub const RAG_QUESTION_MAX_CHARS: usize = 1000;
+
+/// How much JSON encoding can grow a string: a control character becomes `\u0000` (six bytes
+/// for one), and clients that escape non-ASCII text write six bytes per UTF-16 unit.
+pub const JSON_ESCAPE_GROWTH: usize = 6;
+
+/// Room for everything around the largest value in a request: the JSON-RPC envelope, the
+/// other arguments, `_meta`.
+pub const ENVELOPE_BYTES: usize = 1024 * 1024;
+
+/// The largest request body either server reads: the largest value any tool accepts (a
+/// document update's content) at its worst-case JSON escaping, plus the envelope. Every value
+/// the API accepts therefore fits through HTTP however the client escapes it.
+pub const MAX_REQUEST_BODY_BYTES: usize =
+    DOC_UPDATE_MAX_UNITS * JSON_ESCAPE_GROWTH + ENVELOPE_BYTES;
+
+/// Checks a tag list: at most [`TAGS_MAX`] tags of 1 to [`TAG_MAX_CHARS`] characters.
+/// Returns the rule that failed.
+pub fn check_tags(tags: &[String]) -> Result<(), String> {
+    if tags.len() > TAGS_MAX {
+        return Err(format!("at most {TAGS_MAX} tags, got {}", tags.len()));
+    }
+    if let Some(bad) = tags
+        .iter()
+        .find(|t| t.trim().is_empty() || t.chars().count() > TAG_MAX_CHARS)
+    {
+        return Err(format!(
+            "each tag must be 1 to {TAG_MAX_CHARS} characters, got {:?}",
+            crate::text::truncate(bad, 40)
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a clipboard name. Returns the rule that failed.
+pub fn check_clipboard_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > CLIPBOARD_NAME_MAX_CHARS {
+        return Err(format!(
+            "must be 1 to {CLIPBOARD_NAME_MAX_CHARS} characters, got {chars}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a stack index given to `set`. Returns the rule that failed.
+pub fn check_clipboard_set_idx(idx: i64) -> Result<(), String> {
+    if !(0..=CLIPBOARD_IDX_SET_MAX).contains(&idx) {
+        return Err(format!(
+            "must be between 0 and {CLIPBOARD_IDX_SET_MAX} (higher indexes are left for clipboard_push)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a stack index used to read or delete. Returns the rule that failed.
+pub fn check_clipboard_read_idx(idx: i64) -> Result<(), String> {
+    if !CLIPBOARD_IDX_READ_RANGE.contains(&idx) {
+        return Err(format!(
+            "must be a 32-bit integer ({} to {})",
+            i32::MIN,
+            i32::MAX
+        ));
+    }
+    Ok(())
+}
+
+/// The length of `s` once JSON-encoded by serde_json (quotes included): what it costs in a
+/// request or result body.
+pub fn json_len(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_limit_fits_the_largest_value_at_its_worst_escaping() {
+        let worst_doc = DOC_UPDATE_MAX_UNITS * JSON_ESCAPE_GROWTH;
+        let worst_clipboard = CLIPBOARD_VALUE_MAX_BYTES * JSON_ESCAPE_GROWTH;
+        assert!(MAX_REQUEST_BODY_BYTES > worst_doc);
+        assert!(MAX_REQUEST_BODY_BYTES > worst_clipboard);
+    }
+
+    #[test]
+    fn json_len_matches_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "quote\" back\\slash",
+            "\u{1}\u{1f}\n\t",
+            "héllo 😀",
+        ] {
+            assert_eq!(
+                json_len(s),
+                serde_json::to_string(s).unwrap().len(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rules_name_their_limits() {
+        assert!(
+            check_tags(&vec!["a".into(); 21])
+                .unwrap_err()
+                .contains("20")
+        );
+        assert!(check_tags(&["".into()]).is_err());
+        assert!(check_tags(&["ok".into()]).is_ok());
+        assert!(check_clipboard_name("").is_err());
+        assert!(check_clipboard_name(&"x".repeat(256)).is_err());
+        assert!(check_clipboard_set_idx(i64::MAX).is_err());
+        assert!(check_clipboard_set_idx(-1).is_err());
+        assert!(check_clipboard_set_idx(7).is_ok());
+        assert!(check_clipboard_read_idx(-5).is_ok());
+        assert!(check_clipboard_read_idx(i64::MAX).is_err());
+    }
+}
