@@ -31,6 +31,28 @@ fn server_binary() -> anyhow::Result<PathBuf> {
         let release = profile_dir.ends_with("release");
         let mut build = std::process::Command::new(cargo);
         build.args(["build", "--quiet", "--bin", "pluggedin-mcp"]);
+        // `cargo run` gives this process the variables it sets for a running target
+        // (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …). Some build scripts (ring's) rebuild when
+        // they change, so passing them on would rebuild ring, rustls, reqwest, rmcp and this
+        // crate now and again at the next plain `cargo run`. The build must be the same one
+        // `cargo build` makes.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let set_for_targets = ["CARGO_MANIFEST_", "CARGO_PKG_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .contains(&name.as_ref());
+            if set_for_targets {
+                build.env_remove(name.as_ref());
+            }
+        }
         if release {
             build.arg("--release");
         }

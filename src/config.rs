@@ -10,13 +10,26 @@ use crate::secret::Secret;
 
 pub const DEFAULT_BASE_URL: &str = "https://plugged.in";
 
+/// Every environment variable the program reads (a test checks the list against the code).
+pub const ENVIRONMENT_HELP: &str = "Environment:
+  PLUGGEDIN_API_KEY         Plugged.in API key (cloud mode); without one the server runs locally
+  PLUGGEDIN_API_BASE_URL    Plugged.in base URL (--base-url; default https://plugged.in)
+  PLUGGEDIN_DATA_DIR        local mode's data directory (--data-dir)
+  PLUGGEDIN_AGENT_QUOTA     local mode: agents the profile may create (--agent-quota)
+  PLUGGEDIN_MCP_TOKEN       HTTP: accepted bearer tokens, comma-separated (--auth token)
+  PLUGGEDIN_LOCAL_API_KEY   `pluggedin-mcp api`: the key its clients must send (--key)
+  RUST_LOG                  log filter for stderr, e.g. debug or pluggedin_mcp=trace";
+
+/// The default port of `pluggedin-mcp api`: not 12005, which is Plugged.in's own dev server.
+pub const DEFAULT_API_PORT: u16 = 12050;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pluggedin-mcp",
     version,
     about = "MCP server for Plugged.in: PAP agents, documents, RAG, clipboard memory and notifications",
     args_conflicts_with_subcommands = true,
-    after_help = "Environment:\n  PLUGGEDIN_API_KEY        Plugged.in API key (cloud mode); without one the server runs locally\n  PLUGGEDIN_API_BASE_URL   Plugged.in base URL (default https://plugged.in)\n  RUST_LOG                 log filter for stderr, e.g. debug or pluggedin_mcp=trace"
+    after_help = ENVIRONMENT_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -79,6 +92,16 @@ pub struct ServeArgs {
     /// Offer only tools that change nothing (and the prompts that only read).
     #[arg(long)]
     pub read_only: bool,
+
+    /// Largest tool result or resource read, in bytes (at least 16384); longer ones are cut
+    /// and say how to read on. Smaller suits models with small contexts.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::tools::budget::RESULT_BUDGET_BYTES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16384..)
+    )]
+    pub max_result_bytes: usize,
 
     #[command(flatten)]
     pub http: HttpArgs,
@@ -177,7 +200,7 @@ pub struct HttpArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ApiArgs {
     /// Port to listen on (127.0.0.1 unless --host says otherwise); 0 picks a free one.
-    #[arg(long, default_value_t = 12005)]
+    #[arg(long, default_value_t = DEFAULT_API_PORT)]
     pub port: u16,
 
     /// Address to bind.
@@ -229,12 +252,45 @@ pub enum Mode {
     Cloud { base_url: String, key: Secret },
     /// The embedded API over a local data directory.
     Local { data_dir: PathBuf },
+    /// A key was given but cannot be a key (an unexpanded `${…}` placeholder, stray quotes):
+    /// the server starts so the client can show why, and every call says what to fix. It is
+    /// never quietly run in local mode, nor is the text sent to Plugged.in as a key.
+    Misconfigured { problem: String },
 }
 
 impl Mode {
     pub fn is_local(&self) -> bool {
         matches!(self, Mode::Local { .. })
     }
+}
+
+/// Why `raw` (from `source`) cannot be a Plugged.in API key, or `None` when it can. Keys are
+/// `pg_in_` followed by letters, digits, `_` or `-` (the app makes them with nanoid).
+pub fn key_problem(raw: &str, source: &str) -> Option<String> {
+    let fix = "Put the key itself (pg_in_…, from Plugged.in under Settings → API keys) in your MCP client's configuration, or remove PLUGGEDIN_API_KEY to use local mode.";
+    let looks_like_placeholder = raw.starts_with('$')
+        || raw.starts_with('%')
+        || raw.starts_with('<')
+        || raw.starts_with("{{")
+        || raw.contains("${");
+    if looks_like_placeholder {
+        return Some(format!(
+            "{source} is the unexpanded placeholder `{}`: your MCP client passed it on literally (Claude Desktop, for one, does not expand variables). {fix}",
+            crate::text::truncate(raw, 40)
+        ));
+    }
+    let well_formed = raw.strip_prefix("pg_in_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    if !well_formed {
+        return Some(format!(
+            "{source} is not a Plugged.in API key: keys are pg_in_ followed by letters, digits, _ or - (check for quotes, spaces or a truncated copy). {fix}"
+        ));
+    }
+    None
 }
 
 /// Settings of the upstream HTTP client.
@@ -245,42 +301,53 @@ pub struct ClientSettings {
 }
 
 impl ServeArgs {
-    /// Decides the mode: `--local`, or no key, means local; a key (env or file) means cloud.
+    /// Decides the mode: `--local`, or no key, means local; a key (env or file) means cloud;
+    /// something given as a key that cannot be one means a configuration error.
     /// `env_key` is `PLUGGEDIN_API_KEY`, passed in so tests need not touch the environment.
     pub fn mode(&self, env_key: Option<String>) -> anyhow::Result<Mode> {
-        let key = match &self.api_key_file {
+        let (key, source) = match &self.api_key_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading the API key file {}", path.display()))?;
-                let key = Secret::new(text.trim());
-                if key.is_empty() {
+                if text.trim().is_empty() {
                     bail!("the API key file {} is empty", path.display());
                 }
-                Some(key)
+                (
+                    Some(text.trim().to_string()),
+                    format!("the API key file {}", path.display()),
+                )
             }
-            // An unexpanded `${PLUGGEDIN_API_KEY}` from a client config counts as no key.
-            None => env_key
-                .map(|k| k.trim().to_string())
-                .filter(|k| !k.is_empty() && !k.starts_with("${"))
-                .map(Secret::new),
+            None => (
+                env_key
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty()),
+                "PLUGGEDIN_API_KEY".to_string(),
+            ),
         };
-        match key {
-            Some(key) if !self.local => {
-                let base_url = self.base_url.trim_end_matches('/').to_string();
-                let parsed = reqwest::Url::parse(&base_url)
-                    .with_context(|| format!("PLUGGEDIN_API_BASE_URL is not a URL: {base_url}"))?;
-                if !matches!(parsed.scheme(), "http" | "https") {
-                    bail!("PLUGGEDIN_API_BASE_URL must be http:// or https://, got {base_url}");
-                }
-                Ok(Mode::Cloud { base_url, key })
-            }
-            _ => Ok(Mode::Local {
+        let local = || -> anyhow::Result<Mode> {
+            Ok(Mode::Local {
                 data_dir: match &self.data_dir {
                     Some(d) => d.clone(),
                     None => default_data_dir()?,
                 },
-            }),
+            })
+        };
+        let Some(key) = key.filter(|_| !self.local) else {
+            return local();
+        };
+        if let Some(problem) = key_problem(&key, &source) {
+            return Ok(Mode::Misconfigured { problem });
         }
+        let base_url = self.base_url.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&base_url)
+            .with_context(|| format!("PLUGGEDIN_API_BASE_URL is not a URL: {base_url}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("PLUGGEDIN_API_BASE_URL must be http:// or https://, got {base_url}");
+        }
+        Ok(Mode::Cloud {
+            base_url,
+            key: Secret::new(key),
+        })
     }
 
     pub fn selection(&self) -> crate::tools::Selection {
@@ -319,16 +386,71 @@ mod tests {
         );
         assert!(
             args(&["--local", "--data-dir", "/tmp/x"])
-                .mode(Some("k".into()))
+                .mode(Some("pg_in_k".into()))
                 .unwrap()
                 .is_local()
         );
+    }
+
+    #[test]
+    fn a_placeholder_or_malformed_key_is_a_configuration_error() {
+        for bad in [
+            "${PLUGGEDIN_API_KEY}",
+            "$PLUGGEDIN_API_KEY",
+            "\"pg_in_abc\"",
+            "sk-123",
+            "pg_in_",
+        ] {
+            match args(&["--data-dir", "/tmp/x"])
+                .mode(Some(bad.into()))
+                .unwrap()
+            {
+                Mode::Misconfigured { problem } => {
+                    assert!(problem.contains("PLUGGEDIN_API_KEY"), "{problem}");
+                    assert!(problem.contains("local mode"), "{problem}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let placeholder = key_problem("${PLUGGEDIN_API_KEY}", "PLUGGEDIN_API_KEY").unwrap();
         assert!(
-            args(&["--data-dir", "/tmp/x"])
-                .mode(Some("${PLUGGEDIN_API_KEY}".into()))
-                .unwrap()
-                .is_local()
+            placeholder.contains("unexpanded placeholder"),
+            "{placeholder}"
         );
+        assert!(key_problem("pg_in_AbC-12_x", "k").is_none());
+    }
+
+    #[test]
+    fn help_lists_every_environment_variable_the_code_reads() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut names = std::collections::BTreeSet::new();
+        let pattern =
+            regex::Regex::new(r#"(?:env\s*=\s*|env::var(?:_os)?\()"([A-Z][A-Z0-9_]+)""#).unwrap();
+        let mut stack = vec![src];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    names.extend(pattern.captures_iter(&text).map(|c| c[1].to_string()));
+                }
+            }
+        }
+        // Read by the platform, not by us: where the default data directory lives.
+        names.remove("XDG_DATA_HOME");
+        names.remove("HOME");
+        assert!(
+            names.contains("PLUGGEDIN_API_KEY"),
+            "the scan works: {names:?}"
+        );
+        for name in names {
+            assert!(
+                ENVIRONMENT_HELP.contains(&name),
+                "--help does not mention {name}"
+            );
+        }
     }
 
     #[test]
@@ -341,7 +463,7 @@ mod tests {
             .unwrap();
         match mode {
             Mode::Cloud { key, .. } => assert_eq!(key.expose(), "pg_in_fromfile"),
-            Mode::Local { .. } => panic!("expected cloud mode"),
+            other => panic!("expected cloud mode, got {other:?}"),
         }
     }
 

@@ -75,6 +75,18 @@ pub fn raise_file_limit() -> u64 {
     }
 }
 
+/// Lets a handler close the connection its request came on, at once, even while the
+/// connection is stuck writing to a client that stopped reading (a streaming answer cannot
+/// end itself then: its body is never polled again). Every request carries one.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionAbort(CancellationToken);
+
+impl ConnectionAbort {
+    pub fn abort(&self) {
+        self.0.cancel();
+    }
+}
+
 /// What the watchdog knows about one connection.
 struct Activity {
     state: Mutex<ActivityState>,
@@ -264,16 +276,19 @@ async fn serve_connection(
         tracing::debug!(%error, "cannot set TCP_NODELAY");
     }
     let activity = Activity::new();
+    let abort = ConnectionAbort::default();
     let io = TokioIo::new(Watched {
         inner: stream,
         activity: activity.clone(),
     });
     let service_activity = activity.clone();
+    let service_abort = abort.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let activity = service_activity.clone();
         let mut req = req.map(Body::new);
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(peer));
+        req.extensions_mut().insert(service_abort.clone());
         activity.request_started();
         let done = Finished(activity);
         router.clone().oneshot(req).map(move |resp| {
@@ -307,6 +322,10 @@ async fn serve_connection(
             _ = stop.cancelled(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
+            }
+            _ = abort.0.cancelled() => {
+                tracing::debug!(%peer, "a handler closed its connection");
+                return;
             }
             _ = tick.tick() => match activity.verdict(limits, Instant::now()) {
                 Verdict::Fine => {}

@@ -18,6 +18,8 @@ pub const REDACTED: &str = "[REDACTED]";
 
 /// Credential shapes recognised in any text. Each pattern's first group (if any) is kept, so
 /// `Bearer abc…` becomes `Bearer [REDACTED]` and a URL keeps its user name and host.
+/// Word boundaries are ASCII (`(?-u:\b)`): credentials are ASCII, and a Unicode boundary
+/// keeps the regex engine off its fast path on non-ASCII text.
 static SHAPES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     let rules: &[(&str, &str)] = &[
         // PEM private keys, also when the END line was cut off.
@@ -29,29 +31,29 @@ static SHAPES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         // characters at least, so prose such as "Bearer token required" stays readable;
         // shorter secrets this server holds are removed as known secrets.
         (
-            r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{16,}",
+            r"(?i)(?-u:\b)(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{16,}",
             "${1}${2}[REDACTED]",
         ),
         // `token=…`, `"api_key": "…"`, `password: …` as echoed in bodies and query strings.
         (
-            r#"(?i)\b((?:access_|refresh_|auth_)?token|api[_-]?key|secret|password|passwd)(["']?\s*[:=]\s*["']?)[^\s"'&,;}]{6,}"#,
+            r#"(?i)(?-u:\b)((?:access_|refresh_|auth_)?token|api[_-]?key|secret|password|passwd)(["']?\s*[:=]\s*["']?)[^\s"'&,;}]{6,}"#,
             "${1}${2}[REDACTED]",
         ),
         // Credentials in URLs: scheme://user:password@host.
         (
-            r"\b([A-Za-z][A-Za-z0-9+.-]{1,20}://[^/\s:@]*):[^@\s/]+@",
+            r"(?-u:\b)([A-Za-z][A-Za-z0-9+.-]{1,20}://[^/\s:@]*):[^@\s/]+@",
             "${1}:[REDACTED]@",
         ),
         // Well-known token shapes.
-        (r"\bpg_in_[A-Za-z0-9_-]{6,}", "[REDACTED]"),
-        (r"\bsk-[A-Za-z0-9_-]{16,}", "[REDACTED]"),
-        (r"\bgithub_pat_[A-Za-z0-9_]{20,}", "[REDACTED]"),
-        (r"\bgh[pousr]_[A-Za-z0-9]{20,}", "[REDACTED]"),
-        (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "[REDACTED]"),
-        (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "[REDACTED]"),
-        (r"\bAIza[0-9A-Za-z_-]{30,}", "[REDACTED]"),
+        (r"(?-u:\b)pg_in_[A-Za-z0-9_-]{6,}", "[REDACTED]"),
+        (r"(?-u:\b)sk-[A-Za-z0-9_-]{16,}", "[REDACTED]"),
+        (r"(?-u:\b)github_pat_[A-Za-z0-9_]{20,}", "[REDACTED]"),
+        (r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{20,}", "[REDACTED]"),
+        (r"(?-u:\b)xox[abposr]-[A-Za-z0-9-]{10,}", "[REDACTED]"),
+        (r"(?-u:\b)(?:AKIA|ASIA)[0-9A-Z]{16}(?-u:\b)", "[REDACTED]"),
+        (r"(?-u:\b)AIza[0-9A-Za-z_-]{30,}", "[REDACTED]"),
         (
-            r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}",
+            r"(?-u:\b)eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}",
             "[REDACTED]",
         ),
     ];
@@ -117,7 +119,10 @@ impl Scrubber {
 
     /// Applies [`Scrubber::scrub`] to every string of a JSON value, keys included.
     pub fn scrub_json(&self, value: &mut Value) {
-        walk_strings(value, &mut |s| self.scrub(s).into_owned());
+        walk_strings(value, &mut |s| match self.scrub(s) {
+            Cow::Owned(clean) => Some(clean),
+            Cow::Borrowed(_) => None,
+        });
     }
 
     /// Applies [`Scrubber::scrub_known`] to every string of a JSON value; returns whether
@@ -128,10 +133,10 @@ impl Scrubber {
         }
         let mut changed = false;
         walk_strings(value, &mut |s| match self.scrub_known(s) {
-            Cow::Borrowed(b) => b.to_string(),
-            Cow::Owned(o) => {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(clean) => {
                 changed = true;
-                o
+                Some(clean)
             }
         });
         changed
@@ -142,16 +147,25 @@ impl Scrubber {
     }
 }
 
-fn walk_strings(value: &mut Value, f: &mut dyn FnMut(&str) -> String) {
+/// Visits every string of a JSON value, keys included; `f` returns a replacement only when
+/// the string changes, so an unchanged value is never copied.
+fn walk_strings(value: &mut Value, f: &mut dyn FnMut(&str) -> Option<String>) {
     match value {
-        Value::String(s) => *s = f(s),
+        Value::String(s) => {
+            if let Some(clean) = f(s) {
+                *s = clean;
+            }
+        }
         Value::Array(items) => items.iter_mut().for_each(|v| walk_strings(v, f)),
         Value::Object(map) => {
-            let entries = std::mem::take(map);
-            for (k, mut v) in entries {
-                walk_strings(&mut v, f);
-                map.insert(f(&k), v);
+            if map.keys().any(|k| f(k).is_some()) {
+                let entries = std::mem::take(map);
+                for (k, v) in entries {
+                    let key = f(&k).unwrap_or(k);
+                    map.insert(key, v);
+                }
             }
+            map.values_mut().for_each(|v| walk_strings(v, f));
         }
         _ => {}
     }

@@ -28,6 +28,8 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
         backend,
         upstream_key: UpstreamKey::Server,
         selection: args.selection(),
+        config_error: None,
+        budget: crate::tools::budget::Budget::new(args.max_result_bytes),
     };
     if args.http.auth == AuthChoice::Passthrough {
         // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
@@ -59,8 +61,23 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
         Mode::Cloud { base_url, key } => {
             tracing::info!(%base_url, "cloud mode: using Plugged.in");
             let client = Client::new(&base_url, key, settings)?;
+            check_in_background(client.clone());
             Ok(Running {
                 server: PluggedinServer::new(client, options(Backend::Cloud)),
+                local: None,
+            })
+        }
+        Mode::Misconfigured { problem } => {
+            tracing::error!("{problem}");
+            let client = Client::new(&args.base_url, Secret::new(""), settings)?;
+            Ok(Running {
+                server: PluggedinServer::new(
+                    client,
+                    ServerOptions {
+                        config_error: Some(problem),
+                        ..options(Backend::Cloud)
+                    },
+                ),
                 local: None,
             })
         }
@@ -81,6 +98,17 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
             })
         }
     }
+}
+
+/// Tries the key once, off the start path (`initialize` never waits for it), so a wrong key
+/// or an unreachable Plugged.in shows on stderr at once rather than at the first tool call.
+fn check_in_background(client: Client) {
+    tokio::spawn(async move {
+        match client.notifications(false, 1).await {
+            Ok(_) => tracing::debug!("Plugged.in accepted the API key"),
+            Err(error) => tracing::warn!("checking the connection to Plugged.in: {error}"),
+        }
+    });
 }
 
 /// Runs the server on the chosen transport.

@@ -212,7 +212,20 @@ pub async fn run_standalone(args: crate::config::ApiArgs) -> anyhow::Result<()> 
     config.bind = SocketAddr::new(ip, args.port);
     config.agent_quota = args.agent_quota;
     config.key = (!generated).then(|| Secret::new(args.key.unwrap_or_default().trim()));
-    let api = LocalApi::start(config).await?;
+    let port = args.port;
+    let api = LocalApi::start(config).await.map_err(|error| {
+        let in_use = error.chain().any(|e| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+        });
+        if in_use {
+            anyhow::anyhow!(
+                "port {port} is already in use on {ip}: pick another with --port N (--port 0 picks a free one)"
+            )
+        } else {
+            error
+        }
+    })?;
     eprintln!("Plugged.in-compatible API listening on {}", api.base_url());
     eprintln!("Data directory: {}", data_dir.display());
     if generated {

@@ -11,13 +11,50 @@
 use rmcp::model::{CallToolResult, ContentBlock, MetaObject};
 use serde_json::{Value, json};
 
-/// Largest tool result: 4 MiB. Room for the largest value the API stores (a 2 MiB clipboard
-/// entry, image or text) with its metadata; far above what a default page returns.
+/// The default largest tool result: 4 MiB. Room for the largest value the API stores (a
+/// 2 MiB clipboard entry, image or text) with its metadata; far above what a default page
+/// returns. `--max-result-bytes` changes it (smaller suits models with small contexts).
 pub const RESULT_BUDGET_BYTES: usize = 4 * 1024 * 1024;
 
-/// Bytes of a result one long text may take (content, a clipboard value): the budget less
-/// room for the result's other fields.
-pub const TEXT_BUDGET_BYTES: usize = RESULT_BUDGET_BYTES - 64 * 1024;
+/// The smallest budget that still holds a useful page and the notes about it.
+pub const MIN_RESULT_BUDGET_BYTES: usize = 16 * 1024;
+
+/// The byte budget of every result a server gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub bytes: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            bytes: RESULT_BUDGET_BYTES,
+        }
+    }
+}
+
+impl Budget {
+    pub fn new(bytes: usize) -> Self {
+        Self {
+            bytes: bytes.max(MIN_RESULT_BUDGET_BYTES),
+        }
+    }
+
+    /// Bytes one long text of a result may take (content, a clipboard value): the budget
+    /// less room for the result's other fields.
+    pub fn text_bytes(self) -> usize {
+        self.bytes - (self.bytes / 4).min(64 * 1024)
+    }
+
+    /// `4 MiB`, or the exact figure when it is not a whole number of MiB.
+    pub fn describe(self) -> String {
+        if self.bytes.is_multiple_of(1024 * 1024) {
+            format!("{} MiB", self.bytes / (1024 * 1024))
+        } else {
+            format!("{} bytes", self.bytes)
+        }
+    }
+}
 
 /// A piece of a long text, by characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,30 +69,51 @@ pub struct TextPage {
 /// Characters `offset..offset + max_chars` of `text`, stopping earlier if their JSON would
 /// pass `max_json_bytes`, so a tool's own paging keeps its result within the budget.
 pub fn page_text(text: &str, offset: u64, max_chars: u64, max_json_bytes: usize) -> TextPage {
-    let mut total = 0u64;
-    let mut piece = String::new();
+    use crate::vocab::limits::json_byte_len;
+    // One pass over the bytes: a byte that is not a UTF-8 continuation starts a character.
+    let bytes = text.as_bytes();
+    let mut chars = 0u64;
+    let (mut start, mut stop) = (None, None);
     let mut used = 2;
-    let mut end = offset;
-    let mut full = false;
-    for c in text.chars() {
-        total += 1;
-        if total <= offset || full {
-            continue;
+    for (at, &b) in bytes.iter().enumerate() {
+        let starts_char = b & 0xC0 != 0x80;
+        if starts_char {
+            if chars == offset {
+                start = Some(at);
+            }
+            if start.is_some()
+                && stop.is_none()
+                && (chars - offset >= max_chars || used + char_cost(&bytes[at..]) > max_json_bytes)
+            {
+                stop = Some((at, chars));
+            }
+            chars += 1;
         }
-        let cost = crate::vocab::limits::json_len(c.encode_utf8(&mut [0; 4])) - 2;
-        if end - offset >= max_chars || used + cost > max_json_bytes {
-            full = true;
-            continue;
+        if start.is_some() && stop.is_none() {
+            used += json_byte_len(b);
         }
-        used += cost;
-        piece.push(c);
-        end += 1;
     }
+    let from = start.unwrap_or(bytes.len());
+    let (to, end) = stop.unwrap_or((bytes.len(), chars));
     TextPage {
-        text: piece,
-        total_chars: total,
-        next_offset: (end < total).then_some(end),
+        text: text[from..to].to_string(),
+        total_chars: chars,
+        next_offset: (end < chars).then_some(end),
     }
+}
+
+/// The JSON cost of the character that starts `rest`.
+fn char_cost(rest: &[u8]) -> usize {
+    let len = match rest[0] {
+        b if b < 0x80 => 1,
+        b if b >= 0xF0 => 4,
+        b if b >= 0xE0 => 3,
+        _ => 2,
+    };
+    rest[..len.min(rest.len())]
+        .iter()
+        .map(|&b| crate::vocab::limits::json_byte_len(b))
+        .sum()
 }
 
 /// The `_meta` key that marks a cut result.
@@ -71,8 +129,9 @@ impl Cuts {
     }
 }
 
-/// Makes `result` fit `budget` bytes; returns what was cut (empty when it already fit).
-pub fn fit(result: &mut CallToolResult, budget: usize, paging_hint: &str) -> Cuts {
+/// Makes `result` fit the budget; returns what was cut (empty when it already fit).
+pub fn fit(result: &mut CallToolResult, limit: Budget, paging_hint: &str) -> Cuts {
+    let budget = limit.bytes;
     let mirror = mirrors_structured(result);
     let mut cuts = Cuts::default();
     let blocks_start = usize::from(mirror);
@@ -132,8 +191,8 @@ pub fn fit(result: &mut CallToolResult, budget: usize, paging_hint: &str) -> Cut
     }
     if !cuts.is_empty() {
         let note = format!(
-            "This result was cut to fit the {} MiB result limit: {}.{}",
-            RESULT_BUDGET_BYTES / (1024 * 1024),
+            "This result was cut to fit the {} result limit: {}.{}",
+            limit.describe(),
             cuts.0.join("; "),
             if paging_hint.is_empty() {
                 String::new()
@@ -145,7 +204,7 @@ pub fn fit(result: &mut CallToolResult, budget: usize, paging_hint: &str) -> Cut
         let mut meta = result.meta.take().unwrap_or_default();
         meta.0.insert(
             TRUNCATED_META.into(),
-            json!({ "limitBytes": RESULT_BUDGET_BYTES, "cut": cuts.0 }),
+            json!({ "limitBytes": limit.bytes, "cut": cuts.0 }),
         );
         result.meta = Some(MetaObject(meta.0));
     }
@@ -188,44 +247,67 @@ fn cut_chars(text: &mut String, max_bytes: usize) -> (usize, usize) {
     (text.chars().count(), total)
 }
 
-/// Shrinks `value` until its JSON is at most `allowed` bytes: the longest strings first
-/// (each cut to what the excess requires), then the longest arrays from the end.
+/// Shrinks `value` until its JSON is at most `allowed` bytes: first every string longer than
+/// a common cap is cut to it (the cap chosen so that all cuts together remove the excess:
+/// long strings lose the most, short ones nothing), then, if many small items still do not
+/// fit, the longest lists lose items from their end.
 fn shrink(value: &mut Value, allowed: usize, cuts: &mut Cuts) {
-    // Each round removes at least the current excess from one place, so a few rounds do;
-    // the bound only guards against a pathological shape.
-    for _ in 0..64 {
+    let size = serde_json::to_string(value).map_or(0, |s| s.len());
+    if size <= allowed {
+        return;
+    }
+    let mut strings = Vec::new();
+    collect_strings(value, String::new(), &mut strings);
+    let excess = size - allowed;
+    // The smallest cap whose cuts remove the excess, by bisection over string lengths.
+    let removed_at = |cap: usize| -> usize {
+        strings
+            .iter()
+            .map(|(_, len)| len.saturating_sub(cap.max(MIN_KEPT)))
+            .sum()
+    };
+    let longest = strings.iter().map(|(_, len)| *len).max().unwrap_or(0);
+    if longest > MIN_KEPT && removed_at(MIN_KEPT) > 0 {
+        let (mut low, mut high) = (MIN_KEPT, longest);
+        while low < high {
+            let mid = low + (high - low).div_ceil(2);
+            if removed_at(mid) >= excess + 64 * strings.len().min(64) {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        let cap = low;
+        for (path, len) in &strings {
+            if *len > cap
+                && let Some(Value::String(s)) = pointer_mut(value, path)
+            {
+                let (kept, total) = cut_json_chars(s, cap);
+                cuts.0.push(format!(
+                    "`{}` cut from {total} to {kept} characters",
+                    display_path(path)
+                ));
+            }
+        }
+    }
+    // Many small items: drop from the end of the largest list until it fits.
+    for _ in 0..32 {
         let size = serde_json::to_string(value).map_or(0, |s| s.len());
         if size <= allowed {
             return;
         }
         let excess = size - allowed;
-        let mut strings = Vec::new();
-        collect_strings(value, String::new(), &mut strings);
-        strings.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
-        if let Some((path, len)) = strings.first().cloned()
-            && len > 256
-        {
-            let target = len.saturating_sub(excess + 64).max(128);
-            if let Some(Value::String(s)) = pointer_mut(value, &path) {
-                let (kept, total) = cut_json_chars(s, target);
-                cuts.0.push(format!(
-                    "`{}` cut from {total} to {kept} characters",
-                    display_path(&path)
-                ));
-            }
-            continue;
-        }
         let mut arrays = Vec::new();
         collect_arrays(value, String::new(), &mut arrays);
-        arrays.sort_by_key(|(_, bytes, _)| std::cmp::Reverse(*bytes));
-        let Some((path, bytes, count)) = arrays.first().cloned() else {
+        let Some((path, bytes, count)) = arrays
+            .into_iter()
+            .filter(|(_, _, count)| *count > 0)
+            .max_by_key(|(_, bytes, _)| *bytes)
+        else {
             return;
         };
-        if count == 0 {
-            return;
-        }
-        let per_item = bytes / count;
-        let drop = excess.div_ceil(per_item.max(1)).clamp(1, count);
+        let per_item = (bytes / count).max(1);
+        let drop = excess.div_ceil(per_item).clamp(1, count);
         if let Some(Value::Array(items)) = pointer_mut(value, &path) {
             items.truncate(count - drop);
             cuts.0.push(format!(
@@ -237,27 +319,23 @@ fn shrink(value: &mut Value, allowed: usize, cuts: &mut Cuts) {
     }
 }
 
-/// Cuts a string to about `max_bytes` of JSON (escapes counted), on a character boundary.
+/// A string is never cut below this many bytes (a cut id or name would only mislead).
+const MIN_KEPT: usize = 256;
+
+/// Cuts a string to about `max_bytes` of JSON (escapes counted), on a character boundary;
+/// returns the characters kept and before.
 fn cut_json_chars(s: &mut String, max_bytes: usize) -> (usize, usize) {
-    let total = s.chars().count();
-    let mut used = 0;
-    let mut end = s.len();
-    let mut kept = 0;
-    for (at, c) in s.char_indices() {
-        used += crate::vocab::limits::json_len(c.encode_utf8(&mut [0; 4])) - 2;
-        if used > max_bytes {
-            end = at;
-            break;
-        }
-        kept += 1;
-    }
-    s.truncate(end);
-    (kept, total)
+    let page = page_text(s, 0, u64::MAX, max_bytes + 2);
+    let kept = page.text.len();
+    let counts = (page.text.chars().count(), page.total_chars as usize);
+    s.truncate(kept);
+    counts
 }
 
 fn collect_strings(value: &Value, path: String, out: &mut Vec<(String, usize)>) {
     match value {
-        Value::String(s) => out.push((path, s.len())),
+        // Bytes once JSON-encoded: escapes count.
+        Value::String(s) => out.push((path, crate::vocab::limits::json_len(s) - 2)),
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
                 collect_strings(v, format!("{path}/{i}"), out);
@@ -353,7 +431,7 @@ mod tests {
     fn a_small_result_is_untouched() {
         let mut r = CallToolResult::structured(json!({"a": "b"}));
         let before = r.clone();
-        assert!(fit(&mut r, 1000, "").is_empty());
+        assert!(fit(&mut r, Budget { bytes: 1000 }, "").is_empty());
         assert_eq!(r, before);
     }
 
@@ -362,7 +440,7 @@ mod tests {
         let mut r = CallToolResult::structured(json!({
             "id": "x", "content": "é".repeat(200_000), "versions": [{"summary": "s".repeat(50_000)}]
         }));
-        let cuts = fit(&mut r, 100_000, "Page with offset.");
+        let cuts = fit(&mut r, Budget { bytes: 100_000 }, "Page with offset.");
         assert!(!cuts.is_empty());
         // Structured content and its text copy each fit; the note and marker are there.
         let structured = serde_json::to_string(r.structured_content.as_ref().unwrap()).unwrap();
@@ -381,7 +459,7 @@ mod tests {
             .map(|i| json!({"message": format!("line {i}")}))
             .collect();
         let mut r = CallToolResult::structured(json!({ "lines": lines }));
-        fit(&mut r, 200_000, "");
+        fit(&mut r, Budget { bytes: 200_000 }, "");
         let kept = r.structured_content.as_ref().unwrap()["lines"]
             .as_array()
             .unwrap()
@@ -398,7 +476,7 @@ mod tests {
         let mut r = CallToolResult::structured(json!({"name": "pic"}));
         r.content
             .push(ContentBlock::image("A".repeat(300_000), "image/png"));
-        fit(&mut r, 100_000, "");
+        fit(&mut r, Budget { bytes: 100_000 }, "");
         assert!(size(&r) < 100_000);
         assert!(r.content.iter().any(|b| {
             b.as_text()
@@ -409,7 +487,7 @@ mod tests {
     #[test]
     fn escape_heavy_strings_count_their_escapes() {
         let mut r = CallToolResult::structured(json!({"value": "\u{1}".repeat(100_000)}));
-        fit(&mut r, 100_000, "");
+        fit(&mut r, Budget { bytes: 100_000 }, "");
         let structured = serde_json::to_string(r.structured_content.as_ref().unwrap()).unwrap();
         assert!(structured.len() <= 100_000, "{}", structured.len());
     }

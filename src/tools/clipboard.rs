@@ -169,11 +169,16 @@ fn info(e: Entry) -> EntryInfo {
 
 /// The entry with (a page of) its value, or with an image block instead of the value for
 /// images (which are never cut: a 2 MiB image fits the result budget).
-fn with_value(e: Entry, offset: u64, max_chars: u64) -> (EntryValue, Option<ContentBlock>) {
+fn with_value(
+    e: Entry,
+    offset: u64,
+    max_chars: u64,
+    text_bytes: usize,
+) -> (EntryValue, Option<ContentBlock>) {
     let image = is_image(&e).then(|| ContentBlock::image(e.value.clone(), e.content_type.clone()));
     let page = image
         .is_none()
-        .then(|| budget::page_text(&e.value, offset, max_chars, budget::TEXT_BUDGET_BYTES));
+        .then(|| budget::page_text(&e.value, offset, max_chars, text_bytes));
     let partial = page
         .as_ref()
         .is_some_and(|p| offset > 0 || p.next_offset.is_some());
@@ -345,10 +350,10 @@ impl PluggedinServer {
         Parameters(p): Parameters<SetParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<EntryInfo>, ToolError> {
-        let key = key(p.name, p.idx)?;
-        if let EntryKey::Idx(i) = key {
+        if let Some(i) = p.idx {
             limits::check_clipboard_set_idx(i).map_err(|rule| ToolError::invalid("idx", rule))?;
         }
+        let key = key(p.name, p.idx)?;
         let mut entry = self.new_entry(
             &ctx,
             "clipboard_set",
@@ -395,7 +400,12 @@ impl PluggedinServer {
         let entry = cancellable(&ctx.ct, self.client(&ctx)?.clipboard_get(&key))
             .await
             .map_err(|e| ToolError::api(e, "clipboard_list shows the entries that exist."))?;
-        let (value, image) = with_value(entry, p.offset.unwrap_or(0), max_chars);
+        let (value, image) = with_value(
+            entry,
+            p.offset.unwrap_or(0),
+            max_chars,
+            self.budget().text_bytes(),
+        );
         Ok(Json::new(value).with_blocks(image))
     }
 
@@ -501,7 +511,7 @@ impl PluggedinServer {
             }));
         };
         let keep = e.clone();
-        let (mut value, image) = with_value(e, 0, u64::MAX);
+        let (mut value, image) = with_value(e, 0, u64::MAX, self.budget().text_bytes());
         if value.next_offset.is_some() {
             // The value is gone from the stack and too long for one result: rather than lose
             // the rest, store the whole entry under a name the model can page through.

@@ -448,7 +448,7 @@ impl PluggedinServer {
         };
         let (content, content_chars, next_offset) = match raw {
             Some(text) => {
-                let page = budget::page_text(&text, offset, max, budget::TEXT_BUDGET_BYTES);
+                let page = budget::page_text(&text, offset, max, self.budget().text_bytes());
                 (Some(page.text), Some(page.total_chars), page.next_offset)
             }
             None => (None, None, None),

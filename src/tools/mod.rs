@@ -67,6 +67,11 @@ pub struct ServerOptions {
     pub backend: Backend,
     pub upstream_key: UpstreamKey,
     pub selection: Selection,
+    /// The configuration cannot work (e.g. the key is an unexpanded placeholder): every call
+    /// answers with this, and the instructions lead with it.
+    pub config_error: Option<String>,
+    /// The byte budget of every tool result and resource read.
+    pub budget: budget::Budget,
 }
 
 impl ServerOptions {
@@ -75,6 +80,8 @@ impl ServerOptions {
             backend,
             upstream_key: UpstreamKey::Server,
             selection: Selection::all(),
+            config_error: None,
+            budget: budget::Budget::default(),
         }
     }
 }
@@ -159,6 +166,10 @@ impl PluggedinServer {
         &self.shared.options.selection
     }
 
+    fn budget(&self) -> budget::Budget {
+        self.shared.options.budget
+    }
+
     fn completion_cache(&self) -> &completion::CompletionCache {
         &self.shared.completions
     }
@@ -167,6 +178,11 @@ impl PluggedinServer {
     /// with the bearer token of the HTTP request that carried this MCP request; reporting
     /// retries and slow calls to this request's client.
     fn client(&self, ctx: &RequestContext<RoleServer>) -> Result<Client, reply::ToolError> {
+        if let Some(problem) = &self.shared.options.config_error {
+            return Err(reply::ToolError(format!(
+                "pluggedin-mcp is not configured correctly: {problem}"
+            )));
+        }
         let client = match self.shared.options.upstream_key {
             UpstreamKey::Server => self.shared.client.clone(),
             UpstreamKey::Passthrough => crate::transport::bearer_of(ctx)
@@ -217,11 +233,28 @@ impl PluggedinServer {
     }
 
     pub fn instructions(&self) -> String {
+        if let Some(problem) = &self.shared.options.config_error {
+            return format!(
+                "CONFIGURATION ERROR: {problem} Until it is fixed every tool answers with this error; tell the user."
+            );
+        }
+        let cloud;
         let mode = match self.backend() {
             Backend::Local => {
                 "LOCAL mode: no Plugged.in account is configured, so data lives in an embedded Plugged.in-compatible store on this machine. Agents are records only: no container is started, and an agent turns ACTIVE when a heartbeat is sent (agent_heartbeat)."
             }
-            Backend::Cloud => "CLOUD mode: connected to Plugged.in.",
+            Backend::Cloud => {
+                // Only what is known at start: the key has not been tried yet.
+                cloud = format!(
+                    "CLOUD mode: tools use Plugged.in at {} with {}.",
+                    self.shared.client.base_url(),
+                    match self.shared.options.upstream_key {
+                        UpstreamKey::Server => "the configured API key",
+                        UpstreamKey::Passthrough => "each client's own API key (its bearer token)",
+                    }
+                );
+                &cloud
+            }
         };
         let sel = self.selection();
         let mut parts: Vec<&str> = Vec::new();
@@ -376,7 +409,7 @@ impl ServerHandler for PluggedinServer {
             })?;
         Ok(match response {
             CallToolResponse::Complete(mut result) => {
-                reply::finish(&mut result, &scrubber);
+                reply::finish(&mut result, &scrubber, self.budget());
                 CallToolResponse::Complete(result)
             }
             other => other,

@@ -157,7 +157,7 @@ impl PluggedinServer {
                 .into_iter()
                 .map(|n| NotificationRow {
                     id: n.id,
-                    title: n.title,
+                    title: crate::text::truncate(&n.title, 300),
                     message: crate::text::truncate(&n.message, 1000),
                     severity: n.severity,
                     kind: n.kind,

@@ -13,7 +13,7 @@ use crate::{api::ApiError, redact::Scrubber};
 /// What every tool result goes through before it leaves: the key this request uses upstream
 /// is removed wherever it appears (an upstream may echo it into data we pass on), and the
 /// result is fitted to the byte budget.
-pub fn finish(result: &mut CallToolResult, scrubber: &Scrubber) {
+pub fn finish(result: &mut CallToolResult, scrubber: &Scrubber, budget: super::budget::Budget) {
     if scrubber.has_known() {
         let mirror = super::budget::mirrors_structured(result);
         if let Some(value) = result.structured_content.as_mut() {
@@ -35,7 +35,7 @@ pub fn finish(result: &mut CallToolResult, scrubber: &Scrubber) {
     }
     super::budget::fit(
         result,
-        super::budget::RESULT_BUDGET_BYTES,
+        budget,
         "Ask for less to see the rest: lists take limit/offset, get_doc and clipboard_get take offset/max_chars.",
     );
 }

@@ -291,16 +291,17 @@ fn not_offered(uri: &str) -> ErrorData {
 fn paged_text(
     text: &str,
     offset: u64,
+    limit: budget::Budget,
     continue_with: impl Fn(u64) -> String,
 ) -> (String, Option<rmcp::model::MetaObject>) {
-    let page = budget::page_text(text, offset, u64::MAX, budget::TEXT_BUDGET_BYTES - 1024);
+    let page = budget::page_text(text, offset, u64::MAX, limit.text_bytes() - 1024);
     let Some(next) = page.next_offset else {
         return (page.text, None);
     };
     let shown = next - offset;
     let note = format!(
-        "\n\n[pluggedin-mcp: cut at the {} MiB result limit; characters {offset} to {next} of {} shown. Read on with {}]",
-        budget::RESULT_BUDGET_BYTES / (1024 * 1024),
+        "\n\n[pluggedin-mcp: cut at the {} result limit; characters {offset} to {next} of {} shown. Read on with {}]",
+        limit.describe(),
         page.total_chars,
         continue_with(next),
     );
@@ -388,19 +389,19 @@ pub async fn read(
         let content = doc.content.unwrap_or_default();
         let contents = if doc.content_encoding.as_deref() == Some("base64") {
             // Binary documents come whole or not at all: a cut blob is not a file.
-            if content.len() > budget::TEXT_BUDGET_BYTES {
+            if content.len() > server.budget().text_bytes() {
                 return Err(ErrorData::invalid_request(
                     format!(
-                        "{uri} is a binary document of {} bytes (base64), over the {} MiB result limit; download it from Plugged.in instead",
+                        "{uri} is a binary document of {} bytes (base64), over the {} result limit; download it from Plugged.in instead",
                         content.len(),
-                        budget::RESULT_BUDGET_BYTES / (1024 * 1024)
+                        server.budget().describe()
                     ),
                     None,
                 ));
             }
             ResourceContents::blob(content, uri)
         } else {
-            let (text, meta) = paged_text(&content, offset, |next| {
+            let (text, meta) = paged_text(&content, offset, server.budget(), |next| {
                 format!("{DOCS}{id}?offset={next} or get_doc id={id} offset={next}")
             });
             with_meta(ResourceContents::text(text, uri), meta)
@@ -434,7 +435,7 @@ pub async fn read(
                 ResourceContents::blob(base64::engine::general_purpose::STANDARD.encode(bytes), uri)
             }
             _ => {
-                let (text, meta) = paged_text(&entry.value, offset, |next| {
+                let (text, meta) = paged_text(&entry.value, offset, server.budget(), |next| {
                     format!("{CLIPBOARD}{raw}?offset={next}")
                 });
                 with_meta(ResourceContents::text(text, uri), meta)

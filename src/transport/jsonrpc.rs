@@ -269,6 +269,13 @@ impl InFlight {
         Ok(())
     }
 
+    /// Takes back a request that was admitted but never reached the server.
+    pub fn forget(&self, message: &ClientJsonRpcMessage) {
+        if let ClientJsonRpcMessage::Request(r) = message {
+            self.ids().remove(&r.id.to_string());
+        }
+    }
+
     /// Notes an outgoing answer.
     pub fn answered(&self, message: &ServerJsonRpcMessage) {
         let id = match message {

@@ -108,6 +108,9 @@ struct Outbound {
     queued_bytes: Arc<AtomicUsize>,
     /// Cancelled when the session ends for any reason (the stream stops on it).
     closed: CancellationToken,
+    /// Closes the SSE connection itself: a stream stuck writing to a client that stopped
+    /// reading is never polled again, so it cannot end on its own.
+    connection: Option<crate::listener::ConnectionAbort>,
 }
 
 impl Outbound {
@@ -137,6 +140,9 @@ impl Outbound {
                 "legacy SSE client stopped reading its stream ({OUTBOUND_MAX_MESSAGES} messages or {OUTBOUND_MAX_BYTES} bytes waiting); closing its session"
             );
             self.closed.cancel();
+            if let Some(connection) = &self.connection {
+                connection.abort();
+            }
         }
         Err(())
     }
@@ -203,7 +209,7 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
     }
 
     /// `GET /sse`: starts a session and streams its server messages.
-    pub fn open(&self) -> Response {
+    pub fn open(&self, connection: Option<crate::listener::ConnectionAbort>) -> Response {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (tx, from_server) = mpsc::channel::<String>(OUTBOUND_MAX_MESSAGES);
         let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(INBOUND_CAPACITY);
@@ -211,6 +217,7 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
             tx,
             queued_bytes: Arc::default(),
             closed: CancellationToken::new(),
+            connection,
         };
         let gate = InFlight::default();
         lock(&self.sessions).insert(
@@ -242,6 +249,13 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
                 }
             }
         });
+        // However the session ends, it stops taking messages at once.
+        let sessions = self.sessions.clone();
+        let (ended, session) = (outbound.closed.clone(), id.clone());
+        tokio::spawn(async move {
+            ended.cancelled().await;
+            lock(&sessions).remove(&session);
+        });
         tracing::debug!(session = %id, "legacy SSE session opened");
         let guard = SessionGuard {
             id: id.clone(),
@@ -264,6 +278,9 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
         let Some(session) = lock(&self.sessions).get(session_id).cloned() else {
             return session_not_found();
         };
+        if session.outbound.closed.is_cancelled() {
+            return session_not_found();
+        }
         let mut message = match jsonrpc::classify(body) {
             Frame::Message(m) => *m,
             // The client waits for this id on its stream: answer it there.
@@ -298,13 +315,19 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
         }
         match session.to_server.try_send(message) {
             Ok(()) => StatusCode::ACCEPTED.into_response(),
-            Err(mpsc::error::TrySendError::Full(_)) => jsonrpc_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                jsonrpc::SERVER_ERROR,
-                "Session busy: it has too many messages waiting; retry shortly",
-            )
-            .into_response(),
-            Err(mpsc::error::TrySendError::Closed(_)) => session_not_found(),
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                session.gate.forget(&message);
+                jsonrpc_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    jsonrpc::SERVER_ERROR,
+                    "Session busy: it has too many messages waiting; retry shortly",
+                )
+                .into_response()
+            }
+            Err(mpsc::error::TrySendError::Closed(message)) => {
+                session.gate.forget(&message);
+                session_not_found()
+            }
         }
     }
 }
@@ -360,8 +383,11 @@ pub struct SessionQuery {
     pub session_id: Option<String>,
 }
 
-pub async fn open<S: ServerHandler + Send + 'static>(State(sse): State<LegacySse<S>>) -> Response {
-    sse.open()
+pub async fn open<S: ServerHandler + Send + 'static>(
+    State(sse): State<LegacySse<S>>,
+    connection: Option<axum::Extension<crate::listener::ConnectionAbort>>,
+) -> Response {
+    sse.open(connection.map(|axum::Extension(c)| c))
 }
 
 pub async fn message<S: ServerHandler + Send + 'static>(

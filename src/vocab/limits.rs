@@ -117,14 +117,18 @@ pub fn check_clipboard_read_idx(idx: i64) -> Result<(), String> {
 /// The length of `s` once JSON-encoded by serde_json (quotes included): what it costs in a
 /// request or result body.
 pub fn json_len(s: &str) -> usize {
-    2 + s
-        .chars()
-        .map(|c| match c {
-            '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
-            c if (c as u32) < 0x20 => 6,
-            c => c.len_utf8(),
-        })
-        .sum::<usize>()
+    2 + s.bytes().map(json_byte_len).sum::<usize>()
+}
+
+/// What one byte of UTF-8 costs once JSON-encoded by serde_json: escapes are all ASCII, and
+/// every byte of a multi-byte character is copied as is.
+#[inline]
+pub fn json_byte_len(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+        0x00..=0x1f => 6,
+        _ => 1,
+    }
 }
 
 #[cfg(test)]

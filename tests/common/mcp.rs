@@ -51,6 +51,8 @@ pub struct Mcp {
     pub client: RunningService<RoleClient, Recorder>,
     pub recorder: Recorder,
     pub stderr: Arc<Mutex<String>>,
+    /// The server process.
+    pub pid: u32,
 }
 
 /// Spawns the binary with `args` and `env` (PLUGGEDIN_API_KEY is removed unless given) and
@@ -70,6 +72,7 @@ pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the server binary starts");
+    let pid = transport.id().expect("the server process has an id");
     let captured = Arc::new(Mutex::new(String::new()));
     if let Some(mut pipe) = stderr {
         let sink = captured.clone();
@@ -95,6 +98,7 @@ pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
         client,
         recorder,
         stderr: captured,
+        pid,
     }
 }
 

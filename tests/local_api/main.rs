@@ -8,6 +8,7 @@ mod agents;
 mod auth;
 mod clipboard;
 mod documents;
+mod inputs;
 mod notifications;
 mod persistence;
 mod rag;

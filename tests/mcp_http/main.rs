@@ -6,6 +6,7 @@ mod common;
 
 mod clients;
 mod concurrency;
+mod connections;
 mod legacy_sse;
 mod lifecycle;
 mod security;

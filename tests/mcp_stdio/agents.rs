@@ -228,7 +228,14 @@ async fn create_agent_waits_with_progress_until_active() {
         .await
     };
     let beating = async {
-        // Send the first heartbeat once the agent exists.
+        // Send the first heartbeat once the wait has reported its first state, so the agent
+        // is seen waiting before it turns ACTIVE.
+        for _ in 0..100 {
+            if !mcp.recorder.progress.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         for _ in 0..100 {
             let r = mcp
                 .call(

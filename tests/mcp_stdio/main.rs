@@ -8,4 +8,6 @@ mod agents;
 mod catalog;
 mod data;
 mod failures;
+mod fidelity;
+mod protocol;
 mod surface;
