@@ -534,7 +534,7 @@ impl PluggedinServer {
         let note = if !deployed {
             Some(format!(
                 "The deployment failed: {}. The agent stays NEW; fix the cause and use control_agent action=restart, or delete it.",
-                crate::text::truncate(&created.deployment.message, 500)
+                crate::text::truncate(created.deployment.message.trim_end_matches('.'), 500)
             ))
         } else {
             self.is_local().then(|| {
