@@ -203,7 +203,6 @@ pub async fn run_stdio(args: ServeArgs) -> anyhow::Result<()> {
     }
     let running = build(&args, std::env::var("PLUGGEDIN_API_KEY").ok()).await?;
     let transport = crate::transport::stdio::stdio();
-    let received_any = transport.received_any.clone();
     let served = running
         .server
         .serve((transport.sink, transport.stream))
@@ -213,7 +212,7 @@ pub async fn run_stdio(args: ServeArgs) -> anyhow::Result<()> {
         // Input ended before a session began (Ctrl-D, or a client that gave up): nothing
         // went wrong, so exit quietly.
         Err(error) if is_closed_before_initialize(&error) => {
-            tracing::debug!(%error, received_any = received_any.load(std::sync::atomic::Ordering::Relaxed), "stdin closed before initialize");
+            tracing::debug!(%error, "stdin closed before initialize");
             Ok(())
         }
         Err(error) => Err(anyhow::Error::new(error).context("starting the MCP session on stdio")),

@@ -204,13 +204,7 @@ async fn every_tool_result_stays_within_the_budget_whatever_the_upstream_sends()
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap()
+    common::memory_kib(pid, "VmHWM")
 }
 
 #[tokio::test]

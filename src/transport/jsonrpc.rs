@@ -6,7 +6,7 @@
 //! the spec asks for, with the request's `id` when it can be read and `null` otherwise.
 //!
 //! The same module bounds how many requests one session may have in flight
-//! ([`InFlight`]): rmcp starts a task per request, so without a bound a client could queue
+//! ([`PendingRequests`]): rmcp starts a task per request, so without a bound a client could queue
 //! work without limit.
 
 use std::{
@@ -227,14 +227,14 @@ fn read_scalar(rest: &str) -> Value {
 }
 
 /// The requests of one session that still await an answer, so a session cannot queue work
-/// without limit. Requests enter on the way in ([`InFlight::admit`]) and leave when their
-/// answer goes out ([`InFlight::answered`]) or the client cancels them.
+/// without limit. Requests enter on the way in ([`PendingRequests::admit`]) and leave when their
+/// answer goes out ([`PendingRequests::answered`]) or the client cancels them.
 #[derive(Clone, Default)]
-pub struct InFlight {
+pub struct PendingRequests {
     ids: Arc<Mutex<HashSet<String>>>,
 }
 
-impl InFlight {
+impl PendingRequests {
     fn ids(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         // A set of ids stays consistent whatever panicked while holding it.
         self.ids.lock().unwrap_or_else(|p| p.into_inner())
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn in_flight_requests_are_bounded_and_released() {
-        let gate = InFlight::default();
+        let gate = PendingRequests::default();
         let request = |id: u32| match classify(
             format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#).as_bytes(),
         ) {

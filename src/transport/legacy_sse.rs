@@ -7,7 +7,7 @@
 //! [`OUTBOUND_MAX_MESSAGES`] messages and [`OUTBOUND_MAX_BYTES`] (one message may be larger
 //! when the queue is empty); a client that falls further behind — one that never reads its
 //! stream — is disconnected and its session closed. Messages waiting for the server and
-//! requests in flight are bounded too ([`jsonrpc::InFlight`]).
+//! requests in flight are bounded too ([`jsonrpc::PendingRequests`]).
 
 use std::{
     collections::HashMap,
@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     guard::SESSION_NOT_FOUND,
-    jsonrpc::{self, Frame, InFlight, Rejection},
+    jsonrpc::{self, Frame, PendingRequests, Rejection},
     jsonrpc_error,
 };
 
@@ -57,7 +57,7 @@ const INBOUND_CAPACITY: usize = 64;
 struct SessionHandle {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     outbound: Outbound,
-    gate: InFlight,
+    gate: PendingRequests,
 }
 
 type Sessions = Arc<Mutex<HashMap<String, SessionHandle>>>;
@@ -151,7 +151,7 @@ impl Outbound {
 /// What the session's rmcp server writes to.
 struct OutboundSink {
     outbound: Outbound,
-    gate: InFlight,
+    gate: PendingRequests,
 }
 
 impl Sink<ServerJsonRpcMessage> for OutboundSink {
@@ -219,7 +219,7 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
             closed: CancellationToken::new(),
             connection,
         };
-        let gate = InFlight::default();
+        let gate = PendingRequests::default();
         lock(&self.sessions).insert(
             id.clone(),
             SessionHandle {

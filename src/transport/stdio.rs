@@ -8,10 +8,6 @@
 
 use std::{
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
     task::{Context, Poll},
 };
 
@@ -24,7 +20,7 @@ use tokio::{
 };
 use tokio_util::sync::PollSender;
 
-use super::jsonrpc::{self, Frame, InFlight, Rejection};
+use super::jsonrpc::{self, Frame, PendingRequests, Rejection};
 use crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 
 /// Longest line read: the largest request any transport accepts.
@@ -35,12 +31,10 @@ const OUTBOUND_CAPACITY: usize = 64;
 /// Messages read but not yet taken by the server.
 const INBOUND_CAPACITY: usize = 64;
 
-/// The two halves rmcp serves on, plus what the caller needs to know afterwards.
+/// The two halves rmcp serves on.
 pub struct StdioTransport {
     pub sink: OutboundSink,
     pub stream: InboundStream,
-    /// Whether any frame arrived before input ended (EOF before a word is a quiet exit).
-    pub received_any: Arc<AtomicBool>,
 }
 
 /// Starts the reader and writer tasks on `input`/`output` (stdin/stdout, or pipes in tests).
@@ -51,23 +45,15 @@ where
 {
     let (to_client, frames) = mpsc::channel::<Vec<u8>>(OUTBOUND_CAPACITY);
     let (to_server, inbound) = mpsc::channel::<ClientJsonRpcMessage>(INBOUND_CAPACITY);
-    let gate = InFlight::default();
-    let received_any = Arc::new(AtomicBool::new(false));
+    let gate = PendingRequests::default();
     tokio::spawn(write_loop(output, frames));
-    tokio::spawn(read_loop(
-        input,
-        to_server,
-        to_client.clone(),
-        gate.clone(),
-        received_any.clone(),
-    ));
+    tokio::spawn(read_loop(input, to_server, to_client.clone(), gate.clone()));
     StdioTransport {
         sink: OutboundSink {
             frames: PollSender::new(to_client),
             gate,
         },
         stream: InboundStream(inbound),
-        received_any,
     }
 }
 
@@ -90,8 +76,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     input: R,
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     to_client: mpsc::Sender<Vec<u8>>,
-    gate: InFlight,
-    received_any: Arc<AtomicBool>,
+    gate: PendingRequests,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, input);
     let mut line = Vec::new();
@@ -102,7 +87,6 @@ async fn read_loop<R: AsyncRead + Unpin>(
         match outcome {
             Ok(LineEnd::Eof) if line.iter().all(u8::is_ascii_whitespace) => break,
             Ok(LineEnd::TooLong(size)) => {
-                received_any.store(true, Ordering::Relaxed);
                 let _ = reject(Rejection::new(
                     Value::Null,
                     jsonrpc::INVALID_REQUEST,
@@ -122,7 +106,6 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        received_any.store(true, Ordering::Relaxed);
         match jsonrpc::classify(&line) {
             Frame::Message(message) => {
                 if let Err(refused) = gate.admit(&message) {
@@ -190,7 +173,7 @@ async fn read_line<R: AsyncRead + Unpin>(
 /// What rmcp writes to: serializes each message for the writer task and notes answers.
 pub struct OutboundSink {
     frames: PollSender<Vec<u8>>,
-    gate: InFlight,
+    gate: PendingRequests,
 }
 
 impl Sink<ServerJsonRpcMessage> for OutboundSink {
@@ -283,6 +266,5 @@ mod tests {
         assert_eq!(answers[0]["error"]["code"], jsonrpc::PARSE_ERROR);
         assert_eq!(answers[0]["id"], Value::Null);
         assert_eq!(answers[1]["id"], 5);
-        assert!(transport.received_any.load(Ordering::Relaxed));
     }
 }

@@ -95,6 +95,18 @@ impl TestApi {
     }
 }
 
+/// A memory figure of a process, in KiB, from `/proc/<pid>/status`: `VmRSS` (resident now)
+/// or `VmHWM` (the peak).
+pub fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
 pub async fn answer(resp: reqwest::Response) -> Answer {
     let status = resp.status();
     let content_type = resp
