@@ -8,7 +8,6 @@ pub mod clock;
 pub mod config;
 pub mod listener;
 pub mod local;
-pub mod pap;
 pub mod redact;
 pub mod secret;
 pub mod serve;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     AppState,
-    http::{ApiError, ApiResult, Body, QueryParams, ok},
+    http::{Body, ErrorResponse, HttpResult, QueryParams, ok},
 };
 use crate::vocab::limits::{
     self, CLIPBOARD_LIST_VALUE_CHARS, CLIPBOARD_VALUE_MAX_BYTES as MAX_VALUE_BYTES,
@@ -61,7 +61,7 @@ fn entry_json(r: &Row<'_>) -> rusqlite::Result<Value> {
 }
 
 /// Deletes expired entries; returns how many.
-pub fn purge_expired(conn: &Connection, now: &str) -> ApiResult<usize> {
+pub fn purge_expired(conn: &Connection, now: &str) -> HttpResult<usize> {
     Ok(conn.execute(
         "DELETE FROM clipboard WHERE expires_at IS NOT NULL AND expires_at <= ?1",
         [now],
@@ -71,7 +71,7 @@ pub fn purge_expired(conn: &Connection, now: &str) -> ApiResult<usize> {
 // ---------------------------------------------------------------------------------------
 // Read
 
-async fn read(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response> {
+async fn read(State(app): State<AppState>, q: QueryParams) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid parameters";
     let name = q.get("name").map(str::to_string);
     let idx = match q.get("idx") {
@@ -80,9 +80,9 @@ async fn read(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
             let idx = raw
                 .trim()
                 .parse::<i64>()
-                .map_err(|_| ApiError::invalid(HEADLINE, "idx", "must be an integer"))?;
+                .map_err(|_| ErrorResponse::invalid(HEADLINE, "idx", "must be an integer"))?;
             limits::check_clipboard_read_idx(idx)
-                .map_err(|rule| ApiError::invalid(HEADLINE, "idx", rule))?;
+                .map_err(|rule| ErrorResponse::invalid(HEADLINE, "idx", rule))?;
             Some(idx)
         }
     };
@@ -126,7 +126,7 @@ async fn read(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
                 let entry = c
                     .query_row(&select, params_from_iter(a.iter()), entry_json)
                     .optional()?
-                    .ok_or_else(|| ApiError::not_found("Clipboard entry not found"))?;
+                    .ok_or_else(|| ErrorResponse::not_found("Clipboard entry not found"))?;
                 return Ok(json!({ "entry": entry }));
             }
             let total: i64 = c.query_row(
@@ -211,19 +211,19 @@ fn validate_encoding(value: &str, encoding: &str) -> Result<(), String> {
     }
 }
 
-fn validate_entry(b: &EntryBody, headline: &str) -> ApiResult<NewEntry> {
-    let invalid = |path: &str, message: &str| ApiError::invalid(headline, path, message);
+fn validate_entry(b: &EntryBody, headline: &str) -> HttpResult<NewEntry> {
+    let invalid = |path: &str, message: &str| ErrorResponse::invalid(headline, path, message);
     let Some(value) = b.value.clone() else {
         return Err(invalid("value", "Required"));
     };
     if value.len() > MAX_VALUE_BYTES {
-        return Err(ApiError::bad_request(format!(
+        return Err(ErrorResponse::bad_request(format!(
             "Value exceeds maximum size of {MAX_VALUE_BYTES} bytes ({}KB)",
             MAX_VALUE_BYTES / 1024
         )));
     }
     let encoding = b.encoding.clone().unwrap_or_else(|| "utf-8".into());
-    validate_encoding(&value, &encoding).map_err(ApiError::bad_request)?;
+    validate_encoding(&value, &encoding).map_err(ErrorResponse::bad_request)?;
     let content_type = b
         .content_type
         .clone()
@@ -266,14 +266,14 @@ fn validate_entry(b: &EntryBody, headline: &str) -> ApiResult<NewEntry> {
     })
 }
 
-fn expires_at(now: chrono::DateTime<chrono::Utc>, ttl: i64) -> ApiResult<String> {
+fn expires_at(now: chrono::DateTime<chrono::Utc>, ttl: i64) -> HttpResult<String> {
     chrono::Duration::try_seconds(ttl)
         .and_then(|d| now.checked_add_signed(d))
         .map(crate::clock::iso)
-        .ok_or_else(|| ApiError::invalid("Invalid request body", "ttlSeconds", "is too large"))
+        .ok_or_else(|| ErrorResponse::invalid("Invalid request body", "ttlSeconds", "is too large"))
 }
 
-fn load_by_uuid(conn: &Connection, uuid: &str) -> ApiResult<Value> {
+fn load_by_uuid(conn: &Connection, uuid: &str) -> HttpResult<Value> {
     Ok(conn.query_row(
         &format!("SELECT {ENTRY_COLUMNS} FROM clipboard WHERE uuid = ?1"),
         [uuid],
@@ -289,7 +289,7 @@ fn insert(
     idx: Option<i64>,
     now: &str,
     expires: &str,
-) -> ApiResult<String> {
+) -> HttpResult<String> {
     let uuid = uuid::Uuid::new_v4().to_string();
     conn.execute(
         &format!(
@@ -303,12 +303,12 @@ fn insert(
     Ok(uuid)
 }
 
-async fn set(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
+async fn set(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid request body";
     let b: EntryBody = body.decode(HEADLINE)?;
     match (&b.name, b.idx) {
         (None, None) => {
-            return Err(ApiError::invalid(
+            return Err(ErrorResponse::invalid(
                 HEADLINE,
                 "",
                 "Either name or idx must be provided",
@@ -316,7 +316,7 @@ async fn set(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
         }
         // The cloud hits a database CHECK here and answers 500.
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
+            return Err(ErrorResponse::invalid(
                 HEADLINE,
                 "",
                 "Provide either name or idx, not both",
@@ -326,11 +326,11 @@ async fn set(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
     }
     if let Some(name) = &b.name {
         limits::check_clipboard_name(name)
-            .map_err(|rule| ApiError::invalid(HEADLINE, "name", rule))?;
+            .map_err(|rule| ErrorResponse::invalid(HEADLINE, "name", rule))?;
     }
     if let Some(idx) = b.idx {
         limits::check_clipboard_set_idx(idx)
-            .map_err(|rule| ApiError::invalid(HEADLINE, "idx", rule))?;
+            .map_err(|rule| ErrorResponse::invalid(HEADLINE, "idx", rule))?;
     }
     let entry = validate_entry(&b, HEADLINE)?;
     let now_t = app.store.clock.now();
@@ -367,7 +367,7 @@ async fn set(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
                 .optional()?
                 .is_some();
             if taken {
-                return Err(ApiError::conflict(
+                return Err(ErrorResponse::conflict(
                     "Conflict with existing entry. Use push for auto-increment or delete first.",
                 ));
             }
@@ -378,7 +378,7 @@ async fn set(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
     Ok(ok(json!({ "success": true, "entry": saved })))
 }
 
-async fn push(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
+async fn push(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid request body";
     let b: EntryBody = body.decode(HEADLINE)?;
     let entry = validate_entry(&b, HEADLINE)?;
@@ -401,7 +401,7 @@ async fn push(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
                 None => 0,
                 Some(t) if t < i64::from(i32::MAX) => t + 1,
                 Some(t) => {
-                    return Err(ApiError::conflict(format!(
+                    return Err(ErrorResponse::conflict(format!(
                         "The stack is full: its top index is {t}. Pop or delete entries at the top, then push again."
                     )));
                 }
@@ -413,7 +413,7 @@ async fn push(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
     Ok(ok(json!({ "success": true, "entry": saved })))
 }
 
-async fn pop(State(app): State<AppState>) -> ApiResult<Response> {
+async fn pop(State(app): State<AppState>) -> HttpResult<Response> {
     let now = app.store.clock.now_iso();
     let mut entry = app
         .store
@@ -428,7 +428,7 @@ async fn pop(State(app): State<AppState>) -> ApiResult<Response> {
                     entry_json,
                 )
                 .optional()?
-                .ok_or_else(|| ApiError::not_found("No indexed entries to pop"))?;
+                .ok_or_else(|| ErrorResponse::not_found("No indexed entries to pop"))?;
             tx.execute("DELETE FROM clipboard WHERE uuid = ?1", [top["uuid"].as_str()])?;
             Ok(top)
         })
@@ -440,7 +440,7 @@ async fn pop(State(app): State<AppState>) -> ApiResult<Response> {
     Ok(ok(json!({ "success": true, "entry": entry })))
 }
 
-async fn remove(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
+async fn remove(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid request body";
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -453,14 +453,14 @@ async fn remove(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
     let b: DeleteBody = body.decode(HEADLINE)?;
     if let Some(name) = &b.name {
         limits::check_clipboard_name(name)
-            .map_err(|rule| ApiError::invalid(HEADLINE, "name", rule))?;
+            .map_err(|rule| ErrorResponse::invalid(HEADLINE, "name", rule))?;
     }
     if let Some(idx) = b.idx {
         limits::check_clipboard_read_idx(idx)
-            .map_err(|rule| ApiError::invalid(HEADLINE, "idx", rule))?;
+            .map_err(|rule| ErrorResponse::invalid(HEADLINE, "idx", rule))?;
     }
     if b.name.is_none() && b.idx.is_none() && !b.clear_all {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "",
             "Either name, idx, or clearAll must be provided",
@@ -486,7 +486,7 @@ async fn remove(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
                 (None, None) => 0,
             };
             if n == 0 {
-                return Err(ApiError::not_found("Clipboard entry not found"));
+                return Err(ErrorResponse::not_found("Clipboard entry not found"));
             }
             Ok(n)
         })

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::{
     AppState, fts,
-    http::{ApiError, ApiResult, Body, QueryParams, ok, uuid_param},
+    http::{Body, ErrorResponse, HttpResult, QueryParams, ok, uuid_param},
     notifications, rag,
     store::json_column,
 };
@@ -86,7 +86,7 @@ struct Attribution {
     metadata: Value,
 }
 
-fn attributions(conn: &Connection, doc_id: &str) -> ApiResult<Vec<Attribution>> {
+fn attributions(conn: &Connection, doc_id: &str) -> HttpResult<Vec<Attribution>> {
     let mut stmt = conn.prepare_cached(
         "SELECT model_name, model_provider, contribution_type, timestamp, metadata \
          FROM model_attributions WHERE document_id = ?1 ORDER BY id",
@@ -103,14 +103,14 @@ fn attributions(conn: &Connection, doc_id: &str) -> ApiResult<Vec<Attribution>> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn load(conn: &Connection, id: &str, missing: &str) -> ApiResult<Doc> {
+fn load(conn: &Connection, id: &str, missing: &str) -> HttpResult<Doc> {
     conn.query_row(
         &format!("SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"),
         [id],
         Doc::from_row,
     )
     .optional()?
-    .ok_or_else(|| ApiError::not_found(missing))
+    .ok_or_else(|| ErrorResponse::not_found(missing))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -133,15 +133,15 @@ struct Filters {
 }
 
 impl Filters {
-    fn validate(&self, headline: &str) -> ApiResult<()> {
+    fn validate(&self, headline: &str) -> HttpResult<()> {
         // More tags than a document can carry would only exhaust SQLite's parameter limit.
         crate::vocab::limits::check_tags(&self.tags)
-            .map_err(|rule| ApiError::invalid(headline, "tags", rule))?;
+            .map_err(|rule| ErrorResponse::invalid(headline, "tags", rule))?;
         for (key, value) in [("dateFrom", &self.date_from), ("dateTo", &self.date_to)] {
             if let Some(v) = value
                 && (!v.ends_with('Z') || parse_iso(v).is_none())
             {
-                return Err(ApiError::invalid(
+                return Err(ErrorResponse::invalid(
                     headline,
                     key,
                     "must be an ISO-8601 date-time in UTC ending in Z, e.g. 2025-01-15T10:30:00Z",
@@ -151,7 +151,7 @@ impl Filters {
         if let Some(s) = &self.source
             && !SOURCES.contains(&s.as_str())
         {
-            return Err(ApiError::invalid(
+            return Err(ErrorResponse::invalid(
                 headline,
                 "source",
                 format!("must be one of: {}", SOURCES.join(", ")),
@@ -203,7 +203,7 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-async fn list(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response> {
+async fn list(State(app): State<AppState>, q: QueryParams) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid query parameters";
     let filters = Filters {
         model_name: q.get("modelName").map(str::to_string),
@@ -216,7 +216,7 @@ async fn list(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
     filters.validate(HEADLINE)?;
     let visibility = q.get("visibility").unwrap_or("all").to_string();
     if visibility != "all" && !VISIBILITIES.contains(&visibility.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "visibility",
             "must be one of: all, private, workspace, public",
@@ -228,7 +228,7 @@ async fn list(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
         "title" => "d.title COLLATE NOCASE ASC, d.seq ASC",
         "size" => "d.file_size DESC, d.seq DESC",
         _ => {
-            return Err(ApiError::invalid(
+            return Err(ErrorResponse::invalid(
                 HEADLINE,
                 "sort",
                 "must be one of: date_desc, date_asc, title, size",
@@ -306,11 +306,11 @@ fn prefixed_columns() -> String {
 // ---------------------------------------------------------------------------------------
 // Get
 
-fn bool_param(q: &QueryParams, key: &str) -> ApiResult<bool> {
+fn bool_param(q: &QueryParams, key: &str) -> HttpResult<bool> {
     match q.get(key) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(_) => Err(ApiError::invalid(
+        Some(_) => Err(ErrorResponse::invalid(
             "Invalid query parameters",
             key,
             "must be \"true\" or \"false\"",
@@ -322,7 +322,7 @@ async fn fetch(
     State(app): State<AppState>,
     Path(id): Path<String>,
     q: QueryParams,
-) -> ApiResult<Response> {
+) -> HttpResult<Response> {
     let id = uuid_param(&id, "document")?;
     let include_content = bool_param(&q, "includeContent")?;
     let include_versions = bool_param(&q, "includeVersions")?;
@@ -462,14 +462,14 @@ async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<Response> {
+) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid request data";
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_CREATE_BODY) {
-        return Err(ApiError::new(
+        return Err(ErrorResponse::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request body too large. Maximum size is 10MB",
         ));
@@ -481,7 +481,7 @@ async fn create(
     let b: CreateBody = body.decode(HEADLINE)?;
     let title = b.title.unwrap_or_default();
     if title.is_empty() || title.chars().count() > 255 {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "title",
             "must be 1 to 255 characters",
@@ -489,7 +489,7 @@ async fn create(
     }
     let content = b.content.unwrap_or_default();
     if content.is_empty() || content.chars().count() > MAX_CONTENT_CHARS {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "content",
             format!("must be 1 to {MAX_CONTENT_CHARS} characters"),
@@ -497,31 +497,39 @@ async fn create(
     }
     let format = b.format.unwrap_or_else(|| "md".into());
     let Some((_, mime)) = FORMATS.iter().find(|(f, _)| *f == format) else {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "format",
             "must be one of: md, txt, json, html",
         ));
     };
     crate::vocab::limits::check_tags(&b.tags)
-        .map_err(|rule| ApiError::invalid(HEADLINE, "tags", rule))?;
+        .map_err(|rule| ErrorResponse::invalid(HEADLINE, "tags", rule))?;
     let category = b.category.unwrap_or_else(|| "other".into());
     if !CATEGORIES.contains(&category.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "category",
             format!("must be one of: {}", CATEGORIES.join(", ")),
         ));
     }
     let Some(metadata) = b.metadata else {
-        return Err(ApiError::invalid(HEADLINE, "metadata.model", "Required"));
+        return Err(ErrorResponse::invalid(
+            HEADLINE,
+            "metadata.model",
+            "Required",
+        ));
     };
     let Some(model) = metadata.model else {
-        return Err(ApiError::invalid(HEADLINE, "metadata.model", "Required"));
+        return Err(ErrorResponse::invalid(
+            HEADLINE,
+            "metadata.model",
+            "Required",
+        ));
     };
     let visibility = metadata.visibility.unwrap_or_else(|| "private".into());
     if !VISIBILITIES.contains(&visibility.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "metadata.visibility",
             "must be one of: private, workspace, public",
@@ -598,7 +606,7 @@ async fn create(
 
 /// The cloud's CSRF gate on document PATCH (reference §2.3): an allowed Origin (or
 /// Referer), and `X-Requested-With` on JSON requests. We also accept our own origin.
-fn check_csrf(headers: &HeaderMap, own_origins: &[String]) -> ApiResult<()> {
+fn check_csrf(headers: &HeaderMap, own_origins: &[String]) -> HttpResult<()> {
     const CLOUD: [&str; 4] = [
         "plugged.in",
         "www.plugged.in",
@@ -615,8 +623,9 @@ fn check_csrf(headers: &HeaderMap, own_origins: &[String]) -> ApiResult<()> {
                 .iter()
                 .any(|h| o == format!("https://{h}") || o == format!("http://{h}"))
     });
-    let csrf =
-        |message: &str, code: &str| ApiError::forbidden(message).with("code", code.to_string());
+    let csrf = |message: &str, code: &str| {
+        ErrorResponse::forbidden(message).with("code", code.to_string())
+    };
     if !allowed {
         return Err(csrf("Invalid request origin", "CSRF_INVALID_ORIGIN"));
     }
@@ -677,7 +686,7 @@ async fn update(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<Response> {
+) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid request data";
     check_csrf(&headers, &app.settings.own_origins)?;
     let id = uuid_param(&id, "document")?;
@@ -685,7 +694,7 @@ async fn update(
     let operation = match b.operation.as_deref() {
         Some(op @ ("replace" | "append" | "prepend")) => op.to_string(),
         _ => {
-            return Err(ApiError::invalid(
+            return Err(ErrorResponse::invalid(
                 HEADLINE,
                 "operation",
                 "must be one of: replace, append, prepend",
@@ -694,14 +703,14 @@ async fn update(
     };
     let content = b.content.unwrap_or_default();
     if content.is_empty() || content.chars().count() > MAX_UPDATE_CHARS {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "content",
             format!("must be 1 to {MAX_UPDATE_CHARS} characters"),
         ));
     }
     if has_forbidden_control(&content) {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "content",
             "must not contain NUL or control characters other than tab, CR and LF",
@@ -711,11 +720,15 @@ async fn update(
         None => (None, None, None),
         Some(m) => {
             let Some(model) = m.model else {
-                return Err(ApiError::invalid(HEADLINE, "metadata.model", "Required"));
+                return Err(ErrorResponse::invalid(
+                    HEADLINE,
+                    "metadata.model",
+                    "Required",
+                ));
             };
             if let Some(tags) = &m.tags {
                 crate::vocab::limits::check_tags(tags)
-                    .map_err(|rule| ApiError::invalid(HEADLINE, "metadata.tags", rule))?;
+                    .map_err(|rule| ErrorResponse::invalid(HEADLINE, "metadata.tags", rule))?;
             }
             (m.change_summary, Some(model), m.tags)
         }
@@ -727,7 +740,7 @@ async fn update(
         .write(move |tx| {
             let doc = load(tx, &id, "Document not found or access denied")?;
             if doc.source != "ai_generated" {
-                return Err(ApiError::not_found("Document not found or access denied"));
+                return Err(ErrorResponse::not_found("Document not found or access denied"));
             }
             let old: String =
                 tx.query_row("SELECT content FROM documents WHERE id = ?1", [&id], |r| r.get(0))?;
@@ -793,7 +806,7 @@ fn insert_version(
     model: &Value,
     summary: &str,
     diff: &Value,
-) -> ApiResult<()> {
+) -> HttpResult<()> {
     conn.execute(
         "INSERT INTO document_versions (id, document_id, version_number, content, created_at, \
          created_by_model, change_summary, content_diff) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -855,12 +868,12 @@ fn snippet_around(text: &str, needle: &str) -> Option<String> {
     Some(s)
 }
 
-async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
+async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid request data";
     let b: SearchBody = body.decode(HEADLINE)?;
     let query = b.query.unwrap_or_default();
     if query.trim().is_empty() || query.chars().count() > 500 {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "query",
             "must be 1 to 500 characters",
@@ -871,7 +884,7 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
         .filter(|c| ".*+?^${}()|[]\\".contains(*c))
         .count();
     if specials >= 10 {
-        return Err(ApiError::bad_request(
+        return Err(ErrorResponse::bad_request(
             "Query contains too many special characters",
         ));
     }
@@ -879,7 +892,7 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
     filters.validate(HEADLINE)?;
     let limit = b.limit.unwrap_or(10);
     if !(1..=50).contains(&limit) {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "limit",
             "must be an integer between 1 and 50",
@@ -887,7 +900,7 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
     }
     let offset = b.offset.unwrap_or(0);
     if offset < 0 {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "offset",
             "must be an integer >= 0",
@@ -962,7 +975,7 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
             let mut out = Vec::with_capacity(rows.len());
             for (d, seq, score, _) in rows {
                 let description = d.description.clone().unwrap_or_default();
-                let content_snippet = || -> ApiResult<Option<String>> {
+                let content_snippet = || -> HttpResult<Option<String>> {
                     let Some(expr) = &fts_query else {
                         return Ok(None);
                     };
@@ -1011,7 +1024,7 @@ async fn search(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
 // ---------------------------------------------------------------------------------------
 // Versions
 
-async fn versions(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn versions(State(app): State<AppState>, Path(id): Path<String>) -> HttpResult<Response> {
     let id = uuid_param(&id, "document")?;
     let versions = app
         .store
@@ -1042,14 +1055,14 @@ async fn versions(State(app): State<AppState>, Path(id): Path<String>) -> ApiRes
 async fn version(
     State(app): State<AppState>,
     Path((id, n)): Path<(String, String)>,
-) -> ApiResult<Response> {
+) -> HttpResult<Response> {
     let id = uuid_param(&id, "document")?;
     let number = n
         .trim()
         .parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_request("Version number must be a positive integer"))?;
+        .ok_or_else(|| ErrorResponse::bad_request("Version number must be a positive integer"))?;
     let content = app
         .store
         .read(move |c| {
@@ -1060,7 +1073,7 @@ async fn version(
                 |r| r.get::<_, String>(0),
             )
             .optional()?
-            .ok_or_else(|| ApiError::not_found("Version not found"))
+            .ok_or_else(|| ErrorResponse::not_found("Version not found"))
         })
         .await?;
     Ok(ok(

@@ -23,14 +23,14 @@ pub const MAX_BODY_BYTES: usize = crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 /// An error answer: a status and a JSON object with at least a string `error`, the shape
 /// every Plugged.in route uses (reference §7.2).
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ErrorResponse {
     pub status: StatusCode,
     pub body: Map<String, Value>,
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub type HttpResult<T> = Result<T, ErrorResponse>;
 
-impl ApiError {
+impl ErrorResponse {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         let mut body = Map::new();
         body.insert("error".into(), Value::String(message.into()));
@@ -69,13 +69,13 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for ErrorResponse {
     fn into_response(self) -> Response {
         (self.status, Json(Value::Object(self.body))).into_response()
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
+impl From<rusqlite::Error> for ErrorResponse {
     fn from(error: rusqlite::Error) -> Self {
         // Storage failures are bugs or a broken disk, not something the caller can fix:
         // log the detail, answer with the generic body the cloud uses.
@@ -84,7 +84,7 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
-impl From<serde_json::Error> for ApiError {
+impl From<serde_json::Error> for ErrorResponse {
     fn from(error: serde_json::Error) -> Self {
         tracing::error!(%error, "embedded API serialization error");
         Self::internal()
@@ -97,13 +97,13 @@ impl From<serde_json::Error> for ApiError {
 pub struct Body(pub Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for Body {
-    type Rejection = ApiError;
+    type Rejection = ErrorResponse;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| {
-                ApiError::new(
+                ErrorResponse::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("Request body too large. Maximum size is {MAX_BODY_BYTES} bytes"),
                 )
@@ -112,22 +112,24 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     }
 }
 
-fn parse_object(bytes: &Bytes) -> ApiResult<Map<String, Value>> {
+fn parse_object(bytes: &Bytes) -> HttpResult<Map<String, Value>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request(
+        Ok(_) => Err(ErrorResponse::bad_request(
             "Invalid JSON body: expected a JSON object",
         )),
-        Err(e) => Err(ApiError::bad_request(format!("Invalid JSON body: {e}"))),
+        Err(e) => Err(ErrorResponse::bad_request(format!(
+            "Invalid JSON body: {e}"
+        ))),
     }
 }
 
 impl Body {
     /// Decodes the body into `T`; a type error names the field (`details[0].path`).
-    pub fn decode<T: DeserializeOwned>(self, headline: &str) -> ApiResult<T> {
+    pub fn decode<T: DeserializeOwned>(self, headline: &str) -> HttpResult<T> {
         decode(Value::Object(self.0), headline)
     }
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -140,11 +142,11 @@ impl Body {
 
 /// Deserializes with the failing field's path in the error, so a model or SDK user learns
 /// *which* field was wrong, not just that something was.
-pub fn decode<T: DeserializeOwned>(value: Value, headline: &str) -> ApiResult<T> {
+pub fn decode<T: DeserializeOwned>(value: Value, headline: &str) -> HttpResult<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        ApiError::invalid(headline, &path, e.into_inner().to_string())
+        ErrorResponse::invalid(headline, &path, e.into_inner().to_string())
     })
 }
 
@@ -152,13 +154,13 @@ pub fn decode<T: DeserializeOwned>(value: Value, headline: &str) -> ApiResult<T>
 pub struct QueryParams(pub Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = ApiError;
+    type Rejection = ErrorResponse;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         serde_urlencoded::from_str(query)
             .map(QueryParams)
-            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))
+            .map_err(|e| ErrorResponse::bad_request(format!("Invalid query string: {e}")))
     }
 }
 
@@ -185,13 +187,13 @@ impl QueryParams {
         min: i64,
         max: i64,
         headline: &str,
-    ) -> ApiResult<i64> {
+    ) -> HttpResult<i64> {
         let Some(raw) = self.get(key) else {
             return Ok(default);
         };
         match raw.trim().parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(
+            _ => Err(ErrorResponse::invalid(
                 headline,
                 key,
                 if max == i64::MAX {
@@ -206,11 +208,11 @@ impl QueryParams {
 
 /// Parses a path id as a UUID. The cloud answers a non-UUID id with a 500 from Postgres;
 /// we answer 400 and say what an id looks like.
-pub fn uuid_param(raw: &str, what: &str) -> ApiResult<String> {
+pub fn uuid_param(raw: &str, what: &str) -> HttpResult<String> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.to_string())
         .map_err(|_| {
-            ApiError::bad_request(format!(
+            ErrorResponse::bad_request(format!(
                 "Invalid {what} id '{}': expected a UUID such as 123e4567-e89b-12d3-a456-426614174000",
                 crate::text::truncate(raw, 64)
             ))
@@ -242,17 +244,17 @@ pub async fn require_bearer(
             } else {
                 "Authorization header with Bearer token is required"
             };
-            ApiError::new(StatusCode::UNAUTHORIZED, message).into_response()
+            ErrorResponse::new(StatusCode::UNAUTHORIZED, message).into_response()
         }
         Some(token) if bool::from(token.as_bytes().ct_eq(key.0.as_bytes())) => next.run(req).await,
-        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "Invalid API key").into_response(),
+        Some(_) => ErrorResponse::new(StatusCode::UNAUTHORIZED, "Invalid API key").into_response(),
     }
 }
 
 /// JSON 404 for unknown paths: the cloud sends an HTML page here, which no API client can
 /// parse, so we say what was asked for instead.
-pub async fn not_found(req: Request) -> ApiError {
-    ApiError::not_found(format!(
+pub async fn not_found(req: Request) -> ErrorResponse {
+    ErrorResponse::not_found(format!(
         "No such endpoint: {} {}",
         req.method(),
         crate::text::truncate(req.uri().path(), 200)
@@ -260,8 +262,8 @@ pub async fn not_found(req: Request) -> ApiError {
 }
 
 /// JSON 405 for a known path with an unsupported method (the cloud sends an empty body).
-pub async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(
+pub async fn method_not_allowed(req: Request) -> ErrorResponse {
+    ErrorResponse::new(
         StatusCode::METHOD_NOT_ALLOWED,
         format!(
             "Method {} is not allowed on {}",

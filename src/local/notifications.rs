@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{
     AppState,
-    http::{ApiError, ApiResult, Body, QueryParams, ok},
+    http::{Body, ErrorResponse, HttpResult, QueryParams, ok},
     store::json_column,
 };
 
@@ -40,7 +40,7 @@ pub struct NewNotification<'a> {
 }
 
 /// Inserts a notification (inside the caller's transaction); returns its id.
-pub fn insert(conn: &Connection, n: NewNotification<'_>, now: &str) -> ApiResult<String> {
+pub fn insert(conn: &Connection, n: NewNotification<'_>, now: &str) -> HttpResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     let expires = crate::clock::parse_iso(now)
         .map(|t| crate::clock::iso(t + chrono::Duration::days(CUSTOM_TTL_DAYS)));
@@ -69,7 +69,7 @@ fn row_json(r: &Row<'_>, profile: &str) -> rusqlite::Result<Value> {
     }))
 }
 
-async fn list(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response> {
+async fn list(State(app): State<AppState>, q: QueryParams) -> HttpResult<Response> {
     let only_unread = q.get("onlyUnread") == Some("true");
     let limit = q.int("limit", 100, 1, 100, "Invalid query parameters")?;
     let profile = app.store.profile_uuid.clone();
@@ -89,7 +89,7 @@ async fn list(State(app): State<AppState>, q: QueryParams) -> ApiResult<Response
     Ok(ok(json!({ "success": true, "notifications": rows })))
 }
 
-async fn custom(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
+async fn custom(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
     const HEADLINE: &str = "Invalid request data";
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -103,7 +103,7 @@ async fn custom(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
     let b: CustomBody = body.decode(HEADLINE)?;
     let message = b.message.unwrap_or_default();
     if message.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "message",
             "must contain at least 1 character",
@@ -111,7 +111,7 @@ async fn custom(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
     }
     let severity = b.severity.unwrap_or_else(|| "INFO".into());
     if !SEVERITIES.contains(&severity.as_str()) {
-        return Err(ApiError::invalid(
+        return Err(ErrorResponse::invalid(
             HEADLINE,
             "severity",
             "must be one of: INFO, SUCCESS, WARNING, ALERT",
@@ -155,17 +155,17 @@ async fn custom(State(app): State<AppState>, body: Body) -> ApiResult<Response> 
     Ok(ok(answer))
 }
 
-fn notification_id(raw: &str) -> ApiResult<String> {
+fn notification_id(raw: &str) -> HttpResult<String> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.to_string())
         .map_err(|_| {
-            ApiError::bad_request(
+            ErrorResponse::bad_request(
                 "Invalid notification ID format. Please use the UUID from the notification list.",
             )
         })
 }
 
-async fn mark_read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn mark_read(State(app): State<AppState>, Path(id): Path<String>) -> HttpResult<Response> {
     let id = notification_id(&id)?;
     let now = app.store.clock.now_iso();
     app.store
@@ -176,7 +176,7 @@ async fn mark_read(State(app): State<AppState>, Path(id): Path<String>) -> ApiRe
                 params![id, now],
             )?;
             if n == 0 {
-                return Err(ApiError::not_found(
+                return Err(ErrorResponse::not_found(
                     "Notification not found or not accessible",
                 ));
             }
@@ -191,7 +191,7 @@ async fn mark_read(State(app): State<AppState>, Path(id): Path<String>) -> ApiRe
 async fn toggle_completed(
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> HttpResult<Response> {
     let id = notification_id(&id)?;
     let now = app.store.clock.now_iso();
     app.store
@@ -203,7 +203,7 @@ async fn toggle_completed(
                 params![id, now],
             )?;
             if n == 0 {
-                return Err(ApiError::not_found("Notification not found or not accessible"));
+                return Err(ErrorResponse::not_found("Notification not found or not accessible"));
             }
             Ok(())
         })
@@ -213,7 +213,7 @@ async fn toggle_completed(
     ))
 }
 
-async fn remove(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn remove(State(app): State<AppState>, Path(id): Path<String>) -> HttpResult<Response> {
     let id = notification_id(&id)?;
     // Like the cloud, deleting an id that does not exist still succeeds.
     app.store

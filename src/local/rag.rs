@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{
     AppState, fts,
-    http::{ApiError, ApiResult, Body, ok},
+    http::{Body, ErrorResponse, HttpResult, ok},
 };
 
 /// Target chunk size in characters; paragraphs are kept whole where they fit.
@@ -70,7 +70,7 @@ pub fn index_document(
     doc_id: &str,
     title: &str,
     content: &str,
-) -> ApiResult<()> {
+) -> HttpResult<()> {
     conn.execute(
         "DELETE FROM document_chunks WHERE document_id = ?1",
         [doc_id],
@@ -95,13 +95,13 @@ fn valid_query(q: &str) -> bool {
     })
 }
 
-async fn query(State(app): State<AppState>, body: Body) -> ApiResult<Response> {
+async fn query(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
     let text = match body.get("query") {
         Some(Value::String(s)) => s.trim().to_string(),
         _ => String::new(),
     };
     if text.is_empty() || text.chars().count() > 1000 || !valid_query(&text) {
-        return Err(ApiError::bad_request("Invalid input format").with(
+        return Err(ErrorResponse::bad_request("Invalid input format").with(
             "details",
             json!([{ "path": "query", "message": "must be 1 to 1000 characters of text without <, >, ^ or \\" }]),
         ));

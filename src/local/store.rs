@@ -11,7 +11,7 @@ use std::{
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::http::{ApiError, ApiResult};
+use super::http::{ErrorResponse, HttpResult};
 use crate::clock::Clock;
 
 /// Schema migrations, applied in order on start; `PRAGMA user_version` records how many ran.
@@ -233,10 +233,10 @@ impl Store {
 
     /// Runs `f` with the connection (for reads and multi-statement work that manages its
     /// own transaction).
-    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    pub async fn read<T, F>(&self, f: F) -> HttpResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> HttpResult<T> + Send + 'static,
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
@@ -248,15 +248,15 @@ impl Store {
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "embedded API task failed");
-            ApiError::internal()
+            ErrorResponse::internal()
         })?
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, committed only when `f` succeeds.
-    pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
+    pub async fn write<T, F>(&self, f: F) -> HttpResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> HttpResult<T> + Send + 'static,
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
@@ -269,7 +269,7 @@ impl Store {
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "embedded API task failed");
-            ApiError::internal()
+            ErrorResponse::internal()
         })?
     }
 }
@@ -333,10 +333,10 @@ mod tests {
     async fn a_failed_write_rolls_back() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path(), Clock::default()).unwrap();
-        let r: ApiResult<()> = store
+        let r: HttpResult<()> = store
             .write(|tx| {
                 tx.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')", [])?;
-                Err(ApiError::bad_request("nope"))
+                Err(ErrorResponse::bad_request("nope"))
             })
             .await;
         assert!(r.is_err());

@@ -177,7 +177,7 @@ pub async fn complete(
     };
     let client = server
         .client(ctx)
-        .map_err(|e| ErrorData::internal_error(e.0, None))?;
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
     let narrowed = matches!(kind, Kind::DocTitle | Kind::DocId);
     let cache_key = format!(
         "{}:{kind:?}:{}",

@@ -179,7 +179,7 @@ impl PluggedinServer {
     /// retries and slow calls to this request's client.
     fn client(&self, ctx: &RequestContext<RoleServer>) -> Result<Client, reply::ToolError> {
         if let Some(problem) = &self.shared.options.config_error {
-            return Err(reply::ToolError(format!(
+            return Err(reply::ToolError::Refused(format!(
                 "pluggedin-mcp is not configured correctly: {problem}"
             )));
         }
@@ -188,7 +188,7 @@ impl PluggedinServer {
             UpstreamKey::Passthrough => crate::transport::bearer_of(ctx)
                 .map(|key| self.shared.client.with_passthrough_key(key))
                 .ok_or_else(|| {
-                    reply::ToolError(
+                    reply::ToolError::Refused(
                         "this server forwards each client's bearer token to Plugged.in as its API key, and this request carried none; send `Authorization: Bearer <your Plugged.in API key>`".into(),
                     )
                 })?,

@@ -192,7 +192,7 @@ impl PluggedinServer {
         // toggle of an already completed one would reopen it.
         let recent = cancellable(&ctx.ct, client.notifications(false, LOOKUP_WINDOW)).await?;
         let Some(current) = recent.iter().find(|n| n.id == id) else {
-            return Err(ToolError(format!(
+            return Err(ToolError::Refused(format!(
                 "notification {id} is not among the {LOOKUP_WINDOW} most recent notifications (or does not exist). Plugged.in's API can only toggle completion and cannot show an older notification's state, so it was left unchanged rather than risk reopening it; complete it in the Plugged.in app. {NOT_FOUND_NEXT}"
             )));
         };

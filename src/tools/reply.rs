@@ -94,27 +94,68 @@ fn strip_nulls(value: &mut serde_json::Value) {
     }
 }
 
-/// A failure the model can act on; becomes a result with `isError: true`.
+/// A failure the model can act on; becomes a result with `isError: true` whose text says
+/// what happened and what to do. Callers that treat kinds differently (a resource read
+/// answers "not found" as its own error) match on the variant, never on the text.
 #[derive(Debug)]
-pub struct ToolError(pub String);
+pub enum ToolError {
+    /// A bad argument: the field and the rule it broke.
+    Invalid { field: String, rule: String },
+    /// Something the call names does not exist (an agent name matched no agent).
+    NotFound(String),
+    /// Plugged.in (or the embedded API) failed, with the next step for the failures a model
+    /// can fix (not found, conflict, a rejected value).
+    Upstream { error: ApiError, next_step: String },
+    /// The call cannot be made here: the configuration or the API rules it out.
+    Refused(String),
+}
 
 impl ToolError {
     /// A bad argument: names the field and the rule.
     pub fn invalid(field: &str, rule: impl std::fmt::Display) -> Self {
-        Self(format!("invalid argument `{field}`: {rule}"))
+        Self::Invalid {
+            field: field.to_string(),
+            rule: rule.to_string(),
+        }
     }
 
     /// An upstream failure, with the next step for the cases a model can fix.
     pub fn api(error: ApiError, next_step: &str) -> Self {
-        let message = match &error {
-            ApiError::NotFound { .. } | ApiError::Conflict { .. } | ApiError::Invalid { .. }
-                if !next_step.is_empty() =>
-            {
-                format!("{error}. {next_step}")
-            }
-            _ => error.to_string(),
-        };
-        Self(message)
+        Self::Upstream {
+            error,
+            next_step: next_step.to_string(),
+        }
+    }
+
+    /// Whether the thing asked for does not exist (here or upstream).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            ToolError::NotFound(_)
+                | ToolError::Upstream {
+                    error: ApiError::NotFound { .. },
+                    ..
+                }
+        )
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToolError::Invalid { field, rule } => write!(f, "invalid argument `{field}`: {rule}"),
+            ToolError::NotFound(message) | ToolError::Refused(message) => f.write_str(message),
+            ToolError::Upstream { error, next_step } => match error {
+                ApiError::NotFound { .. }
+                | ApiError::Conflict { .. }
+                | ApiError::Invalid { .. }
+                    if !next_step.is_empty() =>
+                {
+                    write!(f, "{error}. {next_step}")
+                }
+                _ => write!(f, "{error}"),
+            },
+        }
     }
 }
 
@@ -126,7 +167,7 @@ impl From<ApiError> for ToolError {
 
 impl IntoCallToolResult for ToolError {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
-        Ok(CallToolResult::error(vec![ContentBlock::text(self.0)]).into())
+        Ok(CallToolResult::error(vec![ContentBlock::text(self.to_string())]).into())
     }
 }
 

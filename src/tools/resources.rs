@@ -94,7 +94,7 @@ fn upstream(e: ApiError, uri: &str) -> ErrorData {
 }
 
 fn tool_error(e: super::reply::ToolError) -> ErrorData {
-    ErrorData::internal_error(e.0, None)
+    ErrorData::internal_error(e.to_string(), None)
 }
 
 /// One kind's next resources: the page fetched from its offset, and for each one how far
@@ -454,9 +454,9 @@ pub async fn read(
             .agent_status_of(&client, ctx, &agent)
             .await
             .map_err(|e| {
-                if e.0.contains("no agent named") || e.0.contains("404") {
+                if e.is_not_found() {
                     ErrorData::resource_not_found(
-                        format!("no resource at {uri}: {}", e.0),
+                        format!("no resource at {uri}: {e}"),
                         Some(serde_json::json!({ "uri": uri })),
                     )
                 } else {

@@ -1,9 +1,76 @@
-//! PAP (Plugged.in Agent Protocol) rules shared by the embedded API and the MCP tools:
-//! agent name rules, the lifecycle state machine and heartbeat intervals (reference §1.2–1.4).
+//! PAP (Plugged.in Agent Protocol) vocabulary shared by the embedded API and the MCP tools:
+//! agent states and the lifecycle state machine, heartbeat modes and their intervals, access
+//! levels, and the agent name rules.
+//!
+//! States: NEW (created), PROVISIONED (deployed), ACTIVE (first heartbeat received),
+//! DRAINING (shutting down), TERMINATED and KILLED (final). A NEW agent only moves when its
+//! deployment succeeds (to PROVISIONED); Plugged.in logs an `ERROR` event with
+//! `metadata.error_message` when it fails, and the agent stays NEW.
 
 use std::time::Duration;
 
-/// Names that can never be used for an agent (reference §1.4).
+use super::wire::wire_enum;
+
+wire_enum! {
+    pub enum AgentState {
+        New = "NEW",
+        Provisioned = "PROVISIONED",
+        Active = "ACTIVE",
+        Draining = "DRAINING",
+        Terminated = "TERMINATED",
+        Killed = "KILLED",
+    }
+}
+
+impl AgentState {
+    /// Targets `POST /state` allows from each persisted state (the PAP state machine).
+    pub fn allowed_transitions(self) -> &'static [AgentState] {
+        use AgentState::*;
+        match self {
+            New => &[Provisioned, Killed],
+            Provisioned => &[Active, Terminated, Killed],
+            Active => &[Draining, Killed],
+            Draining => &[Terminated, Active, Killed],
+            Terminated | Killed => &[],
+        }
+    }
+
+    /// TERMINATED and KILLED: nothing moves an agent out of them.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, AgentState::Terminated | AgentState::Killed)
+    }
+}
+
+wire_enum! {
+    /// How often an agent promises to send heartbeats.
+    #[derive(Default)]
+    pub enum HeartbeatMode {
+        Emergency = "EMERGENCY",
+        #[default]
+        Idle = "IDLE",
+        Sleep = "SLEEP",
+    }
+}
+
+impl HeartbeatMode {
+    /// The interval the mode promises: EMERGENCY 5 s, IDLE 30 s, SLEEP 15 min.
+    pub fn interval(self) -> Duration {
+        match self {
+            HeartbeatMode::Emergency => Duration::from_secs(5),
+            HeartbeatMode::Idle => Duration::from_secs(30),
+            HeartbeatMode::Sleep => Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+wire_enum! {
+    pub enum AccessLevel {
+        Private = "PRIVATE",
+        Public = "PUBLIC",
+    }
+}
+
+/// Names that can never be used for an agent (they would shadow Plugged.in's own subdomains).
 const RESERVED_NAMES: &[&str] = &[
     "api",
     "app",
@@ -115,45 +182,13 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Agent lifecycle states (reference §1.2).
-pub const STATES: [&str; 6] = [
-    "NEW",
-    "PROVISIONED",
-    "ACTIVE",
-    "DRAINING",
-    "TERMINATED",
-    "KILLED",
-];
-
-/// Targets `POST /state` allows from each persisted state (the normative PAP-RFC-001 table).
-pub fn allowed_transitions(from: &str) -> &'static [&'static str] {
-    match from {
-        "NEW" => &["PROVISIONED", "KILLED"],
-        "PROVISIONED" => &["ACTIVE", "TERMINATED", "KILLED"],
-        "ACTIVE" => &["DRAINING", "KILLED"],
-        "DRAINING" => &["TERMINATED", "ACTIVE", "KILLED"],
-        _ => &[],
-    }
-}
-
-pub fn is_terminal(state: &str) -> bool {
-    matches!(state, "TERMINATED" | "KILLED")
-}
-
-/// Heartbeat modes and the interval each promises (reference §1.3).
-pub const HEARTBEAT_MODES: [&str; 3] = ["EMERGENCY", "IDLE", "SLEEP"];
-
 /// Expected interval between heartbeats in `mode`; unknown modes count as IDLE, the default.
 pub fn heartbeat_interval(mode: &str) -> Duration {
-    match mode {
-        "EMERGENCY" => Duration::from_secs(5),
-        "SLEEP" => Duration::from_secs(15 * 60),
-        _ => Duration::from_secs(30),
-    }
+    HeartbeatMode::parse(mode).unwrap_or_default().interval()
 }
 
 /// Missed intervals after which an ACTIVE agent counts as unhealthy, and after which it is
-/// drained automatically (zombie rules, reference §1.3).
+/// drained automatically (the zombie rules).
 pub const UNHEALTHY_AFTER_MISSED: u32 = 2;
 pub const DRAIN_AFTER_MISSED: u32 = 5;
 
@@ -185,11 +220,17 @@ mod tests {
 
     #[test]
     fn terminal_states_allow_nothing() {
-        assert!(allowed_transitions("TERMINATED").is_empty());
-        assert!(allowed_transitions("KILLED").is_empty());
+        assert!(AgentState::Terminated.allowed_transitions().is_empty());
+        assert!(AgentState::Killed.allowed_transitions().is_empty());
         assert_eq!(
-            allowed_transitions("DRAINING"),
-            &["TERMINATED", "ACTIVE", "KILLED"]
+            AgentState::Draining.allowed_transitions(),
+            &[
+                AgentState::Terminated,
+                AgentState::Active,
+                AgentState::Killed
+            ]
         );
+        assert_eq!(AgentState::parse("ACTIVE"), Some(AgentState::Active));
+        assert_eq!(heartbeat_interval("nonsense"), Duration::from_secs(30));
     }
 }
