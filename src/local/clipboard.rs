@@ -12,8 +12,10 @@ use super::{
     AppState,
     http::{Body, ErrorResponse, HttpResult, QueryParams, ok},
 };
-use crate::vocab::limits::{
-    self, CLIPBOARD_LIST_VALUE_CHARS, CLIPBOARD_VALUE_MAX_BYTES as MAX_VALUE_BYTES,
+use crate::vocab::{
+    clipboard::{Encoding, EntrySource},
+    documents::Visibility,
+    limits::{self, CLIPBOARD_LIST_VALUE_CHARS, CLIPBOARD_VALUE_MAX_BYTES as MAX_VALUE_BYTES},
 };
 
 const DEFAULT_TTL_SECONDS: i64 = 24 * 60 * 60;
@@ -37,26 +39,26 @@ const ENTRY_COLUMNS: &str = "uuid, name, idx, value, content_type, encoding, siz
 fn list_columns() -> String {
     ENTRY_COLUMNS.replace(
         "value,",
-        &format!("substr(value, 1, {CLIPBOARD_LIST_VALUE_CHARS}),"),
+        &format!("substr(value, 1, {CLIPBOARD_LIST_VALUE_CHARS}) AS value,"),
     )
 }
 
 fn entry_json(r: &Row<'_>) -> rusqlite::Result<Value> {
     Ok(json!({
-        "uuid": r.get::<_, String>(0)?,
-        "name": r.get::<_, Option<String>>(1)?,
-        "idx": r.get::<_, Option<i64>>(2)?,
-        "value": r.get::<_, String>(3)?,
-        "contentType": r.get::<_, String>(4)?,
-        "encoding": r.get::<_, String>(5)?,
-        "sizeBytes": r.get::<_, i64>(6)?,
-        "visibility": r.get::<_, String>(7)?,
-        "createdByTool": r.get::<_, Option<String>>(8)?,
-        "createdByModel": r.get::<_, Option<String>>(9)?,
-        "source": r.get::<_, String>(10)?,
-        "createdAt": r.get::<_, String>(11)?,
-        "updatedAt": r.get::<_, String>(12)?,
-        "expiresAt": r.get::<_, Option<String>>(13)?,
+        "uuid": r.get::<_, String>("uuid")?,
+        "name": r.get::<_, Option<String>>("name")?,
+        "idx": r.get::<_, Option<i64>>("idx")?,
+        "value": r.get::<_, String>("value")?,
+        "contentType": r.get::<_, String>("content_type")?,
+        "encoding": r.get::<_, String>("encoding")?,
+        "sizeBytes": r.get::<_, i64>("size_bytes")?,
+        "visibility": r.get::<_, String>("visibility")?,
+        "createdByTool": r.get::<_, Option<String>>("created_by_tool")?,
+        "createdByModel": r.get::<_, Option<String>>("created_by_model")?,
+        "source": r.get::<_, String>("source")?,
+        "createdAt": r.get::<_, String>("created_at")?,
+        "updatedAt": r.get::<_, String>("updated_at")?,
+        "expiresAt": r.get::<_, Option<String>>("expires_at")?,
     }))
 }
 
@@ -178,9 +180,12 @@ struct NewEntry {
 }
 
 fn validate_encoding(value: &str, encoding: &str) -> Result<(), String> {
+    let Some(encoding) = Encoding::parse(encoding) else {
+        return Err(format!("encoding must be one of: {}", Encoding::names()));
+    };
     match encoding {
-        "utf-8" => Ok(()),
-        "base64" => {
+        Encoding::Utf8 => Ok(()),
+        Encoding::Base64 => {
             let body = value.trim_end_matches('=');
             if value.len() - body.len() > 2
                 || !body
@@ -198,7 +203,7 @@ fn validate_encoding(value: &str, encoding: &str) -> Result<(), String> {
                 _ => Err("Invalid base64 encoding: non-canonical or corrupted data".into()),
             }
         }
-        "hex" => {
+        Encoding::Hex => {
             if !value.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Err("Invalid hex encoding: contains non-hexadecimal characters".into())
             } else if !value.len().is_multiple_of(2) {
@@ -207,7 +212,6 @@ fn validate_encoding(value: &str, encoding: &str) -> Result<(), String> {
                 Ok(())
             }
         }
-        _ => Err("encoding must be one of: utf-8, base64, hex".into()),
     }
 }
 
@@ -222,7 +226,10 @@ fn validate_entry(b: &EntryBody, headline: &str) -> HttpResult<NewEntry> {
             MAX_VALUE_BYTES / 1024
         )));
     }
-    let encoding = b.encoding.clone().unwrap_or_else(|| "utf-8".into());
+    let encoding = b
+        .encoding
+        .clone()
+        .unwrap_or_else(|| Encoding::default().as_str().into());
     validate_encoding(&value, &encoding).map_err(ErrorResponse::bad_request)?;
     let content_type = b
         .content_type
@@ -231,11 +238,14 @@ fn validate_entry(b: &EntryBody, headline: &str) -> HttpResult<NewEntry> {
     if content_type.is_empty() || content_type.chars().count() > 256 {
         return Err(invalid("contentType", "must be 1 to 256 characters"));
     }
-    let visibility = b.visibility.clone().unwrap_or_else(|| "private".into());
-    if !["private", "workspace", "public"].contains(&visibility.as_str()) {
+    let visibility = b
+        .visibility
+        .clone()
+        .unwrap_or_else(|| Visibility::Private.as_str().into());
+    if Visibility::parse(&visibility).is_none() {
         return Err(invalid(
             "visibility",
-            "must be one of: private, workspace, public",
+            &format!("must be one of: {}", Visibility::names()),
         ));
     }
     for (path, v) in [
@@ -246,9 +256,15 @@ fn validate_entry(b: &EntryBody, headline: &str) -> HttpResult<NewEntry> {
             return Err(invalid(path, "must be at most 255 characters"));
         }
     }
-    let source = b.source.clone().unwrap_or_else(|| "ui".into());
-    if !["ui", "sdk", "mcp"].contains(&source.as_str()) {
-        return Err(invalid("source", "must be one of: ui, sdk, mcp"));
+    let source = b
+        .source
+        .clone()
+        .unwrap_or_else(|| EntrySource::Ui.as_str().into());
+    if EntrySource::parse(&source).is_none() {
+        return Err(invalid(
+            "source",
+            &format!("must be one of: {}", EntrySource::names()),
+        ));
     }
     let ttl_seconds = b.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
     if ttl_seconds <= 0 {
@@ -342,7 +358,7 @@ async fn set(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
             purge_expired(tx, &now)?;
             if let Some(name) = &b.name {
                 let existing: Option<String> = tx
-                    .query_row("SELECT uuid FROM clipboard WHERE name = ?1", [name], |r| r.get(0))
+                    .query_row("SELECT uuid FROM clipboard WHERE name = ?1", [name], |r| r.get("uuid"))
                     .optional()?;
                 let Some(uuid) = existing else {
                     let uuid = insert(tx, &entry, Some(name), None, &now, &expires)?;

@@ -16,9 +16,9 @@ use super::{
     http::{Body, ErrorResponse, HttpResult, QueryParams, ok},
     store::json_column,
 };
+use crate::vocab::notifications::Severity;
 
 const CUSTOM_TTL_DAYS: i64 = 30;
-const SEVERITIES: [&str; 4] = ["INFO", "SUCCESS", "WARNING", "ALERT"];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -54,18 +54,18 @@ pub fn insert(conn: &Connection, n: NewNotification<'_>, now: &str) -> HttpResul
 
 fn row_json(r: &Row<'_>, profile: &str) -> rusqlite::Result<Value> {
     Ok(json!({
-        "id": r.get::<_, String>(0)?,
+        "id": r.get::<_, String>("id")?,
         "profile_uuid": profile,
-        "type": r.get::<_, String>(1)?,
-        "title": r.get::<_, String>(2)?,
-        "message": r.get::<_, String>(3)?,
-        "read": r.get::<_, bool>(4)?,
-        "link": r.get::<_, Option<String>>(5)?,
-        "severity": r.get::<_, Option<String>>(6)?,
-        "completed": r.get::<_, bool>(7)?,
-        "metadata": json_column(r.get(8)?),
-        "created_at": r.get::<_, String>(9)?,
-        "expires_at": r.get::<_, Option<String>>(10)?,
+        "type": r.get::<_, String>("type")?,
+        "title": r.get::<_, String>("title")?,
+        "message": r.get::<_, String>("message")?,
+        "read": r.get::<_, bool>("read")?,
+        "link": r.get::<_, Option<String>>("link")?,
+        "severity": r.get::<_, Option<String>>("severity")?,
+        "completed": r.get::<_, bool>("completed")?,
+        "metadata": json_column(r.get("metadata")?),
+        "created_at": r.get::<_, String>("created_at")?,
+        "expires_at": r.get::<_, Option<String>>("expires_at")?,
     }))
 }
 
@@ -109,12 +109,14 @@ async fn custom(State(app): State<AppState>, body: Body) -> HttpResult<Response>
             "must contain at least 1 character",
         ));
     }
-    let severity = b.severity.unwrap_or_else(|| "INFO".into());
-    if !SEVERITIES.contains(&severity.as_str()) {
+    let severity = b
+        .severity
+        .unwrap_or_else(|| Severity::default().as_str().into());
+    if Severity::parse(&severity).is_none() {
         return Err(ErrorResponse::invalid(
             HEADLINE,
             "severity",
-            "must be one of: INFO, SUCCESS, WARNING, ALERT",
+            format!("must be one of: {}", Severity::names()),
         ));
     }
     let title = b.title.unwrap_or_else(|| "Custom notification".into());

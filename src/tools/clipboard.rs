@@ -14,21 +14,14 @@ use crate::{
         ApiError,
         clipboard::{DeleteTarget, Entry, EntryKey, NewEntry},
     },
-    vocab::limits::{
-        self, CLIPBOARD_TTL_MAX_SECONDS as MAX_TTL_SECONDS,
-        CLIPBOARD_VALUE_MAX_BYTES as MAX_VALUE_BYTES,
+    vocab::{
+        clipboard::{Encoding, EntrySource},
+        limits::{
+            self, CLIPBOARD_TTL_MAX_SECONDS as MAX_TTL_SECONDS,
+            CLIPBOARD_VALUE_MAX_BYTES as MAX_VALUE_BYTES,
+        },
     },
 };
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Encoding {
-    #[default]
-    #[serde(rename = "utf-8")]
-    Utf8,
-    Base64,
-    Hex,
-}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SetParams {
@@ -253,7 +246,7 @@ impl PluggedinServer {
             ttl_seconds: ttl,
             created_by_model: popped.created_by_model,
             created_by_tool: "clipboard_pop".into(),
-            source: "mcp",
+            source: EntrySource::Mcp.as_str(),
             ..Default::default()
         };
         match cancellable(&ctx.ct, client.clipboard_set(&entry)).await {
@@ -323,11 +316,11 @@ impl PluggedinServer {
         Ok(NewEntry {
             value,
             content_type,
-            encoding: super::reply::wire_name(&encoding),
+            encoding: encoding.as_str().into(),
             ttl_seconds,
             created_by_model: ctx.client_info().map(|c| c.name).filter(|n| !n.is_empty()),
             created_by_tool: tool.to_string(),
-            source: "mcp",
+            source: EntrySource::Mcp.as_str(),
             ..Default::default()
         })
     }

@@ -8,14 +8,17 @@ use serde_json::Value;
 use super::{
     PluggedinServer, SERVER_NAME, budget, cancellable,
     params::Parameters,
-    reply::{Json, ToolError, wire_name},
+    reply::{Json, ToolError},
 };
 use crate::{
     api::documents::{
         DocumentUpdate, DocumentUpdateMetadata, ListQuery, ModelRef, NewDocument,
         NewDocumentMetadata,
     },
-    vocab::limits,
+    vocab::{
+        documents::{Category, Format, Operation, Sort, SourceFilter, Visibility},
+        limits,
+    },
 };
 
 /// Content returned by one get_doc call unless `max_chars` says otherwise.
@@ -26,28 +29,10 @@ const NOT_FOUND_NEXT: &str = "Use search_docs or list_docs to find document ids.
 /// True in both modes: Plugged.in records a version row at each update, starting at 2.
 const VERSIONS_NEXT: &str = "Versions are recorded from the first update on (the first is version 2); a document's original text is not kept as a version. get_doc with versions=true lists the versions that exist.";
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    All,
-    Upload,
-    AiGenerated,
-    Api,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Sort {
-    DateDesc,
-    DateAsc,
-    Title,
-    Size,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListDocsParams {
     /// Default all.
-    pub source: Option<Source>,
+    pub source: Option<SourceFilter>,
     /// Documents with any of these tags (at most 20).
     pub tags: Option<Vec<String>>,
     /// Substring of title or description.
@@ -87,35 +72,6 @@ pub struct GetDocParams {
     pub max_chars: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Md,
-    Txt,
-    Json,
-    Html,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Report,
-    Analysis,
-    Documentation,
-    Guide,
-    Research,
-    Code,
-    Other,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Visibility {
-    Private,
-    Workspace,
-    Public,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CreateDocParams {
     /// 1-255 chars.
@@ -137,14 +93,6 @@ pub struct CreateDocParams {
     pub context: Option<String>,
     /// Ids of documents this one draws on.
     pub source_document_ids: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Operation {
-    Replace,
-    Append,
-    Prepend,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -317,10 +265,10 @@ impl PluggedinServer {
             ));
         }
         let query = ListQuery {
-            source: p.source.map(|s| wire_name(&s)),
+            source: p.source.map(|s| s.as_str().to_string()),
             tags: tags_arg(p.tags)?,
             search,
-            sort: p.sort.map(|s| wire_name(&s)),
+            sort: p.sort.map(|s| s.as_str().to_string()),
             limit,
             offset,
             ..Default::default()
@@ -541,12 +489,12 @@ impl PluggedinServer {
         let doc = NewDocument {
             title: title.clone(),
             content: p.content,
-            format: p.format.map_or("md".into(), |f| wire_name(&f)),
+            format: p.format.unwrap_or(Format::Md).as_str().into(),
             tags,
-            category: p.category.map_or("other".into(), |c| wire_name(&c)),
+            category: p.category.unwrap_or(Category::Other).as_str().into(),
             metadata: NewDocumentMetadata {
                 model: self.default_model(&ctx, p.model_name, p.model_provider),
-                visibility: p.visibility.map_or("private".into(), |v| wire_name(&v)),
+                visibility: p.visibility.unwrap_or(Visibility::Private).as_str().into(),
                 context: p.context,
                 source_documents: p.source_document_ids.unwrap_or_default(),
             },
@@ -594,7 +542,7 @@ impl PluggedinServer {
         }
         let tags = p.tags.map(|t| tags_arg(Some(t))).transpose()?;
         let update = DocumentUpdate {
-            operation: wire_name(&p.operation),
+            operation: p.operation.as_str().into(),
             content: p.content,
             metadata: DocumentUpdateMetadata {
                 model: self.default_model(&ctx, p.model_name, p.model_provider),

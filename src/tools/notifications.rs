@@ -7,22 +7,14 @@ use serde::{Deserialize, Serialize};
 use super::{
     PluggedinServer, cancellable,
     params::Parameters,
-    reply::{Json, ToolError, wire_name},
+    reply::{Json, ToolError},
 };
+
+use crate::vocab::notifications::Severity;
 
 const NOT_FOUND_NEXT: &str = "list_notifications shows the ids.";
 /// How many of the newest notifications one list call returns (the API's maximum).
 const LOOKUP_WINDOW: u32 = 100;
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Severity {
-    #[default]
-    Info,
-    Success,
-    Warning,
-    Alert,
-}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SendParams {
@@ -111,7 +103,7 @@ impl PluggedinServer {
         if p.message.trim().is_empty() {
             return Err(ToolError::invalid("message", "must not be empty"));
         }
-        let severity = wire_name(&p.severity.unwrap_or_default());
+        let severity = p.severity.unwrap_or_default().as_str();
         let ack = cancellable(
             &ctx.ct,
             self.client(&ctx)?.send_notification(

@@ -170,12 +170,3 @@ impl IntoCallToolResult for ToolError {
         Ok(CallToolResult::error(vec![ContentBlock::text(self.to_string())]).into())
     }
 }
-
-/// The wire spelling of a unit enum variant (its serde name), e.g. `AiGenerated` →
-/// `"ai_generated"`, so each enum states its names once, in its serde attributes.
-pub fn wire_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}

@@ -66,7 +66,8 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// How an update applies its text: append and prepend join with a blank line.
+    // How an update applies its text: append and prepend join with a blank line. (Not a doc
+    // comment: it would become the description of every argument of this type.)
     pub enum Operation {
         Replace = "replace",
         Append = "append",
