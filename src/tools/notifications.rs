@@ -109,7 +109,7 @@ impl PluggedinServer {
             self.client(&ctx)?.send_notification(
                 p.title.as_deref(),
                 &p.message,
-                &severity,
+                severity,
                 p.send_email,
             ),
         )

@@ -64,8 +64,6 @@ fn safe_file_part(s: &str, max_chars: usize) -> String {
         .collect()
 }
 
-/// The cloud's content rule for updates: no NUL and no control characters but tab/CR/LF.
-
 pub async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,

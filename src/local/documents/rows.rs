@@ -114,7 +114,8 @@ impl ModelInfo {
     }
 }
 
-/// NUL and control characters other than tab, CR and LF, which Plugged.in refuses in content.
+/// NUL and control characters other than tab, CR and LF, which Plugged.in refuses in the
+/// content of an update.
 pub fn has_forbidden_control(s: &str) -> bool {
     s.chars()
         .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
