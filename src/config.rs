@@ -234,17 +234,6 @@ fn positive_secs(s: &str) -> Result<f64, String> {
     }
 }
 
-/// `$XDG_DATA_HOME/pluggedin-mcp`, or `~/.local/share/pluggedin-mcp`.
-pub fn default_data_dir() -> anyhow::Result<PathBuf> {
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(xdg).join("pluggedin-mcp"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .context("neither XDG_DATA_HOME nor HOME is set; pass --data-dir")?;
-    Ok(PathBuf::from(home).join(".local/share/pluggedin-mcp"))
-}
-
 /// Where the MCP server gets its data.
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -293,13 +282,6 @@ pub fn key_problem(raw: &str, source: &str) -> Option<String> {
     None
 }
 
-/// Settings of the upstream HTTP client.
-#[derive(Debug, Clone)]
-pub struct ClientSettings {
-    pub timeout: Duration,
-    pub max_retries: u32,
-}
-
 impl ServeArgs {
     /// Decides the mode: `--local`, or no key, means local; a key (env or file) means cloud;
     /// something given as a key that cannot be one means a configuration error.
@@ -328,7 +310,7 @@ impl ServeArgs {
             Ok(Mode::Local {
                 data_dir: match &self.data_dir {
                     Some(d) => d.clone(),
-                    None => default_data_dir()?,
+                    None => crate::local::default_data_dir()?,
                 },
             })
         };
@@ -354,8 +336,8 @@ impl ServeArgs {
         crate::tools::Selection::new(&self.toolsets, self.read_only)
     }
 
-    pub fn client_settings(&self) -> ClientSettings {
-        ClientSettings {
+    pub fn client_settings(&self) -> crate::api::ClientSettings {
+        crate::api::ClientSettings {
             timeout: Duration::from_secs_f64(self.timeout),
             max_retries: self.max_retries,
         }

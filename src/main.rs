@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Some(Command::Api(args)) => pluggedin_mcp::local::run_standalone(args).await,
+            Some(Command::Api(args)) => pluggedin_mcp::serve::run_api(args).await,
             Some(Command::Tools(_)) => Ok(()),
             None => pluggedin_mcp::serve::run(cli.serve).await,
         }

@@ -22,7 +22,15 @@ use serde_json::Value;
 pub use error::ApiError;
 use error::ErrorContext;
 
-use crate::{config::ClientSettings, redact::Scrubber, secret::Secret};
+use crate::{redact::Scrubber, secret::Secret};
+
+/// How the client talks to Plugged.in: a deadline per call (retries included) and how many
+/// times an idempotent request is retried.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
 
 /// An attempt slower than this is reported as a slow upstream call.
 const SLOW_CALL: Duration = Duration::from_secs(2);

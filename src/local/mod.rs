@@ -196,48 +196,14 @@ fn spawn_maintenance(store: Store, every: Duration, shutdown: CancellationToken)
     });
 }
 
-/// `pluggedin-mcp api`: serves until SIGINT/SIGTERM, then shuts down gracefully. The base
-/// URL (and the key, when it was generated here) go to stderr for the user to copy.
-pub async fn run_standalone(args: crate::config::ApiArgs) -> anyhow::Result<()> {
-    let ip: std::net::IpAddr = args
-        .host
-        .parse()
-        .with_context(|| format!("--host must be an IP address, got {}", args.host))?;
-    let data_dir = match args.data_dir {
-        Some(d) => d,
-        None => crate::config::default_data_dir()?,
-    };
-    let generated = args.key.as_deref().is_none_or(|k| k.trim().is_empty());
-    let mut config = LocalConfig::new(&data_dir);
-    config.bind = SocketAddr::new(ip, args.port);
-    config.agent_quota = args.agent_quota;
-    config.key = (!generated).then(|| Secret::new(args.key.unwrap_or_default().trim()));
-    let port = args.port;
-    let api = LocalApi::start(config).await.map_err(|error| {
-        let in_use = error.chain().any(|e| {
-            e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
-        });
-        if in_use {
-            anyhow::anyhow!(
-                "port {port} is already in use on {ip}: pick another with --port N (--port 0 picks a free one)"
-            )
-        } else {
-            error
-        }
-    })?;
-    eprintln!("Plugged.in-compatible API listening on {}", api.base_url());
-    eprintln!("Data directory: {}", data_dir.display());
-    if generated {
-        // Printed because the user has no other way to learn it; pass --key to choose one.
-        eprintln!("API key (generated for this run): {}", api.key().expose());
+/// `$XDG_DATA_HOME/pluggedin-mcp`, or `~/.local/share/pluggedin-mcp`: where local data
+/// lives unless `--data-dir` says otherwise.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("pluggedin-mcp"));
     }
-    eprintln!(
-        "Point an SDK or PAP agent at it: PLUGGEDIN_API_BASE_URL={} with the key as Bearer token. Ctrl-C stops.",
-        api.base_url()
-    );
-    crate::shutdown::signal().await;
-    eprintln!("Shutting down…");
-    api.stop().await;
-    Ok(())
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .context("neither XDG_DATA_HOME nor HOME is set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/pluggedin-mcp"))
 }

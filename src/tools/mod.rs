@@ -33,7 +33,10 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiError, Client};
+use crate::{
+    api::{ApiError, Client},
+    secret::Secret,
+};
 pub use selection::{Selection, Toolset};
 
 pub const SERVER_NAME: &str = "pluggedin-mcp";
@@ -59,6 +62,19 @@ pub enum UpstreamKey {
     /// The bearer token the MCP client sent on this request (`--auth passthrough`): one
     /// server can serve many Plugged.in users, each with their own key.
     Passthrough,
+}
+
+/// The Plugged.in key an MCP client presented (its bearer token, `--auth passthrough`). The
+/// HTTP transport puts it in the request's extensions; rmcp hands those to the handlers.
+#[derive(Clone, Debug)]
+pub struct ClientKey(pub Secret);
+
+impl ClientKey {
+    /// The key of the HTTP request that carried this MCP request, if it brought one.
+    fn of(ctx: &RequestContext<RoleServer>) -> Option<Secret> {
+        let parts = ctx.extensions.get::<axum::http::request::Parts>()?;
+        parts.extensions.get::<ClientKey>().map(|k| k.0.clone())
+    }
 }
 
 /// How a server is set up.
@@ -185,7 +201,7 @@ impl PluggedinServer {
         }
         let client = match self.shared.options.upstream_key {
             UpstreamKey::Server => self.shared.client.clone(),
-            UpstreamKey::Passthrough => crate::transport::bearer_of(ctx)
+            UpstreamKey::Passthrough => ClientKey::of(ctx)
                 .map(|key| self.shared.client.with_passthrough_key(key))
                 .ok_or_else(|| {
                     reply::ToolError::Refused(

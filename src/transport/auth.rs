@@ -13,7 +13,7 @@ use axum::{
 use subtle::ConstantTimeEq;
 
 use super::jsonrpc_error;
-use crate::secret::Secret;
+use crate::{secret::Secret, tools::ClientKey};
 
 /// Routes anyone may call: liveness and the server card say nothing secret.
 pub const OPEN_PATHS: [&str; 2] = ["/health", "/.well-known/mcp.json"];
@@ -64,14 +64,20 @@ fn accepted(tokens: &[Secret], presented: &str) -> bool {
     })
 }
 
-pub async fn require(State(mode): State<AuthMode>, req: Request, next: Next) -> Response {
+pub async fn require(State(mode): State<AuthMode>, mut req: Request, next: Next) -> Response {
     if OPEN_PATHS.contains(&req.uri().path()) || req.method() == axum::http::Method::OPTIONS {
         return next.run(req).await;
     }
     let ok = match (&mode, bearer(req.headers())) {
         (AuthMode::None, _) => true,
         (AuthMode::Tokens(tokens), Some(t)) => accepted(tokens, t),
-        (AuthMode::Passthrough, Some(_)) => true,
+        (AuthMode::Passthrough, Some(key)) => {
+            // The tools find the client's key here (rmcp hands them the HTTP request's
+            // parts), as a typed value rather than by reading headers themselves.
+            let key = ClientKey(Secret::new(key));
+            req.extensions_mut().insert(key);
+            true
+        }
         (_, None) => false,
     };
     if ok {

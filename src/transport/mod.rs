@@ -22,8 +22,7 @@ use axum::{
     routing::{get, post},
 };
 use rmcp::{
-    RoleServer, ServerHandler,
-    service::RequestContext,
+    ServerHandler,
     transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
     },
@@ -34,7 +33,6 @@ use tokio_util::sync::CancellationToken;
 pub use auth::AuthMode;
 pub use guard::Allowed;
 
-use crate::secret::Secret;
 use legacy_sse::LegacySse;
 
 pub use crate::listener::ConnectionLimits;
@@ -87,12 +85,6 @@ pub fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> (StatusCod
             json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } }),
         ),
     )
-}
-
-/// The bearer token of the HTTP request that carried this MCP request, if any.
-pub fn bearer_of(ctx: &RequestContext<RoleServer>) -> Option<Secret> {
-    let parts = ctx.extensions.get::<axum::http::request::Parts>()?;
-    auth::bearer(&parts.headers).map(Secret::new)
 }
 
 /// What the session cap needs to count sessions of both transports.
