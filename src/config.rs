@@ -225,6 +225,10 @@ pub struct ToolsArgs {
     /// Print the catalog as JSON (the content of tools/catalog.json).
     #[arg(long)]
     pub json: bool,
+    /// Write both catalog files (catalog.json and README.md) into this directory instead
+    /// of printing: `pluggedin-mcp tools --write tools` regenerates the committed catalog.
+    #[arg(long, value_name = "DIR", conflicts_with = "json")]
+    pub write: Option<PathBuf>,
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {

@@ -5,16 +5,12 @@ use pluggedin_mcp::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Tools(args)) = &cli.command {
-        // Printing the catalog needs no runtime, network or logging.
-        let text = if args.json {
-            pluggedin_mcp::catalog::catalog_json()
-        } else {
-            pluggedin_mcp::catalog::catalog_markdown()
-        };
-        print!("{text}");
-        return Ok(());
-    }
+    let command = match cli.command {
+        // The catalog needs no runtime, network or logging.
+        Some(Command::Tools(args)) => return pluggedin_mcp::catalog::run(&args),
+        Some(Command::Api(args)) => Some(args),
+        None => None,
+    };
     init_tracing();
     // Connections, child processes and the database are file descriptors; many systems start
     // processes with a soft limit of 1024 and a much higher hard one.
@@ -24,9 +20,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
-            Some(Command::Api(args)) => pluggedin_mcp::serve::run_api(args).await,
-            Some(Command::Tools(_)) => Ok(()),
+        match command {
+            Some(args) => pluggedin_mcp::serve::run_api(args).await,
             None => pluggedin_mcp::serve::run(cli.serve).await,
         }
     })

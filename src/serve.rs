@@ -53,7 +53,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
                     upstream_key: UpstreamKey::Passthrough,
                     ..options(Backend::Cloud)
                 },
-            ),
+            )?,
             local: None,
         });
     }
@@ -63,7 +63,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
             let client = Client::new(&base_url, key, settings)?;
             check_in_background(client.clone());
             Ok(Running {
-                server: PluggedinServer::new(client, options(Backend::Cloud)),
+                server: PluggedinServer::new(client, options(Backend::Cloud))?,
                 local: None,
             })
         }
@@ -77,7 +77,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
                         config_error: Some(problem),
                         ..options(Backend::Cloud)
                     },
-                ),
+                )?,
                 local: None,
             })
         }
@@ -93,7 +93,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
             );
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
             Ok(Running {
-                server: PluggedinServer::new(client, options(Backend::Local)),
+                server: PluggedinServer::new(client, options(Backend::Local))?,
                 local: Some(api),
             })
         }

@@ -102,7 +102,7 @@ fn every_tool_answers_random_arguments_with_a_result() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mcp = runtime.block_on(spawn_local(dir.path()));
-    let catalog = PluggedinServer::catalog();
+    let catalog = PluggedinServer::catalog().unwrap();
     let cases: Vec<(String, BoxedStrategy<Value>)> = catalog
         .iter()
         .map(|t| (t.name.to_string(), Value::Object((*t.input_schema).clone())))

@@ -12,6 +12,7 @@ mod notifications;
 mod params;
 mod prompts;
 mod rag;
+pub mod registry;
 pub mod reply;
 mod resources;
 pub mod schema;
@@ -113,27 +114,28 @@ pub struct PluggedinServer {
 struct Shared {
     client: Client,
     options: ServerOptions,
+    registry: registry::Registry,
+    /// The registry's tools as this server offers them (`--toolsets`, `--read-only`).
     tools: ToolRouter<PluggedinServer>,
     completions: completion::CompletionCache,
 }
 
 impl PluggedinServer {
-    pub fn new(client: Client, options: ServerOptions) -> Self {
-        let mut tools = Self::all_tools();
-        for tool in tools.list_all() {
-            if options.selection.refusal(&tool).is_some() {
-                tools.disable_route(tool.name.clone());
-            }
-        }
-        Self {
+    /// A server over `client`; fails when a tool is registered without what the registry
+    /// requires of it.
+    pub fn new(client: Client, options: ServerOptions) -> Result<Self, registry::RegistryError> {
+        let registry = registry::Registry::build()?;
+        let tools = registry.offered(&options.selection);
+        Ok(Self {
             shared: Arc::new(Shared {
                 client,
                 options,
+                registry,
                 tools,
                 completions: completion::CompletionCache::default(),
             }),
             session: Arc::default(),
-        }
+        })
     }
 
     /// A server for a new session: same client, catalog and caches; fresh session state.
@@ -144,25 +146,21 @@ impl PluggedinServer {
         }
     }
 
-    /// Every tool, with tidied schemas.
-    fn all_tools() -> ToolRouter<Self> {
-        let mut router = Self::agent_tools()
-            + Self::document_tools()
-            + Self::rag_tools()
-            + Self::clipboard_tools()
-            + Self::notification_tools();
-        for route in router.map.values_mut() {
-            route.attr.input_schema = Arc::new(schema::clean(&route.attr.input_schema));
-            if let Some(out) = &route.attr.output_schema {
-                route.attr.output_schema = Some(Arc::new(schema::clean(out)));
-            }
+    /// The tools of one toolset, as its domain's router declares them. Matching every
+    /// toolset here is what makes a new toolset without tools fail to compile.
+    pub(crate) fn router_of(set: Toolset) -> ToolRouter<Self> {
+        match set {
+            Toolset::Agents => Self::agent_tools(),
+            Toolset::Docs => Self::document_tools(),
+            Toolset::Rag => Self::rag_tools(),
+            Toolset::Clipboard => Self::clipboard_tools(),
+            Toolset::Notifications => Self::notification_tools(),
         }
-        router
     }
 
     /// The full tool catalog, independent of any configuration or backend.
-    pub fn catalog() -> Vec<Tool> {
-        Self::all_tools().list_all()
+    pub fn catalog() -> Result<Vec<Tool>, registry::RegistryError> {
+        Ok(registry::Registry::build()?.tools())
     }
 
     /// The tools this server lists, sorted by name.
@@ -405,10 +403,10 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.shared.tools.has_route(&request.name)
-            && let Some(reason) = Self::catalog()
-                .iter()
-                .find(|t| t.name == request.name)
-                .and_then(|t| self.selection().refusal(t))
+            && let Some(reason) = self
+                .shared
+                .registry
+                .refusal(self.selection(), &request.name)
         {
             return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
         }

@@ -30,25 +30,6 @@ impl Toolset {
             Toolset::Notifications => "notifications",
         }
     }
-
-    /// The toolset a tool belongs to. Every tool must be listed here (a test checks).
-    pub fn of_tool(name: &str) -> Option<Toolset> {
-        Some(match name {
-            "create_agent" | "list_agents" | "agent_status" | "delete_agent" | "control_agent"
-            | "agent_heartbeat" | "agent_metrics" | "export_agent" | "agent_logs" => {
-                Toolset::Agents
-            }
-            "list_docs" | "search_docs" | "get_doc" | "create_doc" | "update_doc" => Toolset::Docs,
-            "rag_ask" => Toolset::Rag,
-            "clipboard_set" | "clipboard_get" | "clipboard_list" | "clipboard_push"
-            | "clipboard_pop" | "clipboard_delete" => Toolset::Clipboard,
-            "send_notification"
-            | "list_notifications"
-            | "complete_notification"
-            | "delete_notification" => Toolset::Notifications,
-            _ => return None,
-        })
-    }
 }
 
 /// The configured selection.
@@ -98,9 +79,9 @@ impl Selection {
         self.has(toolset) && !(writes && self.read_only)
     }
 
-    /// Why `tool` is not offered, or `None` when it is.
-    pub fn refusal(&self, tool: &Tool) -> Option<String> {
-        let set = Toolset::of_tool(&tool.name)?;
+    /// Why `tool` (of toolset `set`) is not offered, or `None` when it is. Whether a tool
+    /// changes data is what its own read-only hint says.
+    pub fn refusal(&self, tool: &Tool, set: Toolset) -> Option<String> {
         if !self.has(set) {
             let on: Vec<&str> = self.toolsets.iter().map(|t| t.name()).collect();
             return Some(format!(
@@ -119,14 +100,5 @@ impl Selection {
             ));
         }
         None
-    }
-
-    pub fn describe(&self) -> String {
-        let sets: Vec<&str> = self.toolsets.iter().map(|t| t.name()).collect();
-        format!(
-            "{}{}",
-            sets.join(","),
-            if self.read_only { " (read-only)" } else { "" }
-        )
     }
 }

@@ -1,7 +1,7 @@
 //! The tool catalog: every tool fully described, schemas portable, generated files current.
 
 use crate::common::mcp::spawn_local;
-use pluggedin_mcp::catalog;
+use pluggedin_mcp::{catalog, tools::PluggedinServer};
 use serde_json::Value;
 
 fn walk(v: &Value, f: &mut dyn FnMut(&serde_json::Map<String, Value>)) {
@@ -105,23 +105,51 @@ async fn every_tool_is_fully_described_and_portable() {
 
 #[test]
 fn the_catalog_fits_the_token_budget() {
-    let bytes = catalog::model_facing_bytes();
+    let bytes = catalog::model_facing_bytes(&PluggedinServer::catalog().unwrap());
     println!("tool catalog: {bytes} bytes of names, descriptions and input schemas (budget 16384)");
     assert!(bytes <= 16 * 1024, "{bytes} bytes");
+}
+
+/// The lines of `new` that differ from `old`, as `-`/`+` pairs around the first difference
+/// (enough to see what changed without a diff tool).
+fn difference(old: &str, new: &str) -> String {
+    let (old, new): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    let first = old
+        .iter()
+        .zip(&new)
+        .position(|(a, b)| a != b)
+        .unwrap_or(old.len().min(new.len()));
+    let (mut from_end_old, mut from_end_new) = (old.len(), new.len());
+    while from_end_old > first
+        && from_end_new > first
+        && old[from_end_old - 1] == new[from_end_new - 1]
+    {
+        from_end_old -= 1;
+        from_end_new -= 1;
+    }
+    let mut out = format!("first difference at line {}:\n", first + 1);
+    for line in old[first..from_end_old].iter().take(20) {
+        out.push_str(&format!("- {line}\n"));
+    }
+    for line in new[first..from_end_new].iter().take(20) {
+        out.push_str(&format!("+ {line}\n"));
+    }
+    out
 }
 
 #[test]
 fn committed_catalog_files_are_current() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let json = std::fs::read_to_string(format!("{root}/tools/catalog.json")).unwrap_or_default();
-    let md = std::fs::read_to_string(format!("{root}/tools/README.md")).unwrap_or_default();
-    let fix = "regenerate: cargo run -q -- tools --json > tools/catalog.json && cargo run -q -- tools > tools/README.md";
-    assert!(
-        json == catalog::catalog_json(),
-        "tools/catalog.json is stale; {fix}"
-    );
-    assert!(
-        md == catalog::catalog_markdown(),
-        "tools/README.md is stale; {fix}"
-    );
+    let fix = "regenerate both with: cargo run -q -- tools --write tools";
+    for (file, current) in [
+        ("catalog.json", catalog::catalog_json().unwrap()),
+        ("README.md", catalog::catalog_markdown().unwrap()),
+    ] {
+        let committed = std::fs::read_to_string(format!("{root}/tools/{file}")).unwrap_or_default();
+        assert!(
+            committed == current,
+            "tools/{file} is stale ({fix}); {}",
+            difference(&committed, &current)
+        );
+    }
 }

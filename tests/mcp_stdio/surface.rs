@@ -450,14 +450,3 @@ async fn toolsets_limit_tools_prompts_and_resources() {
     assert!(format!("{doc:?}").contains("--toolsets"));
     mcp.close().await;
 }
-
-#[test]
-fn every_tool_belongs_to_a_toolset() {
-    for tool in pluggedin_mcp::tools::PluggedinServer::catalog() {
-        assert!(
-            pluggedin_mcp::tools::Toolset::of_tool(&tool.name).is_some(),
-            "{}",
-            tool.name
-        );
-    }
-}
