@@ -55,7 +55,7 @@ impl Registry {
                     route.attr.output_schema = Some(Arc::new(schema::clean(out)));
                 }
             }
-            router = router + domain;
+            router += domain;
         }
         Ok(Self { router, toolsets })
     }
