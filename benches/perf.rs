@@ -9,6 +9,11 @@
 //! difference is this server's overhead), search over 2,000 documents, and HTTP throughput
 //! with 1, 10 and 100 concurrent sessions. Targets are printed beside the figures; nothing
 //! here fails on a slow machine (timing belongs in a benchmark, not in a test).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark program: a failed step should stop it at once, with its message"
+)]
 
 use std::{
     io::{BufRead, BufReader, Write},

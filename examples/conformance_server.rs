@@ -11,6 +11,11 @@
 //! Every fixture is written from the scenario descriptions the suite ships (`conformance
 //! list`); none of it is product code.
 #![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a fixture server for the conformance suite: its inputs are constants and a poisoned lock is a bug to see at once"
+)]
+#![allow(
     deprecated,
     reason = "the suite still tests logging, sampling and resource subscriptions of 2025-11-25"
 )]

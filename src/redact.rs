@@ -59,12 +59,7 @@ static SHAPES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     ];
     rules
         .iter()
-        .map(|(pattern, replacement)| {
-            (
-                Regex::new(pattern).expect("redaction patterns are valid"),
-                *replacement,
-            )
-        })
+        .map(|(pattern, replacement)| (crate::text::constant_regex(pattern), *replacement))
         .collect()
 });
 

@@ -8,6 +8,16 @@ pub fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
+/// A regular expression written in the code. A bad one is a bug the tests catch (every
+/// pattern is compiled by the unit tests of the module that holds it), so it may panic.
+#[allow(
+    clippy::expect_used,
+    reason = "constant patterns, compiled by the unit tests of their modules"
+)]
+pub fn constant_regex(pattern: &str) -> regex::Regex {
+    regex::Regex::new(pattern).expect("a constant regular expression is valid")
+}
+
 /// The SHA-256 of `s` as lower-case hex.
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest;

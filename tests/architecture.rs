@@ -3,7 +3,11 @@
 //! top-level module must be given a layer here, or this test fails.
 //!
 //! `cargo test --test architecture -- --nocapture` prints the module graph.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test at once, with its message"
+)]
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},

@@ -1,7 +1,11 @@
 //! Fault tolerance against a misbehaving Plugged.in: bursts of 503s, 429 with Retry-After,
 //! garbage and truncated bodies, refused and hung connections, and client cancellation that
 //! must abort the upstream request. After every fault the server keeps serving.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test at once, with its message"
+)]
 mod common;
 
 use std::{

@@ -5,7 +5,11 @@
 //! was cut. Lists of 2 MiB clipboard values are listed without loading them (peak memory of
 //! the whole process stays far below their size); a popped value too long for one result is
 //! kept, not lost; resources are paged the same way.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test at once, with its message"
+)]
 mod common;
 
 use common::mcp::{spawn, spawn_local, text_of};

@@ -2,7 +2,11 @@
 //! ill-typed, sent to every tool and to every route of the embedded API. Never a panic,
 //! never a 5xx or a protocol error, always a result or a clear error, and the database is
 //! intact afterwards.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test at once, with its message"
+)]
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,10 @@
 //! At scale (10,000 clipboard entries, 2,000 documents) lists and resources stay paginated:
 //! no answer grows with the data. Timings and memory are the bench's job (benches/perf.rs).
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test at once, with its message"
+)]
 mod common;
 
 use common::{TestApi, mcp::spawn};

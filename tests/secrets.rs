@@ -2,7 +2,11 @@
 //! request's `Authorization` header (JSON, plain text or HTML; 4xx, 429, 5xx, with retries),
 //! not in tool results, not in `notifications/message`, not on stderr — in cloud mode and with
 //! `--auth passthrough`. Exports hide secrets by name and by value.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test at once, with its message"
+)]
 #![allow(
     deprecated,
     reason = "MCP logging is deprecated in 2026-07-28; 2025-11-25 clients pick their log level with it"

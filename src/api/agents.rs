@@ -1,4 +1,6 @@
-//! PAP agent calls (reference §1).
+//! PAP agent calls. Agent rows are snake_case; `GET /api/agents/{id}` adds the recent
+//! heartbeats, metrics and lifecycle events (newest first); lifecycle actions answer with a
+//! message and, for some, the previous and new state.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -210,7 +212,7 @@ impl Client {
         mode: &str,
         uptime_seconds: u64,
     ) -> Result<HeartbeatAck, ApiError> {
-        // Never retried: heartbeats have their own cadence (reference §10).
+        // Never retried: an agent sends its next heartbeat on its own cadence anyway.
         let body = json!({ "mode": mode, "uptime_seconds": uptime_seconds });
         self.json(Request::post(&["api", "agents", id, "heartbeat"], body))
             .await

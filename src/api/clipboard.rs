@@ -1,4 +1,5 @@
-//! Clipboard calls (reference §4). Writes are tagged `source: "mcp"`.
+//! Clipboard calls: named entries (upserted by name) and a stack (push takes the highest
+//! index + 1, pop removes the highest). Writes are tagged `source: "mcp"`.
 //!
 //! Answers are decoded strictly: an entry needs its `uuid` and `value`, a list its `entries`,
 //! so an answer of another shape is an error, never an empty success.

@@ -1,4 +1,4 @@
-//! Document library calls (reference §2). Field names are the server's camelCase. Answers
+//! Document library calls. Field names are the server's camelCase. Answers
 //! are decoded strictly (ids and list keys are required), so an answer of another shape is an
 //! error, never an empty success.
 

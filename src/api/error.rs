@@ -1,5 +1,7 @@
-//! Typed failures of Plugged.in calls, built from the status codes and `{error, details, …}`
-//! bodies of reference §7, with messages written for a model: what happened, what to do.
+//! Typed failures of Plugged.in calls, built from the status code and the `{error, …}` body
+//! every route answers with (`details` as `[{path, message}]`, zod issues or
+//! `{formErrors, fieldErrors}`; sometimes `hint`, allowed states, quota figures,
+//! `retryAfter`), with messages written for a model: what happened, what to do.
 //! No message ever contains the API key or a whole upstream body: every piece of upstream
 //! text passes through the request's [`Scrubber`] before it is cut to length or quoted.
 

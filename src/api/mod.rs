@@ -121,7 +121,8 @@ pub struct Client {
 struct Shared {
     http: reqwest::Client,
     base: Url,
-    /// `scheme://host[:port]`, sent as `Origin` on document updates (reference §2.3).
+    /// `scheme://host[:port]`, sent as `Origin` on document updates: Plugged.in refuses a
+    /// document PATCH without an allowed `Origin` and an `X-Requested-With` header.
     origin: String,
     settings: ClientSettings,
 }
@@ -687,7 +688,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// A count that some routes send as a JSON string (Postgres bigint, reference §2.5).
+/// A count that some routes send as a JSON string (a Postgres bigint: search's `total`).
 pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

@@ -1,4 +1,6 @@
-//! Notification calls (reference §5). Rows are snake_case.
+//! Notification calls. Rows are snake_case; the list is newest first, at most 100, with no
+//! offset; a custom notification's answer carries no id (the embedded API adds one);
+//! `PATCH …/completed` toggles rather than sets.
 
 use serde::Deserialize;
 use serde_json::json;

@@ -1,4 +1,7 @@
-//! The knowledge-base query (reference §3.1).
+//! The knowledge-base query: `POST /api/rag/query` with `{query, includeMetadata: true}`.
+//! The answer is not written by a model: it is the text of the best-matching chunks of the
+//! user's documents joined with `\n\n---\n\n`, with the titles and ids of their documents.
+//! Without `includeMetadata` (or from an older server) it comes as `text/plain`.
 
 use serde::Deserialize;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! The clipboard (reference §4): a per-profile key/value store (named entries) and stack
+//! The clipboard: a per-profile key/value store (named entries) and stack
 //! (indexed entries). Unlike the cloud, an expired entry is never returned: reads filter on
 //! `expires_at`, and every write (plus a periodic task) purges expired rows first.
 
@@ -364,7 +364,7 @@ async fn set(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
                     let uuid = insert(tx, &entry, Some(name), None, &now, &expires)?;
                     return load_by_uuid(tx, &uuid);
                 };
-                // Upsert keeps the uuid and createdAt (reference §4.4).
+                // Upsert keeps the uuid and createdAt, as Plugged.in's does.
                 tx.execute(
                     "UPDATE clipboard SET value = ?2, content_type = ?3, encoding = ?4, size_bytes = ?5, \
                      visibility = ?6, created_by_tool = ?7, created_by_model = ?8, source = ?9, \

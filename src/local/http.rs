@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 pub const MAX_BODY_BYTES: usize = crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 
 /// An error answer: a status and a JSON object with at least a string `error`, the shape
-/// every Plugged.in route uses (reference §7.2).
+/// every Plugged.in route uses.
 #[derive(Debug)]
 pub struct ErrorResponse {
     pub status: StatusCode,
@@ -223,7 +223,7 @@ pub fn uuid_param(raw: &str, what: &str) -> HttpResult<String> {
 #[derive(Clone)]
 pub struct ApiKey(pub Arc<str>);
 
-/// Bearer auth on every route (reference §0, §7.1): `Bearer ` is matched case-sensitively
+/// Bearer auth on every route, as Plugged.in does it: `Bearer ` is matched case-sensitively
 /// with one space, the rest is trimmed, and the key is compared in constant time.
 pub async fn require_bearer(
     axum::extract::State(key): axum::extract::State<ApiKey>,
@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn decode_names_the_failing_field() {
         #[derive(serde::Deserialize, Debug)]
-        #[allow(dead_code)]
+        #[allow(dead_code, reason = "only decoded, to see the error")]
         struct T {
             limit: u32,
         }

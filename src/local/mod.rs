@@ -1,5 +1,7 @@
 //! The embedded Plugged.in-compatible API: the same paths, casing, status codes and error
-//! bodies as the cloud (`../shared/reference/pluggedin-api.md`), over SQLite.
+//! bodies as Plugged.in (the recorded answers in `tests/fixtures/cloud/` hold it to them;
+//! where it deliberately differs is listed in the README and in `tests/contract.rs`), over
+//! SQLite.
 //!
 //! It serves three uses: local mode (started in-process on a loopback port with a random
 //! key), the standalone dev server (`pluggedin-mcp api`), and the test backend.
@@ -30,7 +32,8 @@ pub struct LocalConfig {
     /// The key clients must present; `None` makes a random one.
     pub key: Option<Secret>,
     pub bind: SocketAddr,
-    /// Agents a profile may create, counting terminated ones like the cloud (reference §1.6).
+    /// Agents a profile may create, counting terminated ones like the cloud (their names stay
+    /// taken).
     pub agent_quota: u32,
     /// Chunks joined into a RAG answer (the cloud's `RAG_SEARCH_TOP_K`).
     pub rag_top_k: usize,
@@ -173,7 +176,7 @@ impl Drop for LocalApi {
     }
 }
 
-/// Runs the zombie sweep (reference §1.3) and the clipboard expiry purge on a timer.
+/// Runs the zombie sweep and the clipboard expiry purge on a timer.
 fn spawn_maintenance(store: Store, every: Duration, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));

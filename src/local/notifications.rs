@@ -1,4 +1,4 @@
-//! Notifications (reference §5): list, custom create, mark read, toggle completed, delete.
+//! Notifications: list, custom create, mark read, toggle completed, delete.
 //! Rows are returned raw, in snake_case, as the cloud does.
 
 use axum::{

@@ -1,4 +1,4 @@
-//! RAG over the local library (reference §3.1): documents are split into chunks when they
+//! RAG over the local library: documents are split into chunks when they
 //! are written, and a question is answered with the best-matching chunks joined by
 //! `\n\n---\n\n`, exactly the shape the cloud returns (it is not an LLM answer there either).
 

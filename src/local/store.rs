@@ -192,7 +192,8 @@ CREATE TABLE notifications (
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     pub clock: Clock,
-    /// The single local profile all data belongs to (reference §0: every key resolves to one).
+    /// The single local profile all data belongs to (on Plugged.in every key resolves to one
+    /// profile too: its project's active one).
     pub profile_uuid: Arc<str>,
     pub path: Arc<PathBuf>,
 }

@@ -56,12 +56,6 @@ impl<T> Json<T> {
         }
     }
 
-    /// Appends a block after the JSON text (an image, a resource link).
-    pub fn with_block(mut self, block: ContentBlock) -> Self {
-        self.extra.push(block);
-        self
-    }
-
     pub fn with_blocks(mut self, blocks: impl IntoIterator<Item = ContentBlock>) -> Self {
         self.extra.extend(blocks);
         self

@@ -1,4 +1,5 @@
-//! Limits of the Plugged.in API (reference §2, §4), and the sizes derived from them.
+//! Limits of the Plugged.in API (its document and clipboard rules), and the sizes derived
+//! from them.
 //!
 //! Where the cloud has no limit but an unlimited value breaks something (a URL too long, a
 //! stack index that overflows on the next push), both layers apply the rule written here and

@@ -4,6 +4,11 @@
     dead_code,
     reason = "each test binary uses a different part of the harness"
 )]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test harness: a failed step should stop the test at once, with its message"
+)]
 
 pub mod http;
 pub mod mcp;

@@ -20,12 +20,14 @@ const ALLOWED_REGISTRIES: &[&str] = &[
 
 pub fn validate_image(raw: &str) -> HttpResult<String> {
     static BARE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[a-z0-9._-]+)?(@sha256:[a-f0-9]+)?$")
-            .expect("static regex is valid")
+        crate::text::constant_regex(
+            r"^[a-z0-9]+([._-][a-z0-9]+)*(:[a-z0-9._-]+)?(@sha256:[a-f0-9]+)?$",
+        )
     });
     static PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[a-z0-9._-]+)?(@sha256:[a-f0-9]+)?$")
-            .expect("static regex is valid")
+        crate::text::constant_regex(
+            r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[a-z0-9._-]+)?(@sha256:[a-f0-9]+)?$",
+        )
     });
     let image = raw.trim().to_lowercase();
     if image.contains("..") || image.contains("//") {
@@ -73,12 +75,10 @@ fn memory_bytes(s: &str) -> Option<f64> {
 }
 
 pub fn validate_resources(resources: Option<&Value>, present: bool) -> HttpResult<Option<Value>> {
-    static CPU: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"^(\d+(\.\d+)?)(m)?$").expect("static regex is valid")
-    });
-    static MEM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"^(\d+)(Ki|Mi|Gi|Ti)?$").expect("static regex is valid")
-    });
+    static CPU: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| crate::text::constant_regex(r"^(\d+(\.\d+)?)(m)?$"));
+    static MEM: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| crate::text::constant_regex(r"^(\d+)(Ki|Mi|Gi|Ti)?$"));
     let spec_error = |form: Vec<String>, fields: Map<String, Value>| {
         ErrorResponse::bad_request("Invalid resource specification").with(
             "details",

@@ -21,7 +21,7 @@ use crate::local::{
     rag,
 };
 
-/// The cloud's CSRF gate on document PATCH (reference §2.3): an allowed Origin (or
+/// The cloud's CSRF gate on document PATCH: an allowed Origin (or
 /// Referer), and `X-Requested-With` on JSON requests. We also accept our own origin.
 pub(super) fn check_csrf(headers: &HeaderMap, own_origins: &[String]) -> HttpResult<()> {
     const CLOUD: [&str; 4] = [
