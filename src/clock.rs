@@ -1,4 +1,4 @@
-//! Wall-clock time for the embedded API, with a test hook to move it forward.
+//! Wall-clock time for the embedded API and the tools, with a test hook to move it forward.
 //!
 //! Timestamps on the wire are ISO-8601 UTC with milliseconds and `Z`, as Plugged.in sends
 //! them (`2025-11-13T08:00:45.123Z`). Stored timestamps use the same text form, which sorts
@@ -12,10 +12,13 @@ use std::sync::{
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// System time plus an offset that tests can advance (zombie detection, replay windows,
-/// clipboard expiry) without sleeping.
+/// clipboard expiry, agent health, waiting for an agent) without sleeping. One clock is
+/// shared by everything in a process, so the embedded API and the tools agree on the time.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// Wakes [`Clock::sleep`]ers when the clock is moved.
+    moved: Arc<tokio::sync::Notify>,
 }
 
 impl Clock {
@@ -31,6 +34,27 @@ impl Clock {
     pub fn advance(&self, by: std::time::Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        self.moved.notify_waiters();
+    }
+
+    /// Waits until this clock has moved `by`: as real time passes, or at once when a test
+    /// advances it past the deadline.
+    pub async fn sleep(&self, by: std::time::Duration) {
+        let deadline =
+            self.now() + chrono::Duration::from_std(by).unwrap_or(chrono::TimeDelta::MAX);
+        loop {
+            let moved = self.moved.notified();
+            let Ok(left) = (deadline - self.now()).to_std() else {
+                return;
+            };
+            if left.is_zero() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(left) => {}
+                _ = moved => {}
+            }
+        }
     }
 }
 
@@ -121,6 +145,21 @@ mod tests {
             assert_eq!(normalize(raw).as_deref(), Some(want), "{raw}");
         }
         assert_eq!(normalize("yesterday"), None);
+    }
+
+    #[tokio::test]
+    async fn an_advanced_clock_ends_sleeps_at_once() {
+        let clock = Clock::default();
+        let sleeper = {
+            let clock = clock.clone();
+            tokio::spawn(async move { clock.sleep(std::time::Duration::from_secs(3600)).await })
+        };
+        tokio::task::yield_now().await;
+        clock.advance(std::time::Duration::from_secs(3601));
+        tokio::time::timeout(std::time::Duration::from_secs(5), sleeper)
+            .await
+            .expect("the sleep ended when the clock moved")
+            .unwrap();
     }
 
     #[test]

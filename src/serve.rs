@@ -8,6 +8,7 @@ use rmcp::ServiceExt;
 
 use crate::{
     api::Client,
+    clock::Clock,
     config::{ApiArgs, AuthChoice, HttpArgs, Mode, ServeArgs, Transport},
     local::{LocalApi, LocalConfig},
     secret::Secret,
@@ -21,8 +22,13 @@ pub struct Running {
     pub local: Option<LocalApi>,
 }
 
-/// Resolves the mode and builds the server; starts the embedded API in local mode.
-pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<Running> {
+/// Resolves the mode and builds the server; starts the embedded API in local mode. `clock`
+/// is the time the tools and the embedded API share (tests move it).
+pub async fn build(
+    args: &ServeArgs,
+    env_key: Option<String>,
+    clock: Clock,
+) -> anyhow::Result<Running> {
     let settings = args.client_settings();
     let options = |backend| ServerOptions {
         backend,
@@ -30,6 +36,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
         selection: args.selection(),
         config_error: None,
         budget: crate::tools::budget::Budget::new(args.max_result_bytes),
+        clock: clock.clone(),
     };
     if args.http.auth == AuthChoice::Passthrough {
         // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
@@ -84,6 +91,7 @@ pub async fn build(args: &ServeArgs, env_key: Option<String>) -> anyhow::Result<
         Mode::Local { data_dir } => {
             let mut config = LocalConfig::new(&data_dir);
             config.agent_quota = args.agent_quota;
+            config.clock = clock.clone();
             let api = LocalApi::start(config)
                 .await
                 .context("starting the embedded Plugged.in API for local mode")?;
@@ -156,7 +164,12 @@ pub fn resolve_auth(http: &HttpArgs, env_tokens: Option<String>) -> anyhow::Resu
 /// Serves MCP over HTTP until SIGINT/SIGTERM.
 pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
     let auth = resolve_auth(&args.http, std::env::var("PLUGGEDIN_MCP_TOKEN").ok())?;
-    let running = build(&args, std::env::var("PLUGGEDIN_API_KEY").ok()).await?;
+    let running = build(
+        &args,
+        std::env::var("PLUGGEDIN_API_KEY").ok(),
+        Clock::default(),
+    )
+    .await?;
     let http = &args.http;
     let options = HttpOptions {
         bind: SocketAddr::new(http.host, http.port),
@@ -201,7 +214,12 @@ pub async fn run_stdio(args: ServeArgs) -> anyhow::Result<()> {
             "pluggedin-mcp is an MCP server: it is waiting for a client to speak JSON-RPC on stdin. Add it to your MCP client's configuration (see README), or run `pluggedin-mcp --transport http` to serve http://127.0.0.1:8081/mcp. Ctrl-D or Ctrl-C quits."
         );
     }
-    let running = build(&args, std::env::var("PLUGGEDIN_API_KEY").ok()).await?;
+    let running = build(
+        &args,
+        std::env::var("PLUGGEDIN_API_KEY").ok(),
+        Clock::default(),
+    )
+    .await?;
     let transport = crate::transport::stdio::stdio();
     let served = running
         .server

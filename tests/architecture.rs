@@ -15,10 +15,8 @@ use std::{
 
 /// Bottom to top.
 const LAYERS: &[(&str, &[&str])] = &[
-    (
-        "foundation",
-        &["text", "secret", "clock", "redact", "listener", "shutdown"],
-    ),
+    ("foundation", &["text", "secret", "clock"]),
+    ("infrastructure", &["redact", "listener", "shutdown"]),
     ("Plugged.in vocabulary", &["vocab"]),
     ("the client and the embedded API", &["api", "local"]),
     ("the MCP surface", &["tools"]),

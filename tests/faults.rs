@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::mcp::{Mcp, spawn};
+use common::mcp::{Mcp, start};
 use rmcp::{
     model::{CallToolRequestParams, ClientRequest, Request},
     service::PeerRequestOptions,
@@ -34,7 +34,7 @@ fn entry(name: &str) -> serde_json::Value {
 
 async fn server_for(upstream: &str, max_retries: u32, timeout_secs: u32) -> Mcp {
     let (retries, timeout) = (max_retries.to_string(), timeout_secs.to_string());
-    spawn(
+    start(
         &["--max-retries", &retries, "--timeout", &timeout],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_fault"),

@@ -7,7 +7,7 @@
 )]
 mod common;
 
-use common::{TestApi, mcp::spawn};
+use common::{TestApi, mcp::start};
 use serde_json::json;
 
 #[tokio::test]
@@ -50,7 +50,7 @@ async fn lists_and_resources_stay_paged_with_lots_of_data() {
     }
 
     let key = api.key().to_string();
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", &key),

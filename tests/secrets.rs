@@ -16,7 +16,7 @@ mod common;
 
 use common::{
     http::{call, spawn_http},
-    mcp::{spawn, spawn_local, text_of},
+    mcp::{spawn, start, start_local, text_of},
 };
 use rmcp::model::{CallToolRequestParams, SetLevelRequestParams};
 use serde_json::{Value, json};
@@ -199,7 +199,7 @@ async fn a_401_in_passthrough_mode_names_the_clients_token() {
     client.cancel().await.unwrap();
 
     // In token mode the same 401 points at the configured key.
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", KEY),
@@ -224,7 +224,7 @@ async fn a_key_echoed_into_a_successful_answer_is_removed_from_the_result() {
         }})))
         .mount(&upstream)
         .await;
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", KEY),
@@ -249,7 +249,7 @@ async fn a_key_echoed_into_a_successful_answer_is_removed_from_the_result() {
 #[tokio::test]
 async fn exports_hide_secrets_by_name_and_by_value() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     let env = json!({
         "OPENAI_KEY": "plain-looking-value",
         "GITHUB_PAT": "also-plain",

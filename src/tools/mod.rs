@@ -89,6 +89,8 @@ pub struct ServerOptions {
     pub config_error: Option<String>,
     /// The byte budget of every tool result and resource read.
     pub budget: budget::Budget,
+    /// The time (shared with the embedded API in local mode; tests move it).
+    pub clock: crate::clock::Clock,
 }
 
 impl ServerOptions {
@@ -99,6 +101,7 @@ impl ServerOptions {
             selection: Selection::all(),
             config_error: None,
             budget: budget::Budget::default(),
+            clock: crate::clock::Clock::default(),
         }
     }
 }
@@ -182,6 +185,10 @@ impl PluggedinServer {
 
     fn budget(&self) -> budget::Budget {
         self.shared.options.budget
+    }
+
+    fn clock(&self) -> &crate::clock::Clock {
+        &self.shared.options.clock
     }
 
     fn completion_cache(&self) -> &completion::CompletionCache {

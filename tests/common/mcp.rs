@@ -1,5 +1,7 @@
-//! An rmcp client driving the real `pluggedin-mcp` binary over stdio, recording the
-//! notifications it receives and the server's stderr.
+//! rmcp clients of the server, recording the notifications they receive: [`start`] runs the
+//! server in this process over an in-memory pipe (the same wiring, transport and embedded
+//! API as the binary, with a [`Clock`] the test can move), [`spawn`] runs the binary itself
+//! (for what only a process shows: stderr, memory, exit status).
 #![allow(
     deprecated,
     reason = "MCP logging is deprecated in 2026-07-28, but 2025-11-25 clients still receive it and the tests record it"
@@ -11,6 +13,7 @@ use std::{
     time::Duration,
 };
 
+use pluggedin_mcp::{clock::Clock, config::Cli};
 use rmcp::{
     ClientHandler, RoleClient, ServiceExt,
     model::{
@@ -50,9 +53,68 @@ impl ClientHandler for Recorder {
 pub struct Mcp {
     pub client: RunningService<RoleClient, Recorder>,
     pub recorder: Recorder,
+    /// The server's stderr (a spawned binary only).
     pub stderr: Arc<Mutex<String>>,
-    /// The server process.
+    /// The server process (a spawned binary only; 0 in process).
     pub pid: u32,
+    /// The server's time (in process only; a spawned binary keeps its own).
+    pub clock: Clock,
+}
+
+/// Runs the server in this process, wired exactly as `pluggedin-mcp ARGS` wires it, and
+/// connects to it over an in-memory pipe through the stdio transport. `env` may hold
+/// `PLUGGEDIN_API_KEY` and `PLUGGEDIN_API_BASE_URL` (read from here, not from the
+/// environment, so tests never share them).
+pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Mcp {
+    pluggedin_mcp::api::install_crypto_provider();
+    let mut argv = vec!["pluggedin-mcp".to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let mut key = None;
+    for (name, value) in env {
+        match *name {
+            "PLUGGEDIN_API_KEY" => key = Some(value.to_string()),
+            "PLUGGEDIN_API_BASE_URL" => argv.extend(["--base-url".into(), value.to_string()]),
+            other => panic!("{other} is not supported in process; use spawn"),
+        }
+    }
+    let cli = <Cli as clap::Parser>::try_parse_from(&argv).expect("valid arguments");
+    let clock = Clock::default();
+    let running = pluggedin_mcp::serve::build(&cli.serve, key, clock.clone())
+        .await
+        .expect("the server builds");
+    let (client_end, server_end) = tokio::io::duplex(1 << 20);
+    let (read, write) = tokio::io::split(server_end);
+    let transport = pluggedin_mcp::transport::stdio::start(read, write);
+    tokio::spawn(async move {
+        if let Ok(service) = running
+            .server
+            .serve((transport.sink, transport.stream))
+            .await
+        {
+            let _ = service.waiting().await;
+        }
+        if let Some(api) = running.local {
+            api.stop().await;
+        }
+    });
+    let recorder = Recorder::default();
+    let client = recorder
+        .clone()
+        .serve(client_end)
+        .await
+        .expect("the MCP handshake succeeds");
+    Mcp {
+        client,
+        recorder,
+        stderr: Arc::default(),
+        pid: 0,
+        clock,
+    }
+}
+
+/// Local mode in process over a fresh data directory.
+pub async fn start_local(data_dir: &std::path::Path) -> Mcp {
+    start(&["--data-dir", data_dir.to_str().unwrap()], &[]).await
 }
 
 /// Spawns the binary with `args` and `env` (PLUGGEDIN_API_KEY is removed unless given) and
@@ -99,6 +161,7 @@ pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
         recorder,
         stderr: captured,
         pid,
+        clock: Clock::default(),
     }
 }
 
@@ -138,7 +201,9 @@ impl Mcp {
         text_of(&r)
     }
 
+    /// The server's stderr so far (empty in process: use [`spawn`] to see it).
     pub fn stderr(&self) -> String {
+        assert!(self.pid != 0, "stderr is only seen of a spawned binary");
         self.stderr.lock().unwrap().clone()
     }
 

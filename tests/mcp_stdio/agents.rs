@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::mcp::{spawn_local, text_of};
+use crate::common::mcp::{start_local, text_of};
 use rmcp::{
     model::{CallToolRequestParams, ClientRequest, Request},
     service::PeerRequestOptions,
@@ -12,7 +12,7 @@ use serde_json::json;
 #[tokio::test]
 async fn agent_tools_success_paths() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
 
     let created = mcp
         .ok("create_agent", json!({ "name": "Research-Bot", "description": "demo", "size": "light", "env": { "LOG_LEVEL": "debug" } }))
@@ -143,7 +143,7 @@ async fn agent_tools_success_paths() {
 #[tokio::test]
 async fn agent_failures_name_the_field_or_the_cause() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
 
     let bad_name = mcp
         .err("create_agent", json!({ "name": "no_underscores" }))
@@ -219,7 +219,7 @@ async fn agent_failures_name_the_field_or_the_cause() {
 #[tokio::test]
 async fn create_agent_waits_with_progress_until_active() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     let waiting = async {
         mcp.ok(
             "create_agent",
@@ -266,18 +266,36 @@ async fn create_agent_waits_with_progress_until_active() {
     mcp.close().await;
 }
 
+/// Waits until the server has sent `n` progress notifications.
+async fn progress_count_reaches(mcp: &crate::common::mcp::Mcp, n: usize) {
+    for _ in 0..500 {
+        if mcp.recorder.progress.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("fewer than {n} progress notifications arrived");
+}
+
 #[tokio::test]
 async fn create_agent_wait_times_out_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
-    let created = mcp
-        .ok(
-            "create_agent",
-            json!({ "name": "lonely", "wait_until_active": true, "wait_timeout_seconds": 1 }),
-        )
-        .await;
+    let mcp = start_local(dir.path()).await;
+    // A ten-minute wait, over as soon as the server's clock is moved past it.
+    let waiting = mcp.ok(
+        "create_agent",
+        json!({ "name": "lonely", "wait_until_active": true, "wait_timeout_seconds": 600 }),
+    );
+    let mover = async {
+        progress_count_reaches(&mcp, 1).await;
+        mcp.clock.advance(Duration::from_secs(601));
+    };
+    let started = std::time::Instant::now();
+    let (created, ()) = tokio::join!(waiting, mover);
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(created["state"], "PROVISIONED");
     assert_eq!(created["wait"]["outcome"], "timed_out");
+    assert!(created["wait"]["waited_seconds"].as_f64().unwrap() >= 600.0);
     let reason = created["wait"]["reason"].as_str().unwrap();
     assert!(
         reason.contains("no heartbeat arrived") && reason.contains("no container"),
@@ -289,7 +307,7 @@ async fn create_agent_wait_times_out_and_says_why() {
 #[tokio::test]
 async fn cancelling_create_agent_stops_the_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     let params = CallToolRequestParams::new("create_agent").with_arguments(
         json!({ "name": "cancelled", "wait_until_active": true, "wait_timeout_seconds": 120 })
             .as_object()
@@ -300,20 +318,17 @@ async fn cancelling_create_agent_stops_the_wait() {
         .client
         .send_cancellable_request(
             ClientRequest::CallToolRequest(Request::new(params)),
-            PeerRequestOptions::with_timeout(Duration::from_millis(1500)),
+            PeerRequestOptions::default(),
         )
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    let outcome = handle.await_response().await;
-    assert!(
-        matches!(outcome, Err(rmcp::service::ServiceError::Timeout { .. })),
-        "{outcome:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    progress_count_reaches(&mcp, 1).await;
+    handle
+        .cancel(Some("the test gave up".into()))
+        .await
+        .unwrap();
     // The agent was created; after the cancellation the server stops polling, so a state
-    // change produces no further progress notification.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // change produces no further progress notification, however far the clock moves.
     let before = mcp.recorder.progress.lock().unwrap().len();
     let beat = mcp
         .call(
@@ -322,7 +337,8 @@ async fn cancelling_create_agent_stops_the_wait() {
         )
         .await;
     assert_ne!(beat.is_error, Some(true), "{}", text_of(&beat));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    mcp.clock.advance(Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let after = mcp.recorder.progress.lock().unwrap().len();
     assert_eq!(before, after, "no progress after cancellation");
     // And the server keeps serving.
@@ -335,9 +351,29 @@ async fn cancelling_create_agent_stops_the_wait() {
 }
 
 #[tokio::test]
+async fn health_follows_the_clock_past_missed_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = start_local(dir.path()).await;
+    mcp.ok("create_agent", json!({ "name": "ticking" })).await;
+    mcp.ok(
+        "agent_heartbeat",
+        json!({ "agent": "ticking", "uptime_seconds": 1, "mode": "IDLE" }),
+    )
+    .await;
+    let status = mcp.ok("agent_status", json!({ "agent": "ticking" })).await;
+    assert_eq!(status["health"], "healthy", "{status}");
+    // Two IDLE intervals (30 s each) without a heartbeat.
+    mcp.clock.advance(Duration::from_secs(65));
+    let status = mcp.ok("agent_status", json!({ "agent": "ticking" })).await;
+    assert_eq!(status["health"], "unhealthy", "{status}");
+    assert!(status["seconds_since_heartbeat"].as_u64().unwrap() >= 65);
+    mcp.close().await;
+}
+
+#[tokio::test]
 async fn the_local_agent_quota_is_configurable() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = crate::common::mcp::spawn(
+    let mcp = crate::common::mcp::start(
         &[
             "--agent-quota",
             "1",

@@ -1,6 +1,6 @@
 //! The tool catalog: every tool fully described, schemas portable, generated files current.
 
-use crate::common::mcp::spawn_local;
+use crate::common::mcp::start_local;
 use pluggedin_mcp::{catalog, tools::PluggedinServer};
 use serde_json::Value;
 
@@ -18,7 +18,7 @@ fn walk(v: &Value, f: &mut dyn FnMut(&serde_json::Map<String, Value>)) {
 #[tokio::test]
 async fn every_tool_is_fully_described_and_portable() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     let tools = mcp.client.list_all_tools().await.unwrap();
     mcp.close().await;
     assert_eq!(tools.len(), 25);

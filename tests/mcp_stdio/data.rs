@@ -1,13 +1,13 @@
 //! Document, RAG, clipboard and notification tools end to end in local mode.
 
-use crate::common::mcp::{spawn_local, text_of};
+use crate::common::mcp::{start_local, text_of};
 use rmcp::model::ContentBlock;
 use serde_json::json;
 
 #[tokio::test]
 async fn document_and_rag_tools() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
 
     let created = mcp
         .ok(
@@ -138,7 +138,7 @@ async fn document_and_rag_tools() {
 #[tokio::test]
 async fn clipboard_tools() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
 
     let set = mcp
         .ok(
@@ -253,7 +253,7 @@ async fn clipboard_tools() {
 #[tokio::test]
 async fn notification_tools() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     let sent = mcp
         .ok(
             "send_notification",

@@ -3,13 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{TestApi, mcp::spawn};
+use crate::common::{
+    TestApi,
+    mcp::{spawn, start},
+};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_wrong_key_is_a_401_result_that_says_what_to_fix() {
     let api = TestApi::start().await;
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_wrongkey"),
@@ -31,7 +34,7 @@ async fn a_wrong_key_is_a_401_result_that_says_what_to_fix() {
 
     // The right key works against the same API: cloud mode is the real path.
     let key = api.key().to_string();
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", &key),
@@ -57,7 +60,7 @@ async fn an_unreachable_api_fails_fast_with_a_reason() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let mcp = spawn(
+    let mcp = start(
         &["--timeout", "3", "--max-retries", "1"],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_x"),
@@ -88,7 +91,7 @@ async fn a_hung_api_gives_an_error_result_at_the_deadline() {
             open.push(s);
         }
     });
-    let mcp = spawn(
+    let mcp = start(
         &["--timeout", "1"],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_x"),

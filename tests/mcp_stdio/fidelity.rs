@@ -5,12 +5,12 @@
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 
-use crate::common::mcp::{spawn, spawn_local};
+use crate::common::mcp::{start, start_local};
 
 #[tokio::test]
 async fn bad_clipboard_and_tag_inputs_get_rules_not_empty_successes() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     for (tool, args, field, rule) in [
         (
             "clipboard_set",
@@ -90,7 +90,7 @@ async fn an_answer_of_the_wrong_shape_is_an_error_not_an_empty_success() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([{ "nothing": 1 }])))
         .mount(&upstream)
         .await;
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_shape"),
@@ -145,7 +145,7 @@ async fn real_app_standin() -> MockServer {
 #[tokio::test]
 async fn a_failed_deployment_and_sql_timestamps_are_reported_truthfully() {
     let upstream = real_app_standin().await;
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_real"),
@@ -176,7 +176,7 @@ async fn a_failed_deployment_and_sql_timestamps_are_reported_truthfully() {
 #[tokio::test]
 async fn a_notification_too_old_to_see_is_never_toggled_blind() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     let first = mcp
         .ok("send_notification", json!({ "message": "the oldest" }))
         .await;
@@ -204,7 +204,7 @@ async fn a_notification_too_old_to_see_is_never_toggled_blind() {
 #[tokio::test]
 async fn the_first_resource_page_shows_every_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = crate::common::mcp::spawn(
+    let mcp = crate::common::mcp::start(
         &[
             "--data-dir",
             dir.path().to_str().unwrap(),

@@ -4,7 +4,7 @@
     reason = "MCP logging levels are deprecated in 2026-07-28; 2025-11-25 clients still use them"
 )]
 
-use crate::common::mcp::{spawn, spawn_local, text_of};
+use crate::common::mcp::{start, start_local, text_of};
 use rmcp::model::{
     ArgumentInfo, CompleteRequestParams, GetPromptRequestParams, LoggingLevel,
     PaginatedRequestParams, ReadResourceRequestParams, Reference, ResourceContents,
@@ -28,7 +28,7 @@ fn text_of_resource(r: &rmcp::model::ReadResourceResult) -> (String, Option<Stri
 #[tokio::test]
 async fn resources_of_every_kind_with_paging() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     mcp.ok("create_agent", json!({ "name": "res-agent" })).await;
     let mut first_doc = String::new();
     for i in 0..55 {
@@ -138,7 +138,7 @@ async fn resources_of_every_kind_with_paging() {
 #[tokio::test]
 async fn prompts_render_with_arguments() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     let prompts = mcp.client.list_all_prompts().await.unwrap();
     let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
@@ -219,7 +219,7 @@ async fn prompts_render_with_arguments() {
 #[tokio::test]
 async fn completions_for_agents_documents_clipboard_and_sizes() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn_local(dir.path()).await;
+    let mcp = start_local(dir.path()).await;
     for name in ["research-bot", "research-helper", "billing-bot"] {
         mcp.ok("create_agent", json!({ "name": name })).await;
     }
@@ -300,7 +300,7 @@ async fn a_retry_upstream_is_logged_to_the_client() {
         .respond_with(ResponseTemplate::new(200).set_body_json(entry))
         .mount(&upstream)
         .await;
-    let mcp = spawn(
+    let mcp = start(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_k"),
@@ -346,7 +346,7 @@ async fn a_retry_upstream_is_logged_to_the_client() {
 #[tokio::test]
 async fn read_only_lists_and_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn(
+    let mcp = start(
         &["--read-only", "--data-dir", dir.path().to_str().unwrap()],
         &[],
     )
@@ -393,7 +393,7 @@ async fn read_only_lists_and_refuses() {
 #[tokio::test]
 async fn toolsets_limit_tools_prompts_and_resources() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = spawn(
+    let mcp = start(
         &[
             "--toolsets",
             "clipboard",

@@ -5,15 +5,16 @@ use serde_json::Value;
 
 use crate::{
     api::agents::AgentDetails,
+    clock::Clock,
     vocab::{
         agents::{DRAIN_AFTER_MISSED, UNHEALTHY_AFTER_MISSED, heartbeat_interval},
         keys,
     },
 };
 
-pub(super) fn seconds_since(ts: Option<&str>) -> Option<u64> {
+pub(super) fn seconds_since(clock: &Clock, ts: Option<&str>) -> Option<u64> {
     let t = crate::clock::parse_iso(ts?)?;
-    (chrono::Utc::now() - t).to_std().ok().map(|d| d.as_secs())
+    (clock.now() - t).to_std().ok().map(|d| d.as_secs())
 }
 
 pub(super) fn mode_of(d: &AgentDetails) -> String {
@@ -50,7 +51,7 @@ fn failed_deployment(d: &AgentDetails) -> Option<String> {
 }
 
 /// Health from the state and the heartbeat interval of the agent's mode (zombie rules).
-pub(super) fn health(d: &AgentDetails) -> (String, String) {
+pub(super) fn health(clock: &Clock, d: &AgentDetails) -> (String, String) {
     let a = &d.agent;
     if a.metadata.get(keys::INTENTIONALLY_SUSPENDED) == Some(&Value::Bool(true)) {
         return (
@@ -81,7 +82,7 @@ pub(super) fn health(d: &AgentDetails) -> (String, String) {
         "ACTIVE" => {
             let mode = mode_of(d);
             let interval = heartbeat_interval(&mode);
-            match seconds_since(a.last_heartbeat_at.as_deref()) {
+            match seconds_since(clock, a.last_heartbeat_at.as_deref()) {
                 None => ("unknown".into(), "ACTIVE but no heartbeat recorded".into()),
                 Some(age) => {
                     let missed = age / interval.as_secs().max(1);

@@ -497,7 +497,7 @@ impl PluggedinServer {
     ) -> Result<AgentStatus, ToolError> {
         let uuid = resolve_agent(client, agent).await?;
         let d = details(client, &ctx.ct, &uuid).await?;
-        let (health, health_detail) = health(&d);
+        let (health, health_detail) = health(self.clock(), &d);
         let a = &d.agent;
         let latest_metrics = d.recent_metrics.first().map(|m| LatestMetrics {
             cpu_percent: m.cpu_percent,
@@ -534,7 +534,7 @@ impl PluggedinServer {
                 .map(str::to_string),
             heartbeat_mode: a.last_heartbeat_at.as_ref().map(|_| mode_of(&d)),
             last_heartbeat_at: a.last_heartbeat_at.clone(),
-            seconds_since_heartbeat: seconds_since(a.last_heartbeat_at.as_deref()),
+            seconds_since_heartbeat: seconds_since(self.clock(), a.last_heartbeat_at.as_deref()),
             latest_metrics,
             recent_events,
             note,

@@ -1,7 +1,7 @@
 //! `create_agent`'s wait: polls the agent until it is ACTIVE, leaves the way there, the
 //! client cancels, or the time is up, with a progress notification at each state change.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rmcp::{RoleServer, model::ProgressNotificationParam, service::RequestContext};
 
@@ -37,7 +37,9 @@ impl PluggedinServer {
         initial: &str,
         timeout: Duration,
     ) -> (WaitOutcome, String) {
-        let started = Instant::now();
+        let clock = self.clock();
+        let started = clock.now();
+        let elapsed = || (clock.now() - started).to_std().unwrap_or_default();
         let token = ctx.meta.get_progress_token();
         let mut state = initial.to_string();
         let mut step = 0.0;
@@ -58,7 +60,7 @@ impl PluggedinServer {
         progress(step, &state).await;
         let outcome = |outcome: &str, reason: Option<String>| WaitOutcome {
             outcome: outcome.into(),
-            waited_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            waited_seconds: (elapsed().as_secs_f64() * 10.0).round() / 10.0,
             reason,
         };
         loop {
@@ -70,7 +72,7 @@ impl PluggedinServer {
                     return (outcome("stopped", Some(reason)), state);
                 }
             }
-            if started.elapsed() >= timeout {
+            if elapsed() >= timeout {
                 let reason = if self.is_local() {
                     format!(
                         "no heartbeat arrived within {} s. Local mode starts no container, so the agent turns ACTIVE only when a heartbeat is sent (agent_heartbeat, or POST /api/agents/{uuid}/heartbeat).",
@@ -86,7 +88,7 @@ impl PluggedinServer {
             }
             tokio::select! {
                 _ = ctx.ct.cancelled() => return (outcome("cancelled", Some("the client cancelled the wait".into())), state),
-                _ = tokio::time::sleep(POLL_EVERY.min(timeout.saturating_sub(started.elapsed()))) => {}
+                _ = clock.sleep(POLL_EVERY.min(timeout.saturating_sub(elapsed()))) => {}
             }
             if let Some(now) = self.current_state(client, ctx, uuid).await
                 && now != state
