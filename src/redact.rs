@@ -276,7 +276,9 @@ pub fn redact_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if is_secret_name(k) && !matches!(v, Value::Null) {
+                // A flag or an absent value under a secret's name (`token_revoked: false`)
+                // says nothing about the secret; everything else is redacted whole.
+                if is_secret_name(k) && !matches!(v, Value::Null | Value::Bool(_)) {
                     *v = Value::String(REDACTED.into());
                 } else {
                     redact_json(v);
@@ -409,6 +411,14 @@ mod tests {
         assert_eq!(v["env"]["DATABASE_URL"], "postgres://u:[REDACTED]@db/x");
         assert_eq!(v["env"]["HELPER"], REDACTED);
         assert_eq!(v["list"][0], REDACTED);
+
+        // Flags and absent values under a secret's name stay as they are.
+        let mut v = json!({"model_router_token_revoked": false, "api_key": null, "token": 42});
+        redact_json(&mut v);
+        assert_eq!(
+            v,
+            json!({"model_router_token_revoked": false, "api_key": null, "token": REDACTED})
+        );
     }
 
     #[test]

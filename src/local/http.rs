@@ -51,9 +51,24 @@ impl ErrorResponse {
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
-    /// A validation failure in the zod style of the reference: a route-specific headline and
-    /// `details: [{path, message}]` naming the field and the rule.
+    /// A validation failure as most cloud routes answer it, with zod's own issues: a
+    /// route-specific headline and `details: [{code, path, message}]`, `path` the field's
+    /// segments (`"metadata.model"` becomes `["metadata","model"]`, list positions numbers)
+    /// and `message` the rule.
     pub fn invalid(headline: &str, path: &str, message: impl Into<String>) -> Self {
+        let segments: Vec<Value> = path
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<u64>().map_or_else(|_| json!(s), |i| json!(i)))
+            .collect();
+        Self::bad_request(headline).with(
+            "details",
+            json!([{ "code": "custom", "path": segments, "message": message.into() }]),
+        )
+    }
+    /// A validation failure as the cloud's document routes answer it: they flatten zod's
+    /// issues to `details: [{path, message}]` with `path` a dotted string.
+    pub fn invalid_flat(headline: &str, path: &str, message: impl Into<String>) -> Self {
         Self::bad_request(headline).with(
             "details",
             json!([{ "path": path, "message": message.into() }]),
@@ -306,7 +321,7 @@ mod tests {
             limit: u32,
         }
         let e = decode::<T>(json!({"limit": "x"}), "Invalid request data").unwrap_err();
-        assert_eq!(e.body["details"][0]["path"], "limit");
+        assert_eq!(e.body["details"][0]["path"], json!(["limit"]));
     }
 
     #[test]

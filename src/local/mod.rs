@@ -1,7 +1,7 @@
 //! The embedded Plugged.in-compatible API: the same paths, casing, status codes and error
 //! bodies as Plugged.in (the recorded answers in `tests/fixtures/cloud/` hold it to them;
-//! where it deliberately differs is listed in the README and in `tests/contract.rs`), over
-//! SQLite.
+//! where it deliberately differs is listed in the README and in
+//! `tests/contract/deviations.rs`), over SQLite.
 //!
 //! It serves three uses: local mode (started in-process on a loopback port with a random
 //! key), the standalone dev server (`pluggedin-mcp api`), and the test backend.

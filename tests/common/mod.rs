@@ -42,6 +42,21 @@ impl Answer {
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
     }
+
+    /// The field the first validation detail names: a dotted path as the document routes
+    /// send it, or zod's path segments joined with dots.
+    pub fn detail_path(&self) -> String {
+        let path = &self.body["details"][0]["path"];
+        if let Some(dotted) = path.as_str() {
+            return dotted.to_string();
+        }
+        let segments = path.as_array().cloned().unwrap_or_default();
+        segments
+            .iter()
+            .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
 }
 
 impl TestApi {

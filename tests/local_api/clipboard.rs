@@ -53,7 +53,7 @@ async fn named_entries_upsert_and_keep_their_uuid() {
         .post("/api/clipboard", json!({ "name": "", "value": "x" }))
         .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
-    assert_eq!(empty.body["details"][0]["path"], "name");
+    assert_eq!(empty.detail_path(), "name");
     assert!(
         empty.body["details"][0]["message"]
             .as_str()
@@ -147,7 +147,7 @@ async fn set_rules_and_limits() {
             json!({ "name": "a", "value": "x", "idx": "one" }),
         )
         .await;
-    assert_eq!(typed.body["details"][0]["path"], "idx");
+    assert_eq!(typed.detail_path(), "idx");
 
     // Exactly 2 MiB fits; a valid base64 image is stored as sent.
     let max = api

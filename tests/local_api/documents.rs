@@ -47,7 +47,7 @@ async fn create_validates_fields_by_name() {
         let a = api.post("/api/documents/ai", body.clone()).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(a.error(), "Invalid request data");
-        assert_eq!(a.body["details"][0]["path"], field, "{body}");
+        assert_eq!(a.detail_path(), field, "{body}");
     }
 }
 
@@ -96,7 +96,7 @@ async fn get_list_and_filters() {
         .get(&format!("/api/documents/{a}?includeContent=yes"))
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bad.body["details"][0]["path"], "includeContent");
+    assert_eq!(bad.detail_path(), "includeContent");
     let missing = api
         .get("/api/documents/11111111-1111-4111-8111-111111111111")
         .await;
@@ -256,7 +256,7 @@ async fn updates_pass_the_csrf_gate_and_write_versions() {
     ] {
         let a = patch_with(&api, &id, Some(&own), true, body.clone()).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(a.body["details"][0]["path"], field);
+        assert_eq!(a.detail_path(), field);
     }
     let unknown = patch_with(
         &api,

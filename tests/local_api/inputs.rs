@@ -21,7 +21,7 @@ async fn clipboard_names_and_indexes_follow_the_rules() {
     ] {
         let a = api.post("/api/clipboard", body).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
-        assert_eq!(a.body["details"][0]["path"], field, "{:?}", a.body);
+        assert_eq!(a.detail_path(), field, "{:?}", a.body);
     }
     let read = api.get("/api/clipboard?idx=9223372036854775807").await;
     assert_eq!(read.status, StatusCode::BAD_REQUEST);
@@ -60,7 +60,7 @@ async fn tag_filters_are_bounded_like_document_tags() {
     let query: String = (0..25).map(|i| format!("tags=t{i}&")).collect();
     let list = api.get(&format!("/api/documents?{query}")).await;
     assert_eq!(list.status, StatusCode::BAD_REQUEST);
-    assert_eq!(list.body["details"][0]["path"], "tags");
+    assert_eq!(list.detail_path(), "tags");
 }
 
 #[tokio::test]

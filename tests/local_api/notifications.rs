@@ -11,14 +11,14 @@ async fn notification_lifecycle() {
         .post("/api/notifications/custom", json!({ "message": "" }))
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bad.body["details"][0]["path"], "message");
+    assert_eq!(bad.detail_path(), "message");
     let bad_sev = api
         .post(
             "/api/notifications/custom",
             json!({ "message": "m", "severity": "LOUD" }),
         )
         .await;
-    assert_eq!(bad_sev.body["details"][0]["path"], "severity");
+    assert_eq!(bad_sev.detail_path(), "severity");
 
     let created = api
         .post(

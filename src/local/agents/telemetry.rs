@@ -15,7 +15,7 @@ use crate::{
     clock::{iso, parse_iso},
     local::{
         AppState,
-        http::{Body, ErrorResponse, HttpResult, QueryParams, ok, uuid_param},
+        http::{Body, ErrorResponse, HttpResult, ok, uuid_param},
     },
     vocab::{
         agents::{AgentState, HeartbeatMode},
@@ -235,23 +235,13 @@ pub async fn k8s_events(
 }
 
 /// Container logs: none exist locally; the answer says why.
-pub async fn logs(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-    query: QueryParams,
-) -> HttpResult<Response> {
+pub async fn logs(State(app): State<AppState>, Path(id): Path<String>) -> HttpResult<Response> {
     let id = uuid_param(&id, "agent")?;
-    let tail = query
-        .get("tail")
-        .and_then(|t| t.parse::<i64>().ok())
-        .filter(|t| *t > 0)
-        .unwrap_or(100)
-        .min(1000);
     app.store.read(move |c| load(c, &id).map(|_| ())).await?;
+    // The cloud's answer when it has no pod to read from: 200, empty logs, and why.
     Ok(ok(json!({
         "logs": "",
         "lines": [],
-        "tailLines": tail,
-        "message": "No logs in local mode: the embedded Plugged.in API records agents but runs no containers. Deploy to Plugged.in (set PLUGGEDIN_API_KEY) to see container logs.",
+        "error": "No logs in local mode: the embedded Plugged.in API records agents but runs no containers. Deploy to Plugged.in (set PLUGGEDIN_API_KEY) to see container logs.",
     })))
 }

@@ -87,7 +87,7 @@ pub async fn create(
     let b: CreateBody = body.decode(HEADLINE)?;
     let title = b.title.unwrap_or_default();
     if title.is_empty() || title.chars().count() > 255 {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "title",
             "must be 1 to 255 characters",
@@ -95,7 +95,7 @@ pub async fn create(
     }
     let content = b.content.unwrap_or_default();
     if content.is_empty() || content.chars().count() > MAX_CONTENT_CHARS {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "content",
             format!("must be 1 to {MAX_CONTENT_CHARS} characters"),
@@ -103,33 +103,33 @@ pub async fn create(
     }
     let format = b.format.unwrap_or_else(|| Format::Md.as_str().into());
     let Some(mime) = Format::parse(&format).map(Format::mime_type) else {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "format",
             format!("must be one of: {}", Format::names()),
         ));
     };
     crate::vocab::limits::check_tags(&b.tags)
-        .map_err(|rule| ErrorResponse::invalid(HEADLINE, "tags", rule))?;
+        .map_err(|rule| ErrorResponse::invalid_flat(HEADLINE, "tags", rule))?;
     let category = b
         .category
         .unwrap_or_else(|| Category::Other.as_str().into());
     if Category::parse(&category).is_none() {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "category",
             format!("must be one of: {}", Category::names()),
         ));
     }
     let Some(metadata) = b.metadata else {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "metadata.model",
             "Required",
         ));
     };
     let Some(model) = metadata.model else {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "metadata.model",
             "Required",
@@ -139,7 +139,7 @@ pub async fn create(
         .visibility
         .unwrap_or_else(|| Visibility::Private.as_str().into());
     if Visibility::parse(&visibility).is_none() {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "metadata.visibility",
             format!("must be one of: {}", Visibility::names()),
@@ -180,8 +180,10 @@ pub async fn create(
             )?;
             tx.execute(
                 "INSERT INTO model_attributions (document_id, model_name, model_provider, contribution_type, timestamp, metadata) \
-                 VALUES (?1, ?2, ?3, 'created', ?4, '{}')",
-                params![id, model.name, model.provider, now],
+                 VALUES (?1, ?2, ?3, 'created', ?4, ?5)",
+                params![id, model.name, model.provider, now, json!({
+                    "version": model.version, "category": category, "tags": b.tags,
+                }).to_string()],
             )?;
             rag::index_document(tx, &id, &title, &content)?;
             notifications::insert(

@@ -33,12 +33,12 @@ impl Filters {
     pub fn validate(&self, headline: &str) -> HttpResult<()> {
         // More tags than a document can carry would only exhaust SQLite's parameter limit.
         crate::vocab::limits::check_tags(&self.tags)
-            .map_err(|rule| ErrorResponse::invalid(headline, "tags", rule))?;
+            .map_err(|rule| ErrorResponse::invalid_flat(headline, "tags", rule))?;
         for (key, value) in [("dateFrom", &self.date_from), ("dateTo", &self.date_to)] {
             if let Some(v) = value
                 && (!v.ends_with('Z') || parse_iso(v).is_none())
             {
-                return Err(ErrorResponse::invalid(
+                return Err(ErrorResponse::invalid_flat(
                     headline,
                     key,
                     "must be an ISO-8601 date-time in UTC ending in Z, e.g. 2025-01-15T10:30:00Z",
@@ -48,7 +48,7 @@ impl Filters {
         if let Some(s) = &self.source
             && SourceFilter::parse(s).is_none()
         {
-            return Err(ErrorResponse::invalid(
+            return Err(ErrorResponse::invalid_flat(
                 headline,
                 "source",
                 format!("must be one of: {}", SourceFilter::names()),
@@ -113,7 +113,7 @@ pub async fn list(State(app): State<AppState>, q: QueryParams) -> HttpResult<Res
     filters.validate(HEADLINE)?;
     let visibility = q.get("visibility").unwrap_or("all").to_string();
     if visibility != "all" && Visibility::parse(&visibility).is_none() {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "visibility",
             "must be one of: all, private, workspace, public",
@@ -125,7 +125,7 @@ pub async fn list(State(app): State<AppState>, q: QueryParams) -> HttpResult<Res
         "title" => "d.title COLLATE NOCASE ASC, d.seq ASC",
         "size" => "d.file_size DESC, d.seq DESC",
         _ => {
-            return Err(ErrorResponse::invalid(
+            return Err(ErrorResponse::invalid_flat(
                 HEADLINE,
                 "sort",
                 "must be one of: date_desc, date_asc, title, size",

@@ -17,7 +17,7 @@ fn bool_param(q: &QueryParams, key: &str) -> HttpResult<bool> {
     match q.get(key) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(_) => Err(ErrorResponse::invalid(
+        Some(_) => Err(ErrorResponse::invalid_flat(
             "Invalid query parameters",
             key,
             "must be \"true\" or \"false\"",

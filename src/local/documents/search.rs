@@ -61,7 +61,7 @@ pub async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Respo
     let b: SearchBody = body.decode(HEADLINE)?;
     let query = b.query.unwrap_or_default();
     if query.trim().is_empty() || query.chars().count() > 500 {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "query",
             "must be 1 to 500 characters",
@@ -80,7 +80,7 @@ pub async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Respo
     filters.validate(HEADLINE)?;
     let limit = b.limit.unwrap_or(10);
     if !(1..=50).contains(&limit) {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "limit",
             "must be an integer between 1 and 50",
@@ -88,7 +88,7 @@ pub async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Respo
     }
     let offset = b.offset.unwrap_or(0);
     if offset < 0 {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "offset",
             "must be an integer >= 0",

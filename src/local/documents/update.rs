@@ -111,7 +111,7 @@ pub async fn update(
     let operation = match b.operation.as_deref() {
         Some(op @ ("replace" | "append" | "prepend")) => op.to_string(),
         _ => {
-            return Err(ErrorResponse::invalid(
+            return Err(ErrorResponse::invalid_flat(
                 HEADLINE,
                 "operation",
                 "must be one of: replace, append, prepend",
@@ -120,14 +120,14 @@ pub async fn update(
     };
     let content = b.content.unwrap_or_default();
     if content.is_empty() || content.chars().count() > MAX_UPDATE_CHARS {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "content",
             format!("must be 1 to {MAX_UPDATE_CHARS} characters"),
         ));
     }
     if has_forbidden_control(&content) {
-        return Err(ErrorResponse::invalid(
+        return Err(ErrorResponse::invalid_flat(
             HEADLINE,
             "content",
             "must not contain NUL or control characters other than tab, CR and LF",
@@ -137,7 +137,7 @@ pub async fn update(
         None => (None, None, None),
         Some(m) => {
             let Some(model) = m.model else {
-                return Err(ErrorResponse::invalid(
+                return Err(ErrorResponse::invalid_flat(
                     HEADLINE,
                     "metadata.model",
                     "Required",
@@ -145,7 +145,7 @@ pub async fn update(
             };
             if let Some(tags) = &m.tags {
                 crate::vocab::limits::check_tags(tags)
-                    .map_err(|rule| ErrorResponse::invalid(HEADLINE, "metadata.tags", rule))?;
+                    .map_err(|rule| ErrorResponse::invalid_flat(HEADLINE, "metadata.tags", rule))?;
             }
             (m.change_summary, Some(model), m.tags)
         }
@@ -173,13 +173,21 @@ pub async fn update(
             let version = doc.version + 1;
             insert_version(
                 tx, &id, version, &new, &now, &model_json,
-                &summary.unwrap_or_else(|| format!("{operation} operation by {model_name}")),
+                &summary.clone().unwrap_or_else(|| format!("{operation} operation by {model_name}")),
                 &content_diff(&old, &new),
             )?;
+            // As the cloud does: the update's metadata is spread over the stored one, so
+            // `model` names the last writer and `changeSummary` the last change.
             let mut ai_metadata = doc.ai_metadata.clone();
             if let Value::Object(m) = &mut ai_metadata {
                 if let Some(model) = &model {
-                    m.insert("lastUpdatedBy".into(), model.to_json());
+                    m.insert("model".into(), model.to_json());
+                }
+                if let Some(summary) = &summary {
+                    m.insert("changeSummary".into(), json!(summary));
+                }
+                if let Some(tags) = &tags {
+                    m.insert("tags".into(), json!(tags));
                 }
                 m.insert("timestamp".into(), json!(now));
             }
@@ -194,7 +202,9 @@ pub async fn update(
                 tx.execute(
                     "INSERT INTO model_attributions (document_id, model_name, model_provider, contribution_type, timestamp, metadata) \
                      VALUES (?1, ?2, ?3, 'updated', ?4, ?5)",
-                    params![id, model.name, model.provider, now, json!({ "operation": operation }).to_string()],
+                    params![id, model.name, model.provider, now, json!({
+                        "version": model.version, "changes_summary": summary, "operation": operation,
+                    }).to_string()],
                 )?;
             }
             rag::index_document(tx, &id, &doc.title, &new)?;
