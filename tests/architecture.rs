@@ -136,8 +136,10 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     // ARCH_SRC points the scan at another tree, to print the graph of an older commit:
     // `git worktree add /tmp/old <rev>; ARCH_SRC=/tmp/old/src cargo test --test
     // architecture -- --nocapture` (it fails there if that tree breaks the rule).
-    let src = std::env::var_os("ARCH_SRC")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), PathBuf::from);
+    let src = std::env::var_os("ARCH_SRC").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        PathBuf::from,
+    );
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
