@@ -18,6 +18,7 @@ pub const ENVIRONMENT_HELP: &str = "Environment:
   PLUGGEDIN_AGENT_QUOTA     local mode: agents the profile may create (--agent-quota)
   PLUGGEDIN_MCP_TOKEN       HTTP: accepted bearer tokens, comma-separated (--auth token)
   PLUGGEDIN_LOCAL_API_KEY   `pluggedin-mcp api`: the key its clients must send (--key)
+  PLUGGEDIN_SERVERS_FILE    hub mode: your MCP servers, mcpServers JSON (--servers)
   RUST_LOG                  log filter for stderr, e.g. debug or pluggedin_mcp=trace";
 
 /// The default port of `pluggedin-mcp api`: not 12005, which is Plugged.in's own dev server.
@@ -85,7 +86,7 @@ pub struct ServeArgs {
     pub agent_quota: u32,
 
     /// Offer only these toolsets (comma-separated): agents, docs, rag, clipboard,
-    /// notifications. Prompts, resources and completions follow. Default: all.
+    /// notifications, hub. Prompts, resources and completions follow. Default: all.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SETS")]
     pub toolsets: Vec<crate::tools::Toolset>,
 
@@ -102,6 +103,26 @@ pub struct ServeArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16384..)
     )]
     pub max_result_bytes: usize,
+
+    /// Hub mode: a JSON file of your own MCP servers, in the `mcpServers` format of Claude
+    /// Desktop (`command`/`args`/`env`, or `url`/`headers`; VS Code's `servers` works too).
+    /// Their tools are offered as `<server>__<tool>`; edits apply without a restart.
+    #[arg(long, value_name = "FILE", env = "PLUGGEDIN_SERVERS_FILE")]
+    pub servers: Option<PathBuf>,
+
+    /// Hub mode: start only these servers of the file (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub hub_servers: Vec<String>,
+
+    /// Hub mode: longest tool name offered. Clients cap names at 64 and some add their own
+    /// prefix (Claude Code: `mcp__<name>__`); longer names are shortened with a hash.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::hub::names::DEFAULT_BUDGET,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(crate::hub::names::MIN_BUDGET as u64..=64)
+    )]
+    pub hub_name_budget: usize,
 
     #[command(flatten)]
     pub http: HttpArgs,
@@ -338,6 +359,17 @@ impl ServeArgs {
 
     pub fn selection(&self) -> crate::tools::Selection {
         crate::tools::Selection::new(&self.toolsets, self.read_only)
+    }
+
+    /// How the hub offers downstream tools; calls are bounded by `--timeout` unless a
+    /// server sets its own.
+    pub fn hub_settings(&self) -> crate::hub::HubSettings {
+        crate::hub::HubSettings {
+            name_budget: self.hub_name_budget,
+            call_timeout: Duration::from_secs_f64(self.timeout),
+            read_only: self.read_only,
+            only: self.hub_servers.clone(),
+        }
     }
 
     pub fn client_settings(&self) -> crate::api::ClientSettings {

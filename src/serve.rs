@@ -30,6 +30,7 @@ pub async fn build(
     clock: Clock,
 ) -> anyhow::Result<Running> {
     let settings = args.client_settings();
+    let hub = start_hub(args)?;
     let options = |backend| ServerOptions {
         backend,
         upstream_key: UpstreamKey::Server,
@@ -37,6 +38,7 @@ pub async fn build(
         config_error: None,
         budget: crate::tools::budget::Budget::new(args.max_result_bytes),
         clock: clock.clone(),
+        hub: hub.clone(),
     };
     if args.http.auth == AuthChoice::Passthrough {
         // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
@@ -106,6 +108,18 @@ pub async fn build(
             })
         }
     }
+}
+
+/// Hub mode: starts following the servers file (servers connect in the background, so
+/// `initialize` never waits for them). A file that cannot be read at start is an error.
+fn start_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
+    let Some(path) = &args.servers else {
+        return Ok(None);
+    };
+    let hub = crate::hub::Hub::new(args.hub_settings());
+    crate::hub::watch_file::follow(hub.clone(), path.clone(), Default::default())
+        .map_err(anyhow::Error::msg)?;
+    Ok(Some(hub))
 }
 
 /// Tries the key once, off the start path (`initialize` never waits for it), so a wrong key

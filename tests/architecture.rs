@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("infrastructure", &["redact", "listener", "shutdown"]),
     ("Plugged.in vocabulary", &["vocab"]),
     ("the client and the embedded API", &["api", "local"]),
+    ("the hub (downstream MCP servers)", &["hub"]),
     ("the MCP surface", &["tools"]),
     ("transports", &["transport"]),
     ("wiring", &["catalog", "config", "serve"]),

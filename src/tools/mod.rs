@@ -7,6 +7,7 @@ pub mod budget;
 mod clipboard;
 mod completion;
 mod documents;
+mod hub;
 mod logging;
 mod notifications;
 mod params;
@@ -91,6 +92,8 @@ pub struct ServerOptions {
     pub budget: budget::Budget,
     /// The time (shared with the embedded API in local mode; tests move it).
     pub clock: crate::clock::Clock,
+    /// The user's own MCP servers (hub mode), when configured.
+    pub hub: Option<crate::hub::Hub>,
 }
 
 impl ServerOptions {
@@ -102,6 +105,7 @@ impl ServerOptions {
             config_error: None,
             budget: budget::Budget::default(),
             clock: crate::clock::Clock::default(),
+            hub: None,
         }
     }
 }
@@ -128,7 +132,12 @@ impl PluggedinServer {
     /// requires of it.
     pub fn new(client: Client, options: ServerOptions) -> Result<Self, registry::RegistryError> {
         let registry = registry::Registry::build()?;
-        let tools = registry.offered(&options.selection);
+        let mut tools = registry.offered(&options.selection);
+        if options.hub.is_none() {
+            for tool in Self::hub_tools().list_all() {
+                tools.disable_route(tool.name);
+            }
+        }
         Ok(Self {
             shared: Arc::new(Shared {
                 client,
@@ -158,6 +167,7 @@ impl PluggedinServer {
             Toolset::Rag => Self::rag_tools(),
             Toolset::Clipboard => Self::clipboard_tools(),
             Toolset::Notifications => Self::notification_tools(),
+            Toolset::Hub => Self::hub_tools(),
         }
     }
 
@@ -166,9 +176,23 @@ impl PluggedinServer {
         Ok(registry::Registry::build()?.tools())
     }
 
-    /// The tools this server lists, sorted by name.
+    /// The tools this server lists, sorted by name: its own, then (hub mode) the
+    /// downstream servers' tools under their `<prefix>__<tool>` names.
     pub fn tools(&self) -> Vec<Tool> {
-        self.shared.tools.list_all()
+        let mut tools = self.shared.tools.list_all();
+        if let Some(hub) = self.offered_hub() {
+            tools.extend(hub.tools());
+        }
+        tools
+    }
+
+    /// The hub, when configured and its toolset selected.
+    fn offered_hub(&self) -> Option<&crate::hub::Hub> {
+        self.shared
+            .options
+            .hub
+            .as_ref()
+            .filter(|_| self.selection().has(Toolset::Hub))
     }
 
     pub fn backend(&self) -> Backend {
@@ -301,7 +325,72 @@ impl PluggedinServer {
         } else {
             ""
         };
-        format!("{mode} Tools cover {}.{read_only}", parts.join(", "))
+        let mut text = format!("{mode} Tools cover {}.{read_only}", parts.join(", "));
+        if let Some(hub) = self.offered_hub() {
+            text.push_str(" HUB: tools named <server>__<tool> belong to the user's own MCP servers behind this one; hub_status shows each server's state, hub_refresh reconnects them.");
+            for (prefix, instructions) in hub.instructions() {
+                text.push_str(&format!(" Server {prefix}: {instructions}"));
+            }
+        }
+        text
+    }
+}
+
+/// How often a session's change announcer checks that its client is still there.
+const ANNOUNCER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends `notifications/tools/list_changed` to one session whenever the hub's catalog
+/// changes, until the session ends.
+async fn announce_changes(
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    peer: rmcp::service::Peer<RoleServer>,
+) {
+    changes.mark_unchanged();
+    loop {
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() || peer.notify_tool_list_changed().await.is_err() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(ANNOUNCER_CHECK) => {
+                if peer.is_transport_closed() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl PluggedinServer {
+    /// A call to a downstream server's tool: its answer as it is (within the result budget,
+    /// scrubbed like ours), or an error result saying why there is none.
+    async fn call_downstream(
+        &self,
+        hub: &crate::hub::Hub,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        let scrubber = self
+            .client(&context)
+            .map(|c| c.scrubber())
+            .unwrap_or_default();
+        let outcome = hub.call(request, &context.ct).await;
+        match outcome {
+            Some(Ok(CallToolResponse::Complete(mut result))) => {
+                reply::finish(&mut result, &scrubber, self.budget());
+                CallToolResponse::Complete(result)
+            }
+            Some(Ok(other)) => other,
+            Some(Err(error)) => {
+                let text = scrubber.scrub(&error.to_string()).into_owned();
+                CallToolResult::error(vec![ContentBlock::text(text)]).into()
+            }
+            None => CallToolResult::error(vec![ContentBlock::text(
+                "this tool's server left the hub while the call was starting; list the tools again",
+            )])
+            .into(),
+        }
     }
 }
 
@@ -388,13 +477,19 @@ pub(crate) async fn cancellable<T>(
 )]
 impl ServerHandler for PluggedinServer {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
+        let mut capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_prompts()
             .enable_resources()
             .enable_completions()
             .enable_logging()
             .build();
+        if self.offered_hub().is_some()
+            && let Some(tools) = capabilities.tools.as_mut()
+        {
+            // Downstream servers come and go: the tool list changes while we run.
+            tools.list_changed = Some(true);
+        }
         ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
@@ -404,11 +499,23 @@ impl ServerHandler for PluggedinServer {
             .with_instructions(self.instructions())
     }
 
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        if let Some(hub) = self.offered_hub() {
+            tokio::spawn(announce_changes(hub.subscribe(), context.peer));
+        }
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if !self.shared.tools.has_route(&request.name)
+            && let Some(hub) = self.offered_hub()
+            && hub.has_tool(&request.name)
+        {
+            return Ok(self.call_downstream(hub, request, context).await);
+        }
         if !self.shared.tools.has_route(&request.name)
             && let Some(reason) = self
                 .shared
@@ -442,16 +549,25 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let result = ListToolsResult::with_all_items(self.tools());
+        if self.offered_hub().is_some() {
+            // Downstream servers change the list at any time (list_changed says when).
+            return Ok(result);
+        }
         Ok(cache_hints(
             &context,
-            ListToolsResult::with_all_items(self.tools()),
+            result,
             STATIC_LIST_TTL_MS,
             CacheScope::Public,
         ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.shared.tools.get(name).cloned()
+        self.shared
+            .tools
+            .get(name)
+            .cloned()
+            .or_else(|| self.offered_hub()?.tool(name))
     }
 
     async fn list_prompts(

@@ -10,15 +10,18 @@ pub enum Toolset {
     Rag,
     Clipboard,
     Notifications,
+    /// The user's own MCP servers (hub mode) and the tools about them.
+    Hub,
 }
 
 impl Toolset {
-    pub const ALL: [Toolset; 5] = [
+    pub const ALL: [Toolset; 6] = [
         Toolset::Agents,
         Toolset::Docs,
         Toolset::Rag,
         Toolset::Clipboard,
         Toolset::Notifications,
+        Toolset::Hub,
     ];
 
     pub fn name(self) -> &'static str {
@@ -28,6 +31,7 @@ impl Toolset {
             Toolset::Rag => "rag",
             Toolset::Clipboard => "clipboard",
             Toolset::Notifications => "notifications",
+            Toolset::Hub => "hub",
         }
     }
 }

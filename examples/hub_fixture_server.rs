@@ -1,0 +1,179 @@
+//! A downstream MCP server with knobs, for the hub's tests: started by them over stdio (or
+//! over HTTP with a port argument), it answers `echo` with its label, and has tools that are
+//! slow, crash the process, hang, return a huge result, or add a tool and announce it.
+//!
+//! ```sh
+//! FIXTURE_LABEL=a cargo run --example hub_fixture_server           # stdio
+//! FIXTURE_LABEL=a cargo run --example hub_fixture_server -- 18700  # http://127.0.0.1:18700/mcp
+//! ```
+//!
+//! `FIXTURE_SECRET` is echoed by `env_secret`, so tests can check that the hub scrubs a
+//! server's configured secrets from what it logs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fixture: its inputs are constants and a failure should show at once"
+)]
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler, ServiceExt,
+    model::*,
+    service::{NotificationContext, Peer, RequestContext},
+};
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Fixture {
+    label: String,
+    extra: Arc<Mutex<Vec<Tool>>>,
+    peer: Arc<Mutex<Option<Peer<RoleServer>>>>,
+}
+
+fn tool(name: &str, description: &str, read_only: Option<bool>) -> Tool {
+    let schema = json!({"type": "object", "properties": {
+        "text": {"type": "string"}, "ms": {"type": "integer"}, "bytes": {"type": "integer"}
+    }});
+    let Value::Object(schema) = schema else {
+        unreachable!()
+    };
+    let mut tool = Tool::new(name.to_string(), description.to_string(), Arc::new(schema));
+    if let Some(read_only) = read_only {
+        tool = tool.annotate(ToolAnnotations::new().read_only(read_only));
+    }
+    tool
+}
+
+impl Fixture {
+    fn tools(&self) -> Vec<Tool> {
+        let mut tools = vec![
+            tool("echo", "Echoes text with the server's label.", Some(true)),
+            tool("slow", "Answers after `ms` milliseconds.", Some(true)),
+            tool("crash", "Exits the server process.", Some(false)),
+            tool("hang", "Never answers.", Some(true)),
+            tool("big", "Returns `bytes` bytes of text.", Some(true)),
+            tool("grow", "Adds a tool and announces the change.", Some(false)),
+            tool("unannotated_write", "Has no annotations at all.", None),
+            tool("env_secret", "Returns FIXTURE_SECRET.", Some(true)),
+        ];
+        tools.extend(self.extra.lock().unwrap().iter().cloned());
+        tools
+    }
+}
+
+fn text(t: impl Into<String>) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(t.into())])
+}
+
+impl ServerHandler for Fixture {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            format!("fixture-{}", self.label),
+            "0.0.0",
+        ))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        *self.peer.lock().unwrap() = Some(context.peer);
+    }
+
+    async fn list_tools(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = request.arguments.clone().unwrap_or_default();
+        let int = |k: &str| args.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let result = match request.name.as_ref() {
+            "echo" => {
+                let said = args.get("text").and_then(Value::as_str).unwrap_or("");
+                let meta = request
+                    .meta
+                    .as_ref()
+                    .map(|m| json!(m))
+                    .unwrap_or(Value::Null);
+                let mut result = text(format!("{}: {said}", self.label));
+                result.structured_content = Some(json!({
+                    "label": self.label, "text": said, "meta": meta
+                }));
+                result
+            }
+            "slow" => {
+                tokio::time::sleep(Duration::from_millis(int("ms"))).await;
+                text(format!("{}: slept {} ms", self.label, int("ms")))
+            }
+            "crash" => std::process::exit(3),
+            "hang" => std::future::pending().await,
+            "big" => text("x".repeat(int("bytes") as usize)),
+            "grow" => {
+                let n = self.extra.lock().unwrap().len() + 1;
+                self.extra.lock().unwrap().push(tool(
+                    &format!("grown_{n}"),
+                    "Added at run time.",
+                    Some(true),
+                ));
+                let peer = self.peer.lock().unwrap().clone();
+                if let Some(peer) = peer {
+                    let _ = peer.notify_tool_list_changed().await;
+                }
+                text(format!("grown_{n}"))
+            }
+            "env_secret" => text(std::env::var("FIXTURE_SECRET").unwrap_or_default()),
+            "unannotated_write" => text("written"),
+            other => return Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
+        };
+        Ok(result.into())
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let fixture = Fixture {
+        label: std::env::var("FIXTURE_LABEL").unwrap_or_else(|_| "fixture".into()),
+        ..Fixture::default()
+    };
+    eprintln!("fixture {} starting", fixture.label);
+    match std::env::args().nth(1) {
+        None => {
+            let service = fixture
+                .serve((tokio::io::stdin(), tokio::io::stdout()))
+                .await
+                .expect("initialize");
+            let _ = service.waiting().await;
+        }
+        Some(port) => {
+            let port: u16 = port.parse().expect("a port number");
+            let options = pluggedin_mcp::transport::HttpOptions::local(SocketAddr::from((
+                [127, 0, 0, 1],
+                port,
+            )));
+            // One fixture for every session, so `grow` shows in every session's list.
+            pluggedin_mcp::transport::serve(
+                move || fixture.clone(),
+                options,
+                pluggedin_mcp::shutdown::signal(),
+            )
+            .await
+            .expect("serve");
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! One downstream server, supervised: a task connects it (a child process over stdio, or
+//! Streamable HTTP), lists its tools, follows its `list_changed` notifications, and when the
+//! connection drops restarts it with exponential backoff and jitter. Calls go straight to
+//! its live connection; a call that finds it down asks for a reconnect and waits for it once.
+
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::{
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
+        Tool,
+    },
+    service::{NotificationContext, Peer},
+    transport::{
+        StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    sync::{Notify, watch},
+};
+use tokio_util::sync::CancellationToken;
+
+use super::spec::{ServerSpec, Transport};
+use crate::redact::Scrubber;
+
+/// Longest a connection may take to start and answer its first `tools/list`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// A connection that lived this long resets the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+/// How long a call waits for a server that is down to come back before failing.
+const RECONNECT_WAIT: Duration = Duration::from_secs(10);
+/// Longest stderr line of a child logged (the rest is cut).
+const STDERR_LINE_CHARS: usize = 2_000;
+/// Environment a child inherits from us; everything else comes from its configuration.
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "SYSTEMROOT",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "USERPROFILE",
+    "PROGRAMDATA",
+];
+
+/// Where a server is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Starting,
+    Ready,
+    /// Down; the next attempt is after a backoff.
+    BackingOff {
+        reason: String,
+    },
+    /// Will not be started: its configuration cannot work.
+    Failed {
+        reason: String,
+    },
+    Disabled,
+}
+
+impl State {
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Ready => "ready",
+            State::BackingOff { .. } => "backing_off",
+            State::Failed { .. } => "failed",
+            State::Disabled => "disabled",
+        }
+    }
+}
+
+/// What status reports show about a server.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub state: State,
+    /// The tools of the live connection (empty while down).
+    pub tools: Arc<Vec<Tool>>,
+    /// The tools it had when last up: their names still route to it, so a call made
+    /// while it is down reconnects it instead of finding no such tool.
+    pub known_tools: Arc<Vec<Tool>>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    pub last_latency: Option<Duration>,
+}
+
+/// Why a call to a downstream did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("server \"{server}\" is not available: {reason}")]
+    Down { server: String, reason: String },
+    #[error("server \"{server}\" did not answer within {} s", .after.as_secs_f64())]
+    Timeout { server: String, after: Duration },
+    #[error("the call was cancelled by the client")]
+    Cancelled,
+    #[error("server \"{server}\" failed the call: {detail}")]
+    Failed { server: String, detail: String },
+}
+
+pub struct Downstream {
+    pub spec: ServerSpec,
+    pub prefix: String,
+    snapshot: Mutex<Snapshot>,
+    peer: Mutex<Option<Peer<RoleClient>>>,
+    /// Asks the supervisor to reconnect now (a refresh, or a call that found it down).
+    restart: Notify,
+    /// Bumped on every state change, for calls waiting for a reconnect.
+    generation: watch::Sender<u64>,
+    stop: CancellationToken,
+    scrubber: Scrubber,
+}
+
+/// Called whenever a server's tools or state change.
+pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+
+impl Downstream {
+    /// Starts supervising `spec` in the background; returns at once.
+    pub fn start(spec: ServerSpec, prefix: String, on_change: OnChange) -> Arc<Self> {
+        let secrets = secrets_of(&spec);
+        let scrubber = Scrubber::new(secrets.iter().map(String::as_str));
+        let this = Arc::new(Self {
+            spec,
+            prefix,
+            snapshot: Mutex::new(Snapshot {
+                state: State::Starting,
+                tools: Arc::default(),
+                known_tools: Arc::default(),
+                restarts: 0,
+                last_error: None,
+                last_latency: None,
+            }),
+            peer: Mutex::new(None),
+            restart: Notify::new(),
+            generation: watch::Sender::new(0),
+            stop: CancellationToken::new(),
+            scrubber,
+        });
+        tokio::spawn(this.clone().supervise(on_change));
+        this
+    }
+
+    /// Stops the server (kills its child, closes its connection).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        lock(&self.snapshot).clone()
+    }
+
+    /// Reconnects now, skipping any backoff.
+    pub fn reconnect(&self) {
+        self.restart.notify_one();
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+        change(&mut lock(&self.snapshot));
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn current_peer(&self) -> Option<Peer<RoleClient>> {
+        lock(&self.peer)
+            .clone()
+            .filter(|p| !p.is_transport_closed())
+    }
+
+    /// Sends `params` (already carrying the tool's own name) and returns the answer as it
+    /// is. Bounded by `timeout`; `ct` cancels the downstream request too.
+    pub async fn call(
+        &self,
+        params: CallToolRequestParams,
+        timeout: Duration,
+        ct: &CancellationToken,
+    ) -> Result<CallToolResponse, CallError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let peer = match self.current_peer() {
+            Some(peer) => peer,
+            None => self.wait_for_peer(deadline, ct).await?,
+        };
+        let started = Instant::now();
+        // Dropping the request future cancels it downstream (rmcp sends notifications/cancelled).
+        let outcome = tokio::select! {
+            biased;
+            _ = ct.cancelled() => return Err(CallError::Cancelled),
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(CallError::Timeout { server: self.spec.name.clone(), after: timeout });
+            }
+            outcome = peer.call_tool_once(params) => outcome,
+        };
+        let latency = started.elapsed();
+        self.update(|s| s.last_latency = Some(latency));
+        outcome.map_err(|e| CallError::Failed {
+            server: self.spec.name.clone(),
+            detail: self.scrubber.scrub(&e.to_string()).into_owned(),
+        })
+    }
+
+    /// A server that is down gets one immediate reconnect; the call waits for it.
+    async fn wait_for_peer(
+        &self,
+        deadline: tokio::time::Instant,
+        ct: &CancellationToken,
+    ) -> Result<Peer<RoleClient>, CallError> {
+        let down = |s: &Self| {
+            let snap = s.snapshot();
+            let reason = match snap.state {
+                State::BackingOff { reason } | State::Failed { reason } => reason,
+                State::Disabled => "it is disabled in the configuration".into(),
+                State::Starting => "it is still starting".into(),
+                State::Ready => "its connection closed".into(),
+            };
+            CallError::Down {
+                server: s.spec.name.clone(),
+                reason,
+            }
+        };
+        if matches!(
+            self.snapshot().state,
+            State::Failed { .. } | State::Disabled
+        ) {
+            return Err(down(self));
+        }
+        let mut changes = self.generation.subscribe();
+        if !matches!(self.snapshot().state, State::Starting) {
+            self.restart.notify_one();
+        }
+        let wait_until = deadline.min(tokio::time::Instant::now() + RECONNECT_WAIT);
+        loop {
+            if let Some(peer) = self.current_peer() {
+                return Ok(peer);
+            }
+            tokio::select! {
+                biased;
+                _ = ct.cancelled() => return Err(CallError::Cancelled),
+                _ = tokio::time::sleep_until(wait_until) => return Err(down(self)),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Err(down(self));
+                    }
+                    if let State::BackingOff { .. } = self.snapshot().state {
+                        return Err(down(self));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn supervise(self: Arc<Self>, on_change: OnChange) {
+        match &self.spec.transport {
+            _ if self.spec.disabled => {
+                self.update(|s| s.state = State::Disabled);
+                on_change();
+                return;
+            }
+            Transport::Invalid(reason) => {
+                let reason = reason.clone();
+                tracing::warn!(server = %self.spec.name, "{reason}");
+                self.update(|s| {
+                    s.state = State::Failed {
+                        reason: reason.clone(),
+                    };
+                    s.last_error = Some(reason);
+                });
+                on_change();
+                return;
+            }
+            _ => {}
+        }
+        let mut attempt: u32 = 0;
+        loop {
+            self.update(|s| s.state = State::Starting);
+            let reason = tokio::select! {
+                _ = self.stop.cancelled() => return,
+                reason = self.run_once(&on_change) => reason,
+            };
+            if self.stop.is_cancelled() {
+                return;
+            }
+            *lock(&self.peer) = None;
+            let (stable, reason) = reason;
+            if stable {
+                attempt = 0;
+            }
+            attempt = attempt.saturating_add(1);
+            let reason = self.scrubber.scrub(&reason).into_owned();
+            tracing::warn!(server = %self.spec.name, attempt, "downstream down: {reason}");
+            self.update(|s| {
+                s.state = State::BackingOff {
+                    reason: reason.clone(),
+                };
+                s.tools = Arc::default();
+                s.last_error = Some(reason);
+                s.restarts = s.restarts.saturating_add(1);
+            });
+            on_change();
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = tokio::time::sleep(backoff(attempt)) => {}
+                _ = self.restart.notified() => {}
+            }
+        }
+    }
+
+    /// Connects, serves until the connection ends; returns whether it lived long enough to
+    /// count as stable, and why it ended.
+    async fn run_once(&self, on_change: &OnChange) -> (bool, String) {
+        let listener = Listener::default();
+        let connecting = tokio::time::timeout(START_TIMEOUT, self.connect(listener.clone()));
+        let service = match connecting.await {
+            Ok(Ok(service)) => service,
+            Ok(Err(e)) => return (false, e),
+            Err(_) => {
+                return (
+                    false,
+                    format!("did not start within {} s", START_TIMEOUT.as_secs()),
+                );
+            }
+        };
+        let peer = service.peer().clone();
+        if let Err(e) = self.list_tools(&peer).await {
+            return (false, e);
+        }
+        *lock(&self.peer) = Some(peer.clone());
+        self.update(|s| s.state = State::Ready);
+        on_change();
+        tracing::info!(server = %self.spec.name, "downstream ready");
+        let started = Instant::now();
+        let cancel = service.cancellation_token();
+        let waiting = service.waiting();
+        tokio::pin!(waiting);
+        let reason = loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => {
+                    cancel.cancel();
+                    let _ = waiting.await;
+                    return (false, "stopped".into());
+                }
+                _ = self.restart.notified() => {
+                    cancel.cancel();
+                    let _ = waiting.await;
+                    break "reconnect requested".to_string();
+                }
+                _ = listener.tools_changed.notified() => {
+                    if let Err(e) = self.list_tools(&peer).await {
+                        cancel.cancel();
+                        let _ = waiting.await;
+                        break e;
+                    }
+                    on_change();
+                }
+                quit = &mut waiting => {
+                    break match quit {
+                        Ok(reason) => format!("connection closed ({reason:?})"),
+                        Err(e) => format!("connection task failed: {e}"),
+                    };
+                }
+            }
+        };
+        (started.elapsed() >= STABLE_AFTER, reason)
+    }
+
+    async fn list_tools(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
+        let tools = tokio::time::timeout(START_TIMEOUT, peer.list_all_tools())
+            .await
+            .map_err(|_| "tools/list did not answer in time".to_string())?
+            .map_err(|e| format!("tools/list failed: {e}"))?;
+        let tools = Arc::new(tools);
+        self.update(|s| {
+            s.tools = tools.clone();
+            s.known_tools = tools;
+        });
+        Ok(())
+    }
+
+    async fn connect(
+        &self,
+        listener: Listener,
+    ) -> Result<rmcp::service::RunningService<RoleClient, Listener>, String> {
+        match &self.spec.transport {
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => {
+                let mut cmd = tokio::process::Command::new(command);
+                cmd.args(args).env_clear().kill_on_drop(true);
+                for name in INHERITED_ENV {
+                    if let Some(value) = std::env::var_os(name) {
+                        cmd.env(name, value);
+                    }
+                }
+                cmd.envs(env);
+                if let Some(dir) = cwd {
+                    cmd.current_dir(dir);
+                }
+                let (transport, stderr) = TokioChildProcess::builder(cmd)
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+                if let Some(stderr) = stderr {
+                    tokio::spawn(log_stderr(
+                        self.spec.name.clone(),
+                        stderr,
+                        self.scrubber.clone(),
+                    ));
+                }
+                listener
+                    .serve(transport)
+                    .await
+                    .map_err(|e| format!("initialize failed: {e}"))
+            }
+            Transport::Http { url, headers } => {
+                let mut custom = std::collections::HashMap::new();
+                for (name, value) in headers {
+                    let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| format!("header name `{name}` is not valid"))?;
+                    let value = reqwest::header::HeaderValue::from_str(value)
+                        .map_err(|_| format!("the value of header `{name}` is not valid"))?;
+                    custom.insert(name, value);
+                }
+                let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                    .custom_headers(custom);
+                let transport =
+                    StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+                listener
+                    .serve(transport)
+                    .await
+                    .map_err(|e| format!("initialize failed: {e}"))
+            }
+            Transport::Invalid(reason) => Err(reason.clone()),
+        }
+    }
+}
+
+impl Drop for Downstream {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Values in a server's configuration that must never be logged or shown: its env values
+/// and header values (short ones, like `1` or `true`, are settings, not secrets).
+fn secrets_of(spec: &ServerSpec) -> Vec<String> {
+    let values: Vec<&String> = match &spec.transport {
+        Transport::Stdio { env, .. } => env.values().collect(),
+        Transport::Http { headers, .. } => headers.values().collect(),
+        Transport::Invalid(_) => Vec::new(),
+    };
+    values
+        .into_iter()
+        .filter(|v| v.len() >= 8)
+        .cloned()
+        .collect()
+}
+
+async fn log_stderr(server: String, stderr: tokio::process::ChildStderr, scrubber: Scrubber) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line: String = line.chars().take(STDERR_LINE_CHARS).collect();
+        tracing::info!(server = %server, "stderr: {}", scrubber.scrub(&line));
+    }
+}
+
+/// Exponential, capped, with jitter so many servers that failed together do not retry in
+/// step.
+fn backoff(attempt: u32) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let capped = exp.min(BACKOFF_CAP);
+    let jitter = rand::random_range(0.5..1.0);
+    capped.mul_f64(jitter)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The hub's side of a downstream connection: who we are, and what the server announces.
+#[derive(Clone, Default)]
+pub struct Listener {
+    tools_changed: Arc<Notify>,
+}
+
+impl ClientHandler for Listener {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("pluggedin-mcp-hub", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.tools_changed.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) <= BACKOFF_BASE && backoff(1) >= BACKOFF_BASE / 2);
+        assert!(backoff(5) > backoff(1));
+        assert!(backoff(40) <= BACKOFF_CAP);
+    }
+}

@@ -1,0 +1,297 @@
+//! Hub mode: the user's own MCP servers behind this one. Servers come from a `mcpServers`
+//! file (`--servers`, reloaded when it changes); each is supervised on its own
+//! ([`downstream`]); their tools are merged into one catalog under `<prefix>__<tool>`
+//! names ([`names`]) that route to exactly the server they name.
+
+pub mod downstream;
+pub mod names;
+pub mod spec;
+pub mod watch_file;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, RwLock},
+    time::Duration,
+};
+
+use rmcp::model::{CallToolRequestParams, CallToolResponse, Tool};
+use tokio_util::sync::CancellationToken;
+
+use downstream::Downstream;
+pub use downstream::{CallError, Snapshot, State};
+pub use spec::ServerSpec;
+
+/// How the hub offers downstream tools.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Longest tool name offered (see [`names::DEFAULT_BUDGET`]).
+    pub name_budget: usize,
+    /// Bound of a call to a server that sets no `timeout` of its own.
+    pub call_timeout: Duration,
+    /// Offer only tools whose `readOnlyHint` is true (unannotated tools are hidden).
+    pub read_only: bool,
+    /// Only these servers are started (`--hub-servers`); empty: all.
+    pub only: Vec<String>,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        Self {
+            name_budget: names::DEFAULT_BUDGET,
+            call_timeout: Duration::from_secs(60),
+            read_only: false,
+            only: Vec::new(),
+        }
+    }
+}
+
+/// One server as status reports show it.
+#[derive(Debug, Clone)]
+pub struct ServerStatus {
+    pub name: String,
+    pub prefix: String,
+    pub transport: &'static str,
+    pub snapshot: Snapshot,
+    /// Tools offered (after filtering), not all the server has.
+    pub offered_tools: usize,
+}
+
+/// The merged catalog: what clients see, and where each name goes.
+#[derive(Default)]
+struct Catalog {
+    tools: Vec<Tool>,
+    routes: HashMap<String, (Arc<Downstream>, String)>,
+}
+
+/// The hub. Cheap to clone; all clones share the servers.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: HubSettings,
+    servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
+    catalog: RwLock<Arc<Catalog>>,
+    /// Bumped whenever the catalog changes; sessions send `tools/list_changed` on it.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let servers: Vec<String> = lock(&self.inner.servers).keys().cloned().collect();
+        f.debug_struct("Hub").field("servers", &servers).finish()
+    }
+}
+
+impl Hub {
+    pub fn new(settings: HubSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                servers: Mutex::default(),
+                catalog: RwLock::default(),
+                changes: tokio::sync::watch::Sender::new(0),
+            }),
+        }
+    }
+
+    /// Applies a new configuration: servers that are new start, servers whose spec changed
+    /// restart, removed ones stop; the others are untouched. Returns at once; servers start
+    /// in the background.
+    pub fn apply(&self, specs: Vec<ServerSpec>) {
+        let specs: Vec<ServerSpec> = specs
+            .into_iter()
+            .filter(|s| {
+                self.inner.settings.only.is_empty() || self.inner.settings.only.contains(&s.name)
+            })
+            .collect();
+        let prefixes =
+            names::assign_prefixes(specs.iter().map(|s| (s.name.as_str(), s.slug.as_deref())));
+        let weak = Arc::downgrade(&self.inner);
+        let on_change: downstream::OnChange = Arc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                Hub { inner }.rebuild();
+            }
+        });
+        {
+            let mut servers = lock(&self.inner.servers);
+            let mut next = BTreeMap::new();
+            for spec in specs {
+                let prefix = prefixes.get(&spec.name).cloned().unwrap_or_default();
+                let keep = servers
+                    .remove(&spec.name)
+                    .filter(|old| old.spec == spec && old.prefix == prefix);
+                let server = match keep {
+                    Some(old) => old,
+                    None => {
+                        tracing::info!(server = %spec.name, %prefix, "starting downstream");
+                        Downstream::start(spec.clone(), prefix, on_change.clone())
+                    }
+                };
+                next.insert(spec.name.clone(), server);
+            }
+            for (name, old) in std::mem::take(&mut *servers) {
+                tracing::info!(server = %name, "stopping downstream");
+                old.stop();
+            }
+            *servers = next;
+        }
+        self.rebuild();
+    }
+
+    /// Recomputes the merged catalog from every server's live tools.
+    fn rebuild(&self) {
+        let servers: Vec<Arc<Downstream>> = lock(&self.inner.servers).values().cloned().collect();
+        let settings = &self.inner.settings;
+        let mut catalog = Catalog::default();
+        for server in servers {
+            let snapshot = server.snapshot();
+            // Listed: what the live connection offers. Routed: also what it offered when
+            // last up, so a call while it is down reconnects it.
+            let live: std::collections::HashSet<&str> =
+                snapshot.tools.iter().map(|t| t.name.as_ref()).collect();
+            for tool in snapshot.known_tools.iter() {
+                if !self.offers(&server, tool) {
+                    continue;
+                }
+                let exposed = names::tool_name(&server.prefix, &tool.name, settings.name_budget);
+                catalog
+                    .routes
+                    .insert(exposed.clone(), (server.clone(), tool.name.to_string()));
+                if live.contains(tool.name.as_ref()) {
+                    let mut offered = tool.clone();
+                    offered.name = exposed.into();
+                    catalog.tools.push(offered);
+                }
+            }
+        }
+        catalog.tools.sort_by(|a, b| a.name.cmp(&b.name));
+        let changed = {
+            let mut current = self
+                .inner
+                .catalog
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let changed = current.tools != catalog.tools;
+            *current = Arc::new(catalog);
+            changed
+        };
+        if changed {
+            self.inner.changes.send_modify(|g| *g += 1);
+        }
+    }
+
+    fn offers(&self, server: &Downstream, tool: &Tool) -> bool {
+        let read_only_ok = !self.inner.settings.read_only
+            || tool
+                .annotations
+                .as_ref()
+                .and_then(|a| a.read_only_hint)
+                .unwrap_or(false);
+        read_only_ok && server.spec.allows(&tool.name)
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every downstream tool offered, under its hub name, sorted.
+    pub fn tools(&self) -> Vec<Tool> {
+        self.catalog().tools.clone()
+    }
+
+    pub fn tool(&self, name: &str) -> Option<Tool> {
+        self.catalog()
+            .tools
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
+    }
+
+    pub fn has_tool(&self, name: &str) -> bool {
+        self.catalog().routes.contains_key(name)
+    }
+
+    /// Changes of the catalog, for `notifications/tools/list_changed`.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Sends a call to the server `name` routes to, under the tool's own name, with the
+    /// arguments and `_meta` as the client sent them. `None`: no such hub tool.
+    pub async fn call(
+        &self,
+        mut params: CallToolRequestParams,
+        ct: &CancellationToken,
+    ) -> Option<Result<CallToolResponse, CallError>> {
+        let (server, original) = self.catalog().routes.get(params.name.as_ref()).cloned()?;
+        params.name = original.into();
+        let timeout = server
+            .spec
+            .timeout
+            .unwrap_or(self.inner.settings.call_timeout);
+        Some(server.call(params, timeout, ct).await)
+    }
+
+    /// Every configured server, by name.
+    pub fn status(&self) -> Vec<ServerStatus> {
+        let catalog = self.catalog();
+        lock(&self.inner.servers)
+            .values()
+            .map(|server| ServerStatus {
+                name: server.spec.name.clone(),
+                prefix: server.prefix.clone(),
+                transport: server.spec.transport_name(),
+                snapshot: server.snapshot(),
+                offered_tools: catalog
+                    .tools
+                    .iter()
+                    .filter(|t| {
+                        catalog
+                            .routes
+                            .get(t.name.as_ref())
+                            .is_some_and(|(s, _)| Arc::ptr_eq(s, server))
+                    })
+                    .count(),
+            })
+            .collect()
+    }
+
+    /// Reconnects one server (by name or prefix) or all; `false` when no server matches.
+    pub fn reconnect(&self, which: Option<&str>) -> bool {
+        let servers = lock(&self.inner.servers);
+        let mut found = false;
+        for server in servers.values() {
+            if which.is_none_or(|w| w == server.spec.name || w == server.prefix) {
+                server.reconnect();
+                found = true;
+            }
+        }
+        found
+    }
+
+    /// Custom instructions of the servers that have them: (server, text).
+    pub fn instructions(&self) -> Vec<(String, String)> {
+        lock(&self.inner.servers)
+            .values()
+            .filter_map(|s| Some((s.prefix.clone(), s.spec.instructions.clone()?)))
+            .collect()
+    }
+
+    /// Stops every server.
+    pub fn shutdown(&self) {
+        for server in std::mem::take(&mut *lock(&self.inner.servers)).into_values() {
+            server.stop();
+        }
+        self.rebuild();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

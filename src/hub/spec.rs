@@ -1,0 +1,322 @@
+//! What a downstream server is: the `mcpServers` file format every MCP client uses (Claude
+//! Desktop's `command`/`args`/`env`, `url` + `headers` for remote servers, VS Code's
+//! `servers` + `type`), parsed into [`ServerSpec`]s. A broken entry does not break the
+//! file: it becomes a spec whose [`Transport::Invalid`] says what is wrong, so its server
+//! shows the reason in `hub_status` while the others run.
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use serde_json::{Map, Value};
+
+/// Longest per-server timeout accepted from a file: a day.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+/// One downstream server as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSpec {
+    /// The key of its entry (or its Plugged.in name).
+    pub name: String,
+    /// Plugged.in's slug, preferred for the tool-name prefix when present.
+    pub slug: Option<String>,
+    pub transport: Transport,
+    /// Bound of every call to it; `None`: the server-wide `--timeout`.
+    pub timeout: Option<Duration>,
+    /// Only these tools are offered (`allowTools`); `None`: all.
+    pub allow_tools: Option<Vec<String>>,
+    /// These tools are never offered (`denyTools`).
+    pub deny_tools: Vec<String>,
+    /// Configured but not started (`"disabled": true`).
+    pub disabled: bool,
+    /// Text for the model about this server (Plugged.in's custom instructions).
+    pub instructions: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// A child process speaking MCP on its stdin/stdout. No shell: `command` is run with
+    /// `args` verbatim.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+        cwd: Option<PathBuf>,
+    },
+    /// A Streamable HTTP endpoint, with headers sent on every request.
+    Http {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+    /// An entry that cannot be run, and why (naming the field and the rule).
+    Invalid(String),
+}
+
+impl ServerSpec {
+    fn invalid(name: &str, why: String) -> Self {
+        Self {
+            name: name.to_string(),
+            slug: None,
+            transport: Transport::Invalid(why),
+            timeout: None,
+            allow_tools: None,
+            deny_tools: Vec::new(),
+            disabled: false,
+            instructions: None,
+        }
+    }
+
+    /// `stdio`, `http` or `invalid`, for status reports.
+    pub fn transport_name(&self) -> &'static str {
+        match self.transport {
+            Transport::Stdio { .. } => "stdio",
+            Transport::Http { .. } => "http",
+            Transport::Invalid(_) => "invalid",
+        }
+    }
+
+    /// Whether `tool` passes this server's allow and deny lists.
+    pub fn allows(&self, tool: &str) -> bool {
+        self.allow_tools
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|a| a == tool))
+            && !self.deny_tools.iter().any(|d| d == tool)
+    }
+}
+
+/// Parses a servers file. Only a file that is not a JSON object with `mcpServers` or
+/// `servers` is an error; each entry is parsed on its own.
+pub fn parse_file(text: &str) -> Result<Vec<ServerSpec>, String> {
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| format!("the servers file is not JSON: {e}"))?;
+    let Some(root) = root.as_object() else {
+        return Err("the servers file must be a JSON object with \"mcpServers\"".into());
+    };
+    let entries = match (root.get("mcpServers"), root.get("servers")) {
+        (Some(Value::Object(m)), _) | (None, Some(Value::Object(m))) => m,
+        (Some(_), _) | (None, Some(_)) => {
+            return Err("\"mcpServers\" (or VS Code's \"servers\") must be an object".into());
+        }
+        (None, None) => {
+            return Err(
+                "the servers file has no \"mcpServers\" object (VS Code's \"servers\" is accepted too)"
+                    .into(),
+            );
+        }
+    };
+    Ok(entries
+        .iter()
+        .map(|(name, entry)| parse_entry(name, entry))
+        .collect())
+}
+
+/// One entry; errors become an [`Transport::Invalid`] spec.
+pub fn parse_entry(name: &str, entry: &Value) -> ServerSpec {
+    match entry.as_object() {
+        Some(fields) => {
+            parse_fields(name, fields).unwrap_or_else(|why| ServerSpec::invalid(name, why))
+        }
+        None => ServerSpec::invalid(name, format!("server \"{name}\": must be an object")),
+    }
+}
+
+fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String> {
+    let field = |key: &str, rule: &str| format!("server \"{name}\": `{key}` {rule}");
+    let string = |key: &str| -> Result<Option<String>, String> {
+        match f.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(field(key, "must be a string")),
+        }
+    };
+    let strings = |key: &str| -> Result<Option<Vec<String>>, String> {
+        match f.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| field(key, "must be a list of strings")),
+            Some(_) => Err(field(key, "must be a list of strings")),
+        }
+    };
+    let map = |key: &str| -> Result<BTreeMap<String, String>, String> {
+        match f.get(key) {
+            None | Some(Value::Null) => Ok(BTreeMap::new()),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    Value::Number(n) => Ok((k.clone(), n.to_string())),
+                    Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                    _ => Err(field(&format!("{key}.{k}"), "must be a string")),
+                })
+                .collect(),
+            Some(_) => Err(field(key, "must be an object of strings")),
+        }
+    };
+
+    let kind = string("type")?.map(|t| t.to_ascii_lowercase());
+    let command = string("command")?;
+    let url = string("url")?.or(string("serverUrl")?);
+    let transport = match (kind.as_deref(), command, url) {
+        (Some("sse"), _, _) => {
+            return Err(field(
+                "type",
+                "is \"sse\": legacy SSE downstream servers are not supported yet; use the server's Streamable HTTP endpoint",
+            ));
+        }
+        (Some(other), _, _)
+            if !matches!(
+                other,
+                "stdio" | "http" | "streamable-http" | "streamablehttp"
+            ) =>
+        {
+            return Err(field("type", "must be \"stdio\" or \"http\""));
+        }
+        (_, Some(_), Some(_)) => {
+            return Err(format!(
+                "server \"{name}\": give either `command` (a local server) or `url` (a remote one), not both"
+            ));
+        }
+        (_, Some(command), None) => {
+            if command.trim().is_empty() {
+                return Err(field("command", "must not be empty"));
+            }
+            Transport::Stdio {
+                command,
+                args: strings("args")?.unwrap_or_default(),
+                env: map("env")?,
+                cwd: string("cwd")?.map(PathBuf::from),
+            }
+        }
+        (_, None, Some(url)) => {
+            let parsed = reqwest::Url::parse(&url)
+                .map_err(|e| field("url", &format!("is not a URL ({e})")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(field("url", "must be an http:// or https:// URL"));
+            }
+            Transport::Http {
+                url,
+                headers: map("headers")?,
+            }
+        }
+        (_, None, None) => {
+            return Err(format!(
+                "server \"{name}\": needs `command` (a local server) or `url` (a remote one)"
+            ));
+        }
+    };
+    let timeout = match f.get("timeout") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_SECS as f64 => {
+                Some(Duration::from_secs_f64(secs))
+            }
+            _ => {
+                return Err(field(
+                    "timeout",
+                    &format!("must be a number of seconds between 0 and {MAX_TIMEOUT_SECS}"),
+                ));
+            }
+        },
+    };
+    let disabled = match f.get("disabled") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(field("disabled", "must be true or false")),
+    };
+    Ok(ServerSpec {
+        name: name.to_string(),
+        slug: string("slug")?,
+        transport,
+        timeout,
+        allow_tools: strings("allowTools")?,
+        deny_tools: strings("denyTools")?.unwrap_or_default(),
+        disabled,
+        instructions: string("instructions")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_desktop_and_vs_code_formats() {
+        let specs = parse_file(
+            r#"{"mcpServers": {
+                "everything": {"command": "npx", "args": ["-y", "server-everything"], "env": {"A": "1", "N": 2}},
+                "remote": {"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer x"}, "timeout": 5}
+            }}"#,
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert!(
+            matches!(&specs[0].transport, Transport::Stdio { command, args, env, .. }
+            if command == "npx" && args.len() == 2 && env["N"] == "2")
+        );
+        assert!(
+            matches!(&specs[1].transport, Transport::Http { headers, .. } if headers.len() == 1)
+        );
+        assert_eq!(specs[1].timeout, Some(Duration::from_secs(5)));
+
+        let vs = parse_file(r#"{"servers": {"x": {"type": "stdio", "command": "srv"}, "y": {"type": "http", "url": "https://h/mcp"}}}"#).unwrap();
+        assert_eq!(vs[0].transport_name(), "stdio");
+        assert_eq!(vs[1].transport_name(), "http");
+    }
+
+    #[test]
+    fn a_broken_entry_names_its_field_and_leaves_the_others() {
+        let specs = parse_file(
+            r#"{"mcpServers": {
+                "good": {"command": "srv"},
+                "both": {"command": "srv", "url": "http://h"},
+                "neither": {},
+                "badargs": {"command": "srv", "args": "not a list"},
+                "sse": {"type": "sse", "url": "http://h/sse"},
+                "ftp": {"url": "ftp://h"},
+                "slow": {"command": "srv", "timeout": -1}
+            }}"#,
+        )
+        .unwrap();
+        let why = |name: &str| match &specs.iter().find(|s| s.name == name).unwrap().transport {
+            Transport::Invalid(why) => why.clone(),
+            other => panic!("{name} parsed as {other:?}"),
+        };
+        assert_eq!(
+            specs
+                .iter()
+                .find(|s| s.name == "good")
+                .unwrap()
+                .transport_name(),
+            "stdio"
+        );
+        assert!(why("both").contains("not both"));
+        assert!(why("neither").contains("needs `command`"));
+        assert!(why("badargs").contains("`args` must be a list of strings"));
+        assert!(why("sse").contains("legacy SSE"));
+        assert!(why("ftp").contains("http:// or https://"));
+        assert!(why("slow").contains("`timeout`"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_servers_file_is_an_error() {
+        assert!(parse_file("not json").unwrap_err().contains("not JSON"));
+        assert!(parse_file("[]").unwrap_err().contains("JSON object"));
+        assert!(parse_file("{}").unwrap_err().contains("mcpServers"));
+        assert!(
+            parse_file(r#"{"mcpServers": []}"#)
+                .unwrap_err()
+                .contains("must be an object")
+        );
+    }
+
+    #[test]
+    fn allow_and_deny_lists() {
+        let s = parse_entry(
+            "s",
+            &serde_json::json!({"command": "x", "allowTools": ["a", "b"], "denyTools": ["b"]}),
+        );
+        assert!(s.allows("a") && !s.allows("b") && !s.allows("c"));
+    }
+}

@@ -1,0 +1,316 @@
+//! Hub mode through a real MCP client, against real downstream servers started by the test
+//! (`examples/hub_fixture_server.rs`, over stdio and Streamable HTTP): names and routing,
+//! crash and restart, hung servers, broken entries, live edits of the servers file,
+//! `--read-only` and allow/deny lists.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test at once, with its message"
+)]
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
+
+use common::mcp::{self, Mcp, text_of};
+use serde_json::{Value, json};
+
+/// The fixture server, built by `cargo test` with the other examples.
+fn fixture_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("examples").join("hub_fixture_server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test` (which builds the examples)",
+        bin.display()
+    );
+    bin
+}
+
+fn stdio_server(label: &str) -> Value {
+    json!({"command": fixture_bin(), "env": {"FIXTURE_LABEL": label}})
+}
+
+fn write_servers(path: &Path, servers: Value) {
+    // Replace, as editors do, so a reader never sees half a file.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_string_pretty(&json!({"mcpServers": servers})).unwrap(),
+    )
+    .unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+async fn tool_names(mcp: &Mcp) -> Vec<String> {
+    mcp.client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
+/// Waits until the tool list satisfies `ready` (servers start in the background).
+async fn wait_for_tools(mcp: &Mcp, what: &str, ready: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let names = tool_names(mcp).await;
+        if ready(&names) {
+            return names;
+        }
+        assert!(Instant::now() < deadline, "{what}: tools are {names:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn start_hub(servers: Value, extra: &[&str]) -> (Mcp, tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("servers.json");
+    write_servers(&file, servers);
+    let data = dir.path().join("data");
+    let mut args = vec![
+        "--servers",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mcp = mcp::start(&args, &[]).await;
+    (mcp, dir, file)
+}
+
+#[tokio::test]
+async fn two_servers_with_the_same_tool_names_each_answer_for_themselves() {
+    let (mcp, _dir, _file) = start_hub(
+        json!({"alpha": stdio_server("A"), "beta": stdio_server("B")}),
+        &[],
+    )
+    .await;
+    let names = wait_for_tools(&mcp, "both servers up", |n| {
+        n.contains(&"alpha__echo".into()) && n.contains(&"beta__echo".into())
+    })
+    .await;
+    // Our own tools are still there, and the hub's own.
+    assert!(names.contains(&"clipboard_set".to_string()), "{names:?}");
+    assert!(names.contains(&"hub_status".to_string()), "{names:?}");
+
+    let a = mcp.call("alpha__echo", json!({"text": "hi"})).await;
+    let b = mcp.call("beta__echo", json!({"text": "hi"})).await;
+    assert_eq!(text_of(&a), "A: hi");
+    assert_eq!(text_of(&b), "B: hi");
+    // Structured content comes back as the downstream sent it.
+    assert_eq!(a.structured_content.as_ref().unwrap()["label"], "A");
+
+    // A name that routes nowhere is an unknown tool, not a guess.
+    let err = mcp
+        .client
+        .call_tool(rmcp::model::CallToolRequestParams::new("gamma__echo"))
+        .await;
+    let unknown = match err {
+        Err(e) => e.to_string(),
+        Ok(r) => text_of(&r),
+    };
+    assert!(
+        unknown.contains("gamma__echo") || unknown.contains("not found"),
+        "{unknown}"
+    );
+
+    let status = mcp.call("hub_status", json!({})).await;
+    let servers = &status.structured_content.as_ref().unwrap()["servers"];
+    assert_eq!(servers.as_array().unwrap().len(), 2, "{servers}");
+    assert!(
+        servers
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "ready"),
+        "{servers}"
+    );
+}
+
+#[tokio::test]
+async fn a_crashed_server_restarts_and_the_next_call_works() {
+    let (mcp, _dir, _file) = start_hub(json!({"alpha": stdio_server("A")}), &[]).await;
+    wait_for_tools(&mcp, "server up", |n| n.contains(&"alpha__crash".into())).await;
+    let crashed = mcp.call("alpha__crash", json!({})).await;
+    assert_eq!(crashed.is_error, Some(true), "{crashed:?}");
+    // The next call finds the server down, asks for a reconnect and waits for it.
+    let again = mcp.call("alpha__echo", json!({"text": "back"})).await;
+    assert_eq!(text_of(&again), "A: back", "{again:?}");
+    let status = mcp.call("hub_status", json!({})).await;
+    let server = &status.structured_content.as_ref().unwrap()["servers"][0];
+    assert!(server["restarts"].as_u64().unwrap() >= 1, "{server}");
+}
+
+#[tokio::test]
+async fn a_hung_server_fails_at_its_deadline_while_others_answer() {
+    let mut slow = stdio_server("H");
+    slow["timeout"] = json!(1);
+    let (mcp, _dir, _file) = start_hub(json!({"hung": slow, "fine": stdio_server("F")}), &[]).await;
+    wait_for_tools(&mcp, "both up", |n| {
+        n.contains(&"hung__hang".into()) && n.contains(&"fine__echo".into())
+    })
+    .await;
+    let started = Instant::now();
+    let (hung, fine) = tokio::join!(
+        mcp.call("hung__hang", json!({})),
+        mcp.call("fine__echo", json!({"text": "ok"}))
+    );
+    assert_eq!(text_of(&fine), "F: ok");
+    assert_eq!(hung.is_error, Some(true));
+    assert!(
+        text_of(&hung).contains("did not answer within 1 s"),
+        "{hung:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_broken_entry_is_reported_and_the_others_run() {
+    let (mcp, _dir, _file) = start_hub(
+        json!({
+            "good": stdio_server("G"),
+            "nocommand": {"args": ["x"]},
+            "missingbinary": {"command": "/nonexistent/mcp-server-that-is-not-there"}
+        }),
+        &[],
+    )
+    .await;
+    wait_for_tools(&mcp, "good up", |n| n.contains(&"good__echo".into())).await;
+    let status = mcp.call("hub_status", json!({})).await;
+    let servers = status.structured_content.unwrap()["servers"].clone();
+    let by_name = |name: &str| {
+        servers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("good")["state"], "ready");
+    let broken = by_name("nocommand");
+    assert_eq!(broken["state"], "failed");
+    assert!(
+        broken["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("needs `command`"),
+        "{broken}"
+    );
+    let missing = by_name("missingbinary");
+    assert_ne!(missing["state"], "ready");
+    let call = mcp.call("good__echo", json!({"text": "still"})).await;
+    assert_eq!(text_of(&call), "G: still");
+}
+
+#[tokio::test]
+async fn editing_the_file_updates_the_catalog_and_announces_it() {
+    let (mcp, _dir, file) = start_hub(json!({"alpha": stdio_server("A")}), &[]).await;
+    wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__echo".into())).await;
+    let before = mcp.recorder.tool_list_changes.load(Ordering::SeqCst);
+
+    write_servers(
+        &file,
+        json!({"alpha": stdio_server("A"), "beta": stdio_server("B")}),
+    );
+    wait_for_tools(&mcp, "beta added", |n| n.contains(&"beta__echo".into())).await;
+    assert!(
+        mcp.recorder.tool_list_changes.load(Ordering::SeqCst) > before,
+        "no tools/list_changed after the file changed"
+    );
+    // alpha was untouched: same process, no restart.
+    let status = mcp.call("hub_status", json!({})).await;
+    let alpha = status.structured_content.unwrap()["servers"][0].clone();
+    assert_eq!(
+        (alpha["name"].as_str(), alpha["restarts"].as_u64()),
+        (Some("alpha"), Some(0))
+    );
+
+    write_servers(&file, json!({"beta": stdio_server("B")}));
+    wait_for_tools(&mcp, "alpha removed", |n| {
+        !n.contains(&"alpha__echo".into())
+    })
+    .await;
+
+    // A server announcing its own change reaches the client too.
+    let grown = mcp.call("beta__grow", json!({})).await;
+    assert_eq!(text_of(&grown), "grown_1");
+    wait_for_tools(&mcp, "grown tool listed", |n| {
+        n.contains(&"beta__grown_1".into())
+    })
+    .await;
+
+    // A broken edit keeps what runs.
+    std::fs::write(&file, "{ not json").unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(tool_names(&mcp).await.contains(&"beta__echo".to_string()));
+}
+
+#[tokio::test]
+async fn read_only_hides_downstream_tools_not_marked_read_only() {
+    let (mcp, _dir, _file) = start_hub(json!({"alpha": stdio_server("A")}), &["--read-only"]).await;
+    let names = wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__echo".into())).await;
+    assert!(
+        !names.contains(&"alpha__unannotated_write".to_string()),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"alpha__crash".to_string()), "{names:?}");
+    let refused = mcp
+        .client
+        .call_tool(rmcp::model::CallToolRequestParams::new(
+            "alpha__unannotated_write",
+        ))
+        .await;
+    assert!(
+        refused.is_err() || refused.as_ref().unwrap().is_error == Some(true),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn allow_and_deny_lists_filter_a_servers_tools() {
+    let mut alpha = stdio_server("A");
+    alpha["allowTools"] = json!(["echo", "slow"]);
+    alpha["denyTools"] = json!(["slow"]);
+    let (mcp, _dir, _file) = start_hub(json!({"alpha": alpha}), &[]).await;
+    let names = wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__echo".into())).await;
+    let hub_tools: Vec<&String> = names.iter().filter(|n| n.starts_with("alpha__")).collect();
+    assert_eq!(hub_tools, ["alpha__echo"]);
+}
+
+#[tokio::test]
+async fn a_streamable_http_server_is_reached_with_its_headers() {
+    let port = free_port();
+    let mut child = tokio::process::Command::new(fixture_bin())
+        .arg(port.to_string())
+        .env("FIXTURE_LABEL", "R")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (mcp, _dir, _file) = start_hub(
+        json!({"remote": {"url": format!("http://127.0.0.1:{port}/mcp"), "headers": {"X-Test": "1"}}}),
+        &[],
+    )
+    .await;
+    wait_for_tools(&mcp, "remote up", |n| n.contains(&"remote__echo".into())).await;
+    let answer = mcp.call("remote__echo", json!({"text": "over http"})).await;
+    assert_eq!(text_of(&answer), "R: over http");
+    child.kill().await.unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
