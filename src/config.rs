@@ -110,7 +110,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", env = "PLUGGEDIN_SERVERS_FILE")]
     pub servers: Option<PathBuf>,
 
-    /// Hub mode: start only these servers of the file (comma-separated names).
+    /// Hub mode: do not start the MCP servers configured in your Plugged.in account (or, in
+    /// local mode, in the embedded API's `/api/mcp-servers`).
+    #[arg(long)]
+    pub no_account_servers: bool,
+
+    /// Hub mode: start only these servers (comma-separated names).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub hub_servers: Vec<String>,
 

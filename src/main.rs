@@ -3,6 +3,10 @@
 use clap::Parser;
 use pluggedin_mcp::config::{Cli, Command};
 
+/// rmcp's transport worker logs a downstream server's connection failure with its raw URL
+/// (which may carry a token) at ERROR; the hub reports the same failure itself, scrubbed.
+const DEFAULT_LOG_FILTER: &str = "warn,pluggedin_mcp=info,rmcp::transport::worker=off";
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = match cli.command {
@@ -30,7 +34,7 @@ fn main() -> anyhow::Result<()> {
 /// Logs go to stderr only: in stdio mode stdout carries JSON-RPC and nothing else.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pluggedin_mcp=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)

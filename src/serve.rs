@@ -30,15 +30,15 @@ pub async fn build(
     clock: Clock,
 ) -> anyhow::Result<Running> {
     let settings = args.client_settings();
-    let hub = start_hub(args)?;
-    let options = |backend| ServerOptions {
+    let hub = start_file_hub(args)?;
+    let options = |backend, hub: Option<crate::hub::Hub>| ServerOptions {
         backend,
         upstream_key: UpstreamKey::Server,
         selection: args.selection(),
         config_error: None,
         budget: crate::tools::budget::Budget::new(args.max_result_bytes),
         clock: clock.clone(),
-        hub: hub.clone(),
+        hub,
     };
     if args.http.auth == AuthChoice::Passthrough {
         // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
@@ -60,7 +60,8 @@ pub async fn build(
                 client,
                 ServerOptions {
                     upstream_key: UpstreamKey::Passthrough,
-                    ..options(Backend::Cloud)
+                    // The account's servers are per key (a later step); the file's are shared.
+                    ..options(Backend::Cloud, hub)
                 },
             )?,
             local: None,
@@ -71,8 +72,9 @@ pub async fn build(
             tracing::info!(%base_url, "cloud mode: using Plugged.in");
             let client = Client::new(&base_url, key, settings)?;
             check_in_background(client.clone());
+            let hub = with_account_servers(args, hub, &client);
             Ok(Running {
-                server: PluggedinServer::new(client, options(Backend::Cloud))?,
+                server: PluggedinServer::new(client, options(Backend::Cloud, hub))?,
                 local: None,
             })
         }
@@ -84,7 +86,7 @@ pub async fn build(
                     client,
                     ServerOptions {
                         config_error: Some(problem),
-                        ..options(Backend::Cloud)
+                        ..options(Backend::Cloud, hub)
                     },
                 )?,
                 local: None,
@@ -102,17 +104,18 @@ pub async fn build(
                 "local mode: no PLUGGEDIN_API_KEY, so data stays on this machine (agents are records only; no containers run). Set PLUGGEDIN_API_KEY to use Plugged.in."
             );
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
+            let hub = with_account_servers(args, hub, &client);
             Ok(Running {
-                server: PluggedinServer::new(client, options(Backend::Local))?,
+                server: PluggedinServer::new(client, options(Backend::Local, hub))?,
                 local: Some(api),
             })
         }
     }
 }
 
-/// Hub mode: starts following the servers file (servers connect in the background, so
-/// `initialize` never waits for them). A file that cannot be read at start is an error.
-fn start_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
+/// Hub mode from a file: starts following `--servers` (servers connect in the background,
+/// so `initialize` never waits for them). A file that cannot be read at start is an error.
+fn start_file_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
     let Some(path) = &args.servers else {
         return Ok(None);
     };
@@ -120,6 +123,21 @@ fn start_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
     crate::hub::watch_file::follow(hub.clone(), path.clone(), Default::default())
         .map_err(anyhow::Error::msg)?;
     Ok(Some(hub))
+}
+
+/// Adds the MCP servers of the account (Plugged.in's, or the embedded API's in local mode)
+/// to the hub, creating it if the file did not; `--no-account-servers` leaves them out.
+fn with_account_servers(
+    args: &ServeArgs,
+    hub: Option<crate::hub::Hub>,
+    client: &Client,
+) -> Option<crate::hub::Hub> {
+    if args.no_account_servers {
+        return hub;
+    }
+    let hub = hub.unwrap_or_else(|| crate::hub::Hub::new(args.hub_settings()));
+    crate::hub::pluggedin_source::follow(hub.clone(), client.clone(), Default::default());
+    Some(hub)
 }
 
 /// Tries the key once, off the start path (`initialize` never waits for it), so a wrong key

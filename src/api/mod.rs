@@ -6,6 +6,7 @@ pub mod agents;
 pub mod clipboard;
 pub mod documents;
 mod error;
+pub mod hub;
 pub mod notifications;
 pub mod rag;
 

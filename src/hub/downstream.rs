@@ -427,7 +427,7 @@ impl Downstream {
                 listener
                     .serve(transport)
                     .await
-                    .map_err(|e| format!("initialize failed: {e}"))
+                    .map_err(|e| format!("initialize failed: {}", plain_error(&e.to_string())))
             }
             Transport::Http { url, headers } => {
                 let mut custom = std::collections::HashMap::new();
@@ -481,6 +481,25 @@ async fn log_stderr(server: String, stderr: tokio::process::ChildStderr, scrubbe
     }
 }
 
+/// rmcp's transport errors name Rust types (`Transport [rmcp::transport::worker::…]`);
+/// a user needs the cause, which is the text after them.
+fn plain_error(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("Send message error Transport  error: ", "")
+        .replace("Client error: ", "")
+        .trim()
+        .to_string()
+}
+
 /// Exponential, capped, with jitter so many servers that failed together do not retry in
 /// step.
 fn backoff(attempt: u32) -> Duration {
@@ -516,6 +535,15 @@ impl ClientHandler for Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_errors_lose_their_type_names() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<reqwest::Client>>] error: Client error: error sending request for url (http://127.0.0.1:1/mcp), when send initialize request";
+        assert_eq!(
+            plain_error(raw),
+            "error sending request for url (http://127.0.0.1:1/mcp), when send initialize request"
+        );
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -1,10 +1,12 @@
-//! Hub mode: the user's own MCP servers behind this one. Servers come from a `mcpServers`
-//! file (`--servers`, reloaded when it changes); each is supervised on its own
+//! Hub mode: the user's own MCP servers behind this one. Servers come from sources — a
+//! `mcpServers` file (`--servers`, reloaded when it changes) and the user's Plugged.in
+//! account (`/api/mcp-servers`, polled) — merged; each is supervised on its own
 //! ([`downstream`]); their tools are merged into one catalog under `<prefix>__<tool>`
 //! names ([`names`]) that route to exactly the server they name.
 
 pub mod downstream;
 pub mod names;
+pub mod pluggedin_source;
 pub mod spec;
 pub mod watch_file;
 
@@ -45,6 +47,13 @@ impl Default for HubSettings {
     }
 }
 
+/// Where servers come from; earlier sources win a name both use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    File,
+    Pluggedin,
+}
+
 /// One server as status reports show it.
 #[derive(Debug, Clone)]
 pub struct ServerStatus {
@@ -54,6 +63,8 @@ pub struct ServerStatus {
     pub snapshot: Snapshot,
     /// Tools offered (after filtering), not all the server has.
     pub offered_tools: usize,
+    /// The user's instructions for this server.
+    pub instructions: Option<String>,
 }
 
 /// The merged catalog: what clients see, and where each name goes.
@@ -71,6 +82,10 @@ pub struct Hub {
 
 struct Inner {
     settings: HubSettings,
+    /// The servers of each source, in source order (see [`Hub::set_source`]).
+    sources: Mutex<BTreeMap<Source, Vec<ServerSpec>>>,
+    /// Asks the sources that poll to poll now (`hub_refresh`).
+    poll_now: tokio::sync::Notify,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     catalog: RwLock<Arc<Catalog>>,
     /// Bumped whenever the catalog changes; sessions send `tools/list_changed` on it.
@@ -89,6 +104,8 @@ impl Hub {
         Self {
             inner: Arc::new(Inner {
                 settings,
+                sources: Mutex::default(),
+                poll_now: tokio::sync::Notify::new(),
                 servers: Mutex::default(),
                 catalog: RwLock::default(),
                 changes: tokio::sync::watch::Sender::new(0),
@@ -96,10 +113,42 @@ impl Hub {
         }
     }
 
+    /// Replaces the servers of one source and applies the union of all sources. A name
+    /// used twice keeps the first; later ones get `#2`, `#3`… so none is lost.
+    pub fn set_source(&self, source: Source, specs: Vec<ServerSpec>) {
+        let union = {
+            let mut sources = lock(&self.inner.sources);
+            sources.insert(source, specs);
+            let mut seen = std::collections::HashSet::new();
+            let mut union = Vec::new();
+            for mut spec in sources.values().flatten().cloned() {
+                let base = spec.name.clone();
+                let mut n = 1;
+                while !seen.insert(spec.name.clone()) {
+                    n += 1;
+                    spec.name = format!("{base}#{n}");
+                }
+                union.push(spec);
+            }
+            union
+        };
+        self.apply(union);
+    }
+
+    /// Asks polling sources to poll now.
+    pub fn poll_sources(&self) {
+        self.inner.poll_now.notify_waiters();
+    }
+
+    /// Resolves when a poll is asked for.
+    pub(crate) async fn poll_requested(&self) {
+        self.inner.poll_now.notified().await;
+    }
+
     /// Applies a new configuration: servers that are new start, servers whose spec changed
     /// restart, removed ones stop; the others are untouched. Returns at once; servers start
     /// in the background.
-    pub fn apply(&self, specs: Vec<ServerSpec>) {
+    fn apply(&self, specs: Vec<ServerSpec>) {
         let specs: Vec<ServerSpec> = specs
             .into_iter()
             .filter(|s| {
@@ -200,6 +249,11 @@ impl Hub {
             .clone()
     }
 
+    /// Whether no source configures any server (the hub's own tools are then not listed).
+    pub fn is_empty(&self) -> bool {
+        lock(&self.inner.servers).is_empty()
+    }
+
     /// Every downstream tool offered, under its hub name, sorted.
     pub fn tools(&self) -> Vec<Tool> {
         self.catalog().tools.clone()
@@ -247,6 +301,7 @@ impl Hub {
                 name: server.spec.name.clone(),
                 prefix: server.prefix.clone(),
                 transport: server.spec.transport_name(),
+                instructions: server.spec.instructions.clone(),
                 snapshot: server.snapshot(),
                 offered_tools: catalog
                     .tools

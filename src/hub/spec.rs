@@ -237,6 +237,55 @@ fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String
     })
 }
 
+/// A server as Plugged.in's `GET /api/mcp-servers` lists it (see `api::hub`). Its
+/// `customInstructions` (prompt messages) become the server's instructions.
+pub fn from_pluggedin(row: &Value) -> ServerSpec {
+    let text = |key: &str| row.get(key).and_then(Value::as_str).map(str::to_string);
+    let uuid = text("uuid").unwrap_or_default();
+    let name = text("name")
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| uuid.clone());
+    let mut entry = Map::new();
+    let kind = text("type")
+        .unwrap_or_else(|| "STDIO".into())
+        .to_ascii_uppercase();
+    match kind.as_str() {
+        "STREAMABLE_HTTP" => {
+            entry.insert("type".into(), "http".into());
+            entry.insert("url".into(), row.get("url").cloned().unwrap_or(Value::Null));
+            if let Some(headers) = row.pointer("/streamableHTTPOptions/headers") {
+                entry.insert("headers".into(), headers.clone());
+            }
+        }
+        "SSE" => {
+            entry.insert("type".into(), "sse".into());
+        }
+        _ => {
+            for key in ["command", "args", "env"] {
+                entry.insert(key.into(), row.get(key).cloned().unwrap_or(Value::Null));
+            }
+        }
+    }
+    let mut spec = parse_entry(&name, &Value::Object(entry));
+    spec.slug = text("slug");
+    spec.instructions = row
+        .get("customInstructions")
+        .and_then(Value::as_array)
+        .map(|messages| {
+            messages
+                .iter()
+                .filter_map(|m| {
+                    m.pointer("/content/text")
+                        .or_else(|| m.get("content").filter(|c| c.is_string()))
+                        .and_then(Value::as_str)
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|t| !t.trim().is_empty());
+    spec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +358,30 @@ mod tests {
                 .unwrap_err()
                 .contains("must be an object")
         );
+    }
+
+    #[test]
+    fn pluggedin_rows_become_specs() {
+        let stdio = from_pluggedin(&serde_json::json!({
+            "uuid": "5b0c8a3e-1111-4222-8333-444455556666", "name": "Fixture Server", "type": "STDIO",
+            "command": "srv", "args": null, "env": {"A": "1"}, "slug": null,
+            "customInstructions": [{"role": "user", "content": {"type": "text", "text": "Be brief."}}]
+        }));
+        assert_eq!(stdio.name, "Fixture Server");
+        assert!(
+            matches!(&stdio.transport, Transport::Stdio { command, args, .. } if command == "srv" && args.is_empty())
+        );
+        assert_eq!(stdio.instructions.as_deref(), Some("Be brief."));
+        let http = from_pluggedin(&serde_json::json!({
+            "uuid": "u", "name": "R", "type": "STREAMABLE_HTTP", "url": "http://h/mcp", "slug": "r-slug",
+            "streamableHTTPOptions": {"headers": {"Authorization": "Bearer t"}}
+        }));
+        assert!(matches!(&http.transport, Transport::Http { headers, .. } if headers.len() == 1));
+        assert_eq!(http.slug.as_deref(), Some("r-slug"));
+        let sse = from_pluggedin(
+            &serde_json::json!({"uuid": "u", "name": "S", "type": "SSE", "url": "http://h/sse"}),
+        );
+        assert!(matches!(sse.transport, Transport::Invalid(_)));
     }
 
     #[test]

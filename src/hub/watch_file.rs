@@ -6,7 +6,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use super::{Hub, spec};
+use super::{Hub, Source, spec};
 
 const POLL: Duration = Duration::from_millis(500);
 /// A servers file larger than this is refused (it is a small JSON document).
@@ -42,7 +42,7 @@ pub fn follow(
     stop: tokio_util::sync::CancellationToken,
 ) -> Result<(), String> {
     let (mut last, specs) = load(&path)?;
-    hub.apply(specs);
+    hub.set_source(Source::File, specs);
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -63,7 +63,7 @@ pub fn follow(
             match spec::parse_file(&text) {
                 Ok(specs) => {
                     tracing::info!(file = %path.display(), "servers file changed; applying");
-                    hub.apply(specs);
+                    hub.set_source(Source::File, specs);
                 }
                 Err(e) => tracing::warn!(
                     file = %path.display(),

@@ -11,6 +11,7 @@ pub mod clipboard;
 pub mod documents;
 mod fts;
 pub mod http;
+pub mod mcp_servers;
 pub mod notifications;
 pub mod rag;
 pub mod store;
@@ -81,6 +82,7 @@ pub fn router(state: AppState, key: &Secret) -> Router {
         .merge(rag::routes())
         .merge(clipboard::routes())
         .merge(notifications::routes())
+        .merge(mcp_servers::routes())
         .route_layer(middleware::from_fn_with_state(
             http::ApiKey(key.expose().into()),
             http::require_bearer,

@@ -16,7 +16,8 @@ use crate::clock::Clock;
 
 /// Schema migrations, applied in order on start; `PRAGMA user_version` records how many ran.
 /// Append new steps; never edit a released one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE agents (
@@ -180,7 +181,38 @@ CREATE TABLE notifications (
     created_at TEXT NOT NULL,
     expires_at TEXT
 );
-"#];
+"#,
+    r#"
+CREATE TABLE mcp_servers (
+    seq INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT,
+    type TEXT NOT NULL,
+    command TEXT,
+    args TEXT,
+    env TEXT,
+    url TEXT,
+    streamable_http_options TEXT,
+    slug TEXT,
+    status TEXT NOT NULL,
+    custom_instructions TEXT,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE mcp_activity (
+    seq INTEGER PRIMARY KEY,
+    action TEXT NOT NULL,
+    server_name TEXT NOT NULL,
+    server_uuid TEXT,
+    item_name TEXT,
+    success INTEGER NOT NULL,
+    error_message TEXT,
+    execution_time_ms REAL,
+    created_at TEXT NOT NULL
+);
+"#,
+];
 
 /// The database behind the embedded API.
 ///

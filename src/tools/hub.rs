@@ -36,6 +36,9 @@ pub struct ServerReport {
     /// Duration of its last call, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_latency_ms: Option<f64>,
+    /// How the user wants this server used (their custom instructions for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -68,7 +71,7 @@ impl PluggedinServer {
 
 #[tool_router(router = hub_tools, vis = "pub(crate)")]
 impl PluggedinServer {
-    /// Status of the user's own MCP servers behind this hub: state, transport, tool count, last error, restarts and latency of each.
+    /// Status of the user's own MCP servers behind this hub: state, transport, tool count, last error, restarts, latency and the user's instructions for each.
     #[tool(
         title = "Hub status",
         annotations(
@@ -98,12 +101,13 @@ impl PluggedinServer {
                 tools: s.offered_tools,
                 restarts: s.snapshot.restarts,
                 last_latency_ms: s.snapshot.last_latency.map(|d| d.as_secs_f64() * 1000.0),
+                instructions: s.instructions,
             })
             .collect();
         Ok(Json::new(HubStatus { servers }))
     }
 
-    /// Reconnect one of the user's MCP servers (by name or tool prefix), or all of them; their tools come back when they are ready.
+    /// Reconnect one of the user's MCP servers (by name or tool prefix), or all of them, and re-read the account's server list; tools come back when their servers are ready.
     #[tool(
         title = "Reconnect hub servers",
         annotations(
@@ -119,7 +123,9 @@ impl PluggedinServer {
     ) -> Result<Json<HubRefreshed>, ToolError> {
         let hub = self.hub()?;
         let which = p.server.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        if !hub.reconnect(which) {
+        // Servers added to or removed from the account show up now, not at the next poll.
+        hub.poll_sources();
+        if !hub.reconnect(which) && which.is_some() {
             let known: Vec<String> = hub.status().into_iter().map(|s| s.name).collect();
             return Err(ToolError::invalid(
                 "server",

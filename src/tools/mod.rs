@@ -47,6 +47,12 @@ pub const SERVER_NAME: &str = "pluggedin-mcp";
 /// same for every user: clients may cache them for an hour.
 const STATIC_LIST_TTL_MS: u64 = 3_600_000;
 
+/// The tools about the hub, listed only while it has servers.
+const HUB_TOOLS: &[&str] = &["hub_status", "hub_refresh"];
+/// With a hub, the tool list follows the user's servers: clients may cache it for as long as
+/// the account's servers are polled, and only for this user.
+const HUB_LIST_TTL_MS: u64 = 60_000;
+
 /// Where the server's data lives, for the notes it gives the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -180,8 +186,10 @@ impl PluggedinServer {
     /// downstream servers' tools under their `<prefix>__<tool>` names.
     pub fn tools(&self) -> Vec<Tool> {
         let mut tools = self.shared.tools.list_all();
-        if let Some(hub) = self.offered_hub() {
-            tools.extend(hub.tools());
+        match self.offered_hub() {
+            Some(hub) if !hub.is_empty() => tools.extend(hub.tools()),
+            // No servers (yet): hub_status and hub_refresh would only be noise.
+            _ => tools.retain(|t| !HUB_TOOLS.contains(&t.name.as_ref())),
         }
         tools
     }
@@ -327,7 +335,7 @@ impl PluggedinServer {
         };
         let mut text = format!("{mode} Tools cover {}.{read_only}", parts.join(", "));
         if let Some(hub) = self.offered_hub() {
-            text.push_str(" HUB: tools named <server>__<tool> belong to the user's own MCP servers behind this one; hub_status shows each server's state, hub_refresh reconnects them.");
+            text.push_str(" HUB: tools named <server>__<tool> belong to the user's own MCP servers behind this one; hub_status shows each server's state and the user's instructions for it, hub_refresh reconnects them.");
             for (prefix, instructions) in hub.instructions() {
                 text.push_str(&format!(" Server {prefix}: {instructions}"));
             }
@@ -550,16 +558,12 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let result = ListToolsResult::with_all_items(self.tools());
-        if self.offered_hub().is_some() {
+        let (ttl, scope) = match self.offered_hub() {
             // Downstream servers change the list at any time (list_changed says when).
-            return Ok(result);
-        }
-        Ok(cache_hints(
-            &context,
-            result,
-            STATIC_LIST_TTL_MS,
-            CacheScope::Public,
-        ))
+            Some(_) => (HUB_LIST_TTL_MS, CacheScope::Private),
+            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
+        };
+        Ok(cache_hints(&context, result, ttl, scope))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

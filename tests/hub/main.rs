@@ -314,3 +314,64 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+#[tokio::test]
+async fn account_servers_come_from_the_api_and_follow_its_changes() {
+    // Cloud mode against the embedded API: the same routes Plugged.in serves.
+    let api = common::TestApi::start().await;
+    let created = api
+        .call(
+            reqwest::Method::POST,
+            "/api/mcp-servers",
+            Some(json!({
+                "name": "Fixture Server", "type": "STDIO",
+                "command": fixture_bin(), "args": [], "env": {"FIXTURE_LABEL": "acct"},
+                "customInstructions": [{"role": "user", "content": {"type": "text", "text": "Prefer echo."}}]
+            })),
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        reqwest::StatusCode::OK,
+        "{:?}",
+        created.body
+    );
+    let uuid = created.body["uuid"].as_str().unwrap().to_string();
+    let base = api.url("");
+    let mcp = mcp::start(
+        &[],
+        &[
+            ("PLUGGEDIN_API_KEY", api.key()),
+            ("PLUGGEDIN_API_BASE_URL", &base),
+        ],
+    )
+    .await;
+    wait_for_tools(&mcp, "account server up", |n| {
+        n.contains(&"fixture-server__echo".into())
+    })
+    .await;
+    let answer = mcp
+        .call("fixture-server__echo", json!({"text": "hi"}))
+        .await;
+    assert_eq!(text_of(&answer), "acct: hi");
+    // Its custom instructions reach the model through hub_status (the account's servers
+    // arrive after `initialize`, whose instructions are fixed by then).
+    let status = mcp.call("hub_status", json!({})).await;
+    let server = &status.structured_content.as_ref().unwrap()["servers"][0];
+    assert_eq!(server["instructions"], "Prefer echo.", "{server}");
+
+    // Switched off in the account: gone after a refresh, without waiting for the next poll.
+    let off = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/mcp-servers/{uuid}"),
+            Some(json!({"status": "INACTIVE"})),
+        )
+        .await;
+    assert_eq!(off.status, reqwest::StatusCode::OK, "{:?}", off.body);
+    mcp.call("hub_refresh", json!({})).await;
+    wait_for_tools(&mcp, "account server gone", |n| {
+        !n.iter().any(|t| t.starts_with("fixture-server__"))
+    })
+    .await;
+}
