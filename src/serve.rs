@@ -133,9 +133,13 @@ fn with_account_servers(
     client: &Client,
 ) -> Option<crate::hub::Hub> {
     if args.no_account_servers {
+        if let Some(hub) = &hub {
+            hub.report_to(client.clone());
+        }
         return hub;
     }
     let hub = hub.unwrap_or_else(|| crate::hub::Hub::new(args.hub_settings()));
+    hub.report_to(client.clone());
     crate::hub::pluggedin_source::follow(hub.clone(), client.clone(), Default::default());
     Some(hub)
 }

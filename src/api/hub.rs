@@ -14,3 +14,36 @@ impl Client {
         self.json(Request::get(&["api", "mcp-servers"])).await
     }
 }
+
+/// One use of a downstream server, as `POST /api/notifications/mcp-activity` takes it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    /// `tool_call`, `prompt_get` or `resource_read`.
+    pub action: &'static str,
+    pub server_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_uuid: Option<String>,
+    /// The tool or prompt name, or the resource URI, as the server knows it.
+    pub item_name: String,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// Milliseconds.
+    pub execution_time: f64,
+}
+
+impl Client {
+    /// Never retried: a lost report is better than a late or doubled one.
+    pub async fn report_activity(&self, activity: &Activity) -> Result<(), ApiError> {
+        self.json::<Value>(
+            Request::post(
+                &["api", "notifications", "mcp-activity"],
+                serde_json::json!(activity),
+            )
+            .not_retried(),
+        )
+        .await
+        .map(drop)
+    }
+}

@@ -4,6 +4,7 @@
 //! ([`downstream`]); their tools are merged into one catalog under `<prefix>__<tool>`
 //! names ([`names`]) that route to exactly the server they name.
 
+pub mod activity;
 pub mod downstream;
 pub mod names;
 pub mod pluggedin_source;
@@ -86,6 +87,8 @@ struct Inner {
     sources: Mutex<BTreeMap<Source, Vec<ServerSpec>>>,
     /// Asks the sources that poll to poll now (`hub_refresh`).
     poll_now: tokio::sync::Notify,
+    /// Where proxied calls are reported, when the hub has an API to report to.
+    reporter: Mutex<Option<activity::Reporter>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     catalog: RwLock<Arc<Catalog>>,
     /// Bumped whenever the catalog changes; sessions send `tools/list_changed` on it.
@@ -106,6 +109,7 @@ impl Hub {
                 settings,
                 sources: Mutex::default(),
                 poll_now: tokio::sync::Notify::new(),
+                reporter: Mutex::default(),
                 servers: Mutex::default(),
                 catalog: RwLock::default(),
                 changes: tokio::sync::watch::Sender::new(0),
@@ -133,6 +137,11 @@ impl Hub {
             union
         };
         self.apply(union);
+    }
+
+    /// Reports every proxied call to `client`'s activity route from now on.
+    pub fn report_to(&self, client: crate::api::Client) {
+        *lock(&self.inner.reporter) = Some(activity::Reporter::start(client));
     }
 
     /// Asks polling sources to poll now.
@@ -284,12 +293,33 @@ impl Hub {
         ct: &CancellationToken,
     ) -> Option<Result<CallToolResponse, CallError>> {
         let (server, original) = self.catalog().routes.get(params.name.as_ref()).cloned()?;
-        params.name = original.into();
+        params.name = original.clone().into();
         let timeout = server
             .spec
             .timeout
             .unwrap_or(self.inner.settings.call_timeout);
-        Some(server.call(params, timeout, ct).await)
+        let started = std::time::Instant::now();
+        let outcome = server.call(params, timeout, ct).await;
+        let reporter = lock(&self.inner.reporter).clone();
+        if let Some(reporter) = reporter {
+            let failed = match &outcome {
+                Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
+                    Some("the tool reported an error".to_string())
+                }
+                Ok(_) => None,
+                Err(e) => Some(e.to_string()),
+            };
+            reporter.report(crate::api::hub::Activity {
+                action: "tool_call",
+                server_name: server.spec.name.clone(),
+                server_uuid: server.spec.uuid.clone(),
+                item_name: original,
+                success: failed.is_none(),
+                error_message: failed,
+                execution_time: started.elapsed().as_secs_f64() * 1000.0,
+            });
+        }
+        Some(outcome)
     }
 
     /// Every configured server, by name.

@@ -18,6 +18,8 @@ pub struct ServerSpec {
     pub name: String,
     /// Plugged.in's slug, preferred for the tool-name prefix when present.
     pub slug: Option<String>,
+    /// Plugged.in's id of the server (account servers only), for activity reports.
+    pub uuid: Option<String>,
     pub transport: Transport,
     /// Bound of every call to it; `None`: the server-wide `--timeout`.
     pub timeout: Option<Duration>,
@@ -55,6 +57,7 @@ impl ServerSpec {
         Self {
             name: name.to_string(),
             slug: None,
+            uuid: None,
             transport: Transport::Invalid(why),
             timeout: None,
             allow_tools: None,
@@ -228,6 +231,7 @@ fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String
     Ok(ServerSpec {
         name: name.to_string(),
         slug: string("slug")?,
+        uuid: None,
         transport,
         timeout,
         allow_tools: strings("allowTools")?,
@@ -268,6 +272,7 @@ pub fn from_pluggedin(row: &Value) -> ServerSpec {
     }
     let mut spec = parse_entry(&name, &Value::Object(entry));
     spec.slug = text("slug");
+    spec.uuid = Some(uuid).filter(|u| !u.is_empty());
     spec.instructions = row
         .get("customInstructions")
         .and_then(Value::as_array)

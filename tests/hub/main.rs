@@ -354,6 +354,33 @@ async fn account_servers_come_from_the_api_and_follow_its_changes() {
         .call("fixture-server__echo", json!({"text": "hi"}))
         .await;
     assert_eq!(text_of(&answer), "acct: hi");
+
+    // The call was reported to the API's activity route, off the call's path.
+    let db = rusqlite::Connection::open(api.api.store().path.as_ref()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reported = loop {
+        let row: Option<(String, String, String, bool)> = db
+            .query_row(
+                "SELECT action, server_name, item_name, success FROM mcp_activity ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .ok();
+        if let Some(row) = row {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "no activity reported");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        reported,
+        (
+            "tool_call".into(),
+            "Fixture Server".into(),
+            "echo".into(),
+            true
+        )
+    );
     // Its custom instructions reach the model through hub_status (the account's servers
     // arrive after `initialize`, whose instructions are fixed by then).
     let status = mcp.call("hub_status", json!({})).await;
