@@ -1,6 +1,8 @@
 //! A downstream MCP server with knobs, for the hub's tests: started by them over stdio (or
 //! over HTTP with a port argument), it answers `echo` with its label, and has tools that are
-//! slow, crash the process, hang, return a huge result, or add a tool and announce it.
+//! slow, crash the process, hang, return a huge result, or add a tool and announce it; a
+//! `greet` prompt, a `fixture://<label>/note` resource and a `fixture://<label>/items/{id}`
+//! template.
 //!
 //! ```sh
 //! FIXTURE_LABEL=a cargo run --example hub_fixture_server           # stdio
@@ -76,6 +78,8 @@ impl ServerHandler for Fixture {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_prompts()
+                .enable_resources()
                 .build(),
         )
         .with_server_info(Implementation::new(
@@ -94,6 +98,70 @@ impl ServerHandler for Fixture {
         _: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    async fn list_prompts(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
+            "greet",
+            Some("Greets someone, signed with the server's label."),
+            Some(vec![PromptArgument::new("name")]),
+        )]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if request.name != "greet" {
+            return Err(ErrorData::invalid_params("no such prompt", None));
+        }
+        let name = request
+            .arguments
+            .and_then(|a| a.get("name").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default();
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(
+            Role::User,
+            format!("Hello {name}, from {}", self.label),
+        )])
+        .into())
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
+            format!("fixture://{}/note", self.label),
+            "note".to_string(),
+        )]))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new(format!("fixture://{}/items/{{id}}", self.label), "item"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(
+            format!("{} says: {}", self.label, request.uri),
+            request.uri.clone(),
+        )])
+        .into())
     }
 
     async fn call_tool(

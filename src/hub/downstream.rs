@@ -12,8 +12,9 @@ use std::{
 use rmcp::{
     ClientHandler, RoleClient, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
-        Tool,
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
+        GetPromptRequestParams, GetPromptResponse, Implementation, Prompt,
+        ReadResourceRequestParams, ReadResourceResponse, Resource, ResourceTemplate, Tool,
     },
     service::{NotificationContext, Peer},
     transport::{
@@ -98,6 +99,10 @@ pub struct Snapshot {
     /// The tools it had when last up: their names still route to it, so a call made
     /// while it is down reconnects it instead of finding no such tool.
     pub known_tools: Arc<Vec<Tool>>,
+    /// Its prompts, resources and resource templates (live connection only).
+    pub prompts: Arc<Vec<Prompt>>,
+    pub resources: Arc<Vec<Resource>>,
+    pub templates: Arc<Vec<ResourceTemplate>>,
     pub restarts: u32,
     pub last_error: Option<String>,
     pub last_latency: Option<Duration>,
@@ -144,6 +149,9 @@ impl Downstream {
                 state: State::Starting,
                 tools: Arc::default(),
                 known_tools: Arc::default(),
+                prompts: Arc::default(),
+                resources: Arc::default(),
+                templates: Arc::default(),
                 restarts: 0,
                 last_error: None,
                 last_latency: None,
@@ -191,6 +199,50 @@ impl Downstream {
         timeout: Duration,
         ct: &CancellationToken,
     ) -> Result<CallToolResponse, CallError> {
+        self.request(timeout, ct, |peer| async move {
+            peer.call_tool_once(params).await
+        })
+        .await
+    }
+
+    /// `prompts/get` under the prompt's own name.
+    pub async fn get_prompt(
+        &self,
+        params: GetPromptRequestParams,
+        timeout: Duration,
+        ct: &CancellationToken,
+    ) -> Result<GetPromptResponse, CallError> {
+        self.request(timeout, ct, |peer| async move {
+            peer.get_prompt_once(params).await
+        })
+        .await
+    }
+
+    /// `resources/read` of one of its URIs.
+    pub async fn read_resource(
+        &self,
+        params: ReadResourceRequestParams,
+        timeout: Duration,
+        ct: &CancellationToken,
+    ) -> Result<ReadResourceResponse, CallError> {
+        self.request(timeout, ct, |peer| async move {
+            peer.read_resource_once(params).await
+        })
+        .await
+    }
+
+    /// One request on the live connection (reconnecting once if it is down), bounded by
+    /// `timeout` and cancelled with `ct`.
+    async fn request<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        ct: &CancellationToken,
+        send: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnOnce(Peer<RoleClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
+    {
         let deadline = tokio::time::Instant::now() + timeout;
         let peer = match self.current_peer() {
             Some(peer) => peer,
@@ -204,7 +256,7 @@ impl Downstream {
             _ = tokio::time::sleep_until(deadline) => {
                 return Err(CallError::Timeout { server: self.spec.name.clone(), after: timeout });
             }
-            outcome = peer.call_tool_once(params) => outcome,
+            outcome = send(peer) => outcome,
         };
         let latency = started.elapsed();
         self.update(|s| s.last_latency = Some(latency));
@@ -308,6 +360,9 @@ impl Downstream {
                     reason: reason.clone(),
                 };
                 s.tools = Arc::default();
+                s.prompts = Arc::default();
+                s.resources = Arc::default();
+                s.templates = Arc::default();
                 s.last_error = Some(reason);
                 s.restarts = s.restarts.saturating_add(1);
             });
@@ -378,15 +433,49 @@ impl Downstream {
         (started.elapsed() >= STABLE_AFTER, reason)
     }
 
+    /// Reads its tools, and its prompts and resources when it offers them. A server that
+    /// fails `tools/list` is down; one whose prompt or resource list fails keeps its tools.
     async fn list_tools(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
         let tools = tokio::time::timeout(START_TIMEOUT, peer.list_all_tools())
             .await
             .map_err(|_| "tools/list did not answer in time".to_string())?
             .map_err(|e| format!("tools/list failed: {e}"))?;
+        let capabilities = peer.peer_info().map(|info| info.capabilities.clone());
+        let offers_prompts = capabilities.as_ref().is_some_and(|c| c.prompts.is_some());
+        let offers_resources = capabilities.as_ref().is_some_and(|c| c.resources.is_some());
+        let name = self.spec.name.as_str();
+        let prompts = if offers_prompts {
+            listed(
+                name,
+                "prompts/list",
+                tokio::time::timeout(START_TIMEOUT, peer.list_all_prompts()).await,
+            )
+        } else {
+            None
+        };
+        let (resources, templates) = if offers_resources {
+            (
+                listed(
+                    name,
+                    "resources/list",
+                    tokio::time::timeout(START_TIMEOUT, peer.list_all_resources()).await,
+                ),
+                listed(
+                    name,
+                    "resources/templates/list",
+                    tokio::time::timeout(START_TIMEOUT, peer.list_all_resource_templates()).await,
+                ),
+            )
+        } else {
+            (None, None)
+        };
         let tools = Arc::new(tools);
         self.update(|s| {
             s.tools = tools.clone();
             s.known_tools = tools;
+            s.prompts = Arc::new(prompts.unwrap_or_default());
+            s.resources = Arc::new(resources.unwrap_or_default());
+            s.templates = Arc::new(templates.unwrap_or_default());
         });
         Ok(())
     }
@@ -481,6 +570,25 @@ async fn log_stderr(server: String, stderr: tokio::process::ChildStderr, scrubbe
     }
 }
 
+/// A secondary list of a server, or `None` (logged) when it failed or took too long.
+fn listed<T>(
+    server: &str,
+    what: &str,
+    result: Result<Result<Vec<T>, rmcp::ServiceError>, tokio::time::error::Elapsed>,
+) -> Option<Vec<T>> {
+    match result {
+        Ok(Ok(items)) => Some(items),
+        Ok(Err(e)) => {
+            tracing::warn!(%server, "{what} failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(%server, "{what} did not answer in time");
+            None
+        }
+    }
+}
+
 /// rmcp's transport errors name Rust types (`Transport [rmcp::transport::worker::…]`);
 /// a user needs the cause, which is the text after them.
 fn plain_error(text: &str) -> String {
@@ -516,6 +624,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The hub's side of a downstream connection: who we are, and what the server announces.
 #[derive(Clone, Default)]
 pub struct Listener {
+    /// Any of its lists (tools, prompts, resources) changed.
     tools_changed: Arc<Notify>,
 }
 
@@ -528,6 +637,14 @@ impl ClientHandler for Listener {
     }
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.tools_changed.notify_one();
+    }
+
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.tools_changed.notify_one();
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.tools_changed.notify_one();
     }
 }

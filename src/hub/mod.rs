@@ -17,7 +17,10 @@ use std::{
     time::Duration,
 };
 
-use rmcp::model::{CallToolRequestParams, CallToolResponse, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse, Prompt,
+    ReadResourceRequestParams, ReadResourceResponse, Resource, ResourceTemplate, Tool,
+};
 use tokio_util::sync::CancellationToken;
 
 use downstream::Downstream;
@@ -73,6 +76,24 @@ pub struct ServerStatus {
 struct Catalog {
     tools: Vec<Tool>,
     routes: HashMap<String, (Arc<Downstream>, String)>,
+    /// Prompts under `<prefix>__<prompt>` names, and where each goes.
+    prompts: Vec<Prompt>,
+    prompt_routes: HashMap<String, (Arc<Downstream>, String)>,
+    /// Resources keep their URIs; the first server to list a URI owns it.
+    resources: Vec<Resource>,
+    resource_routes: HashMap<String, Arc<Downstream>>,
+    /// Templates, and the literal start of each (before its first `{`), for reads of URIs
+    /// that no list names.
+    templates: Vec<ResourceTemplate>,
+    template_routes: Vec<(String, Arc<Downstream>)>,
+}
+
+/// What changed in a rebuild, for the matching `list_changed` notifications.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub tools: u64,
+    pub prompts: u64,
+    pub resources: u64,
 }
 
 /// The hub. Cheap to clone; all clones share the servers.
@@ -91,8 +112,8 @@ struct Inner {
     reporter: Mutex<Option<activity::Reporter>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     catalog: RwLock<Arc<Catalog>>,
-    /// Bumped whenever the catalog changes; sessions send `tools/list_changed` on it.
-    changes: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a list changes; sessions send the matching `list_changed` on it.
+    changes: tokio::sync::watch::Sender<Changes>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -112,7 +133,7 @@ impl Hub {
                 reporter: Mutex::default(),
                 servers: Mutex::default(),
                 catalog: RwLock::default(),
-                changes: tokio::sync::watch::Sender::new(0),
+                changes: tokio::sync::watch::Sender::new(Changes::default()),
             }),
         }
     }
@@ -223,20 +244,66 @@ impl Hub {
                     catalog.tools.push(offered);
                 }
             }
+            self.add_lists(&mut catalog, &server, &snapshot);
         }
         catalog.tools.sort_by(|a, b| a.name.cmp(&b.name));
-        let changed = {
+        catalog.prompts.sort_by(|a, b| a.name.cmp(&b.name));
+        let (tools, prompts, resources) = {
             let mut current = self
                 .inner
                 .catalog
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let changed = current.tools != catalog.tools;
+            let changed = (
+                current.tools != catalog.tools,
+                current.prompts != catalog.prompts,
+                current.resources != catalog.resources || current.templates != catalog.templates,
+            );
             *current = Arc::new(catalog);
             changed
         };
-        if changed {
-            self.inner.changes.send_modify(|g| *g += 1);
+        if tools || prompts || resources {
+            self.inner.changes.send_modify(|c| {
+                c.tools += u64::from(tools);
+                c.prompts += u64::from(prompts);
+                c.resources += u64::from(resources);
+            });
+        }
+    }
+
+    /// Adds a live server's prompts, resources and templates to `catalog`.
+    fn add_lists(&self, catalog: &mut Catalog, server: &Arc<Downstream>, snapshot: &Snapshot) {
+        for prompt in snapshot.prompts.iter() {
+            let exposed = names::tool_name(
+                &server.prefix,
+                &prompt.name,
+                self.inner.settings.name_budget,
+            );
+            let mut offered = prompt.clone();
+            offered.name = exposed.clone();
+            catalog
+                .prompt_routes
+                .insert(exposed, (server.clone(), prompt.name.clone()));
+            catalog.prompts.push(offered);
+        }
+        for resource in snapshot.resources.iter() {
+            if catalog.resource_routes.contains_key(&resource.uri) {
+                continue;
+            }
+            catalog
+                .resource_routes
+                .insert(resource.uri.clone(), server.clone());
+            catalog.resources.push(resource.clone());
+        }
+        for template in snapshot.templates.iter() {
+            let literal = template
+                .uri_template
+                .split('{')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            catalog.template_routes.push((literal, server.clone()));
+            catalog.templates.push(template.clone());
         }
     }
 
@@ -280,8 +347,114 @@ impl Hub {
         self.catalog().routes.contains_key(name)
     }
 
-    /// Changes of the catalog, for `notifications/tools/list_changed`.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+    /// Every downstream prompt, under its hub name, sorted.
+    pub fn prompts(&self) -> Vec<Prompt> {
+        self.catalog().prompts.clone()
+    }
+
+    /// Every downstream resource, with its own URI.
+    pub fn resources(&self) -> Vec<Resource> {
+        self.catalog().resources.clone()
+    }
+
+    pub fn resource_templates(&self) -> Vec<ResourceTemplate> {
+        self.catalog().templates.clone()
+    }
+
+    /// `prompts/get` of a hub prompt; `None`: no such hub prompt.
+    pub async fn get_prompt(
+        &self,
+        mut params: GetPromptRequestParams,
+        ct: &CancellationToken,
+    ) -> Option<Result<GetPromptResponse, CallError>> {
+        let (server, original) = self
+            .catalog()
+            .prompt_routes
+            .get(params.name.as_str())
+            .cloned()?;
+        params.name = original.clone();
+        let started = std::time::Instant::now();
+        let outcome = server
+            .get_prompt(params, self.timeout_of(&server), ct)
+            .await;
+        self.report(
+            &server,
+            "prompt_get",
+            original,
+            started,
+            outcome.as_ref().err(),
+        );
+        Some(outcome)
+    }
+
+    /// `resources/read` of a URI a downstream server listed, or one that matches the start
+    /// of one of their templates; `None`: not a hub resource.
+    pub async fn read_resource(
+        &self,
+        params: ReadResourceRequestParams,
+        ct: &CancellationToken,
+    ) -> Option<Result<ReadResourceResponse, CallError>> {
+        let catalog = self.catalog();
+        let server = catalog
+            .resource_routes
+            .get(&params.uri)
+            .cloned()
+            .or_else(|| {
+                catalog
+                    .template_routes
+                    .iter()
+                    .filter(|(literal, _)| !literal.is_empty() && params.uri.starts_with(literal))
+                    .max_by_key(|(literal, _)| literal.len())
+                    .map(|(_, server)| server.clone())
+            })?;
+        let uri = params.uri.clone();
+        let started = std::time::Instant::now();
+        let outcome = server
+            .read_resource(params, self.timeout_of(&server), ct)
+            .await;
+        self.report(
+            &server,
+            "resource_read",
+            uri,
+            started,
+            outcome.as_ref().err(),
+        );
+        Some(outcome)
+    }
+
+    fn timeout_of(&self, server: &Downstream) -> Duration {
+        server
+            .spec
+            .timeout
+            .unwrap_or(self.inner.settings.call_timeout)
+    }
+
+    /// Queues an activity report, when the hub has somewhere to send it.
+    fn report(
+        &self,
+        server: &Downstream,
+        action: &'static str,
+        item_name: String,
+        started: std::time::Instant,
+        failure: Option<impl ToString>,
+    ) {
+        let Some(reporter) = lock(&self.inner.reporter).clone() else {
+            return;
+        };
+        let error_message = failure.map(|f| f.to_string());
+        reporter.report(crate::api::hub::Activity {
+            action,
+            server_name: server.spec.name.clone(),
+            server_uuid: server.spec.uuid.clone(),
+            item_name,
+            success: error_message.is_none(),
+            error_message,
+            execution_time: started.elapsed().as_secs_f64() * 1000.0,
+        });
+    }
+
+    /// Changes of the catalog, for `notifications/*/list_changed`.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Changes> {
         self.inner.changes.subscribe()
     }
 
@@ -294,31 +467,17 @@ impl Hub {
     ) -> Option<Result<CallToolResponse, CallError>> {
         let (server, original) = self.catalog().routes.get(params.name.as_ref()).cloned()?;
         params.name = original.clone().into();
-        let timeout = server
-            .spec
-            .timeout
-            .unwrap_or(self.inner.settings.call_timeout);
+        let timeout = self.timeout_of(&server);
         let started = std::time::Instant::now();
         let outcome = server.call(params, timeout, ct).await;
-        let reporter = lock(&self.inner.reporter).clone();
-        if let Some(reporter) = reporter {
-            let failed = match &outcome {
-                Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
-                    Some("the tool reported an error".to_string())
-                }
-                Ok(_) => None,
-                Err(e) => Some(e.to_string()),
-            };
-            reporter.report(crate::api::hub::Activity {
-                action: "tool_call",
-                server_name: server.spec.name.clone(),
-                server_uuid: server.spec.uuid.clone(),
-                item_name: original,
-                success: failed.is_none(),
-                error_message: failed,
-                execution_time: started.elapsed().as_secs_f64() * 1000.0,
-            });
-        }
+        let failure = match &outcome {
+            Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
+                Some("the tool reported an error".to_string())
+            }
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        self.report(&server, "tool_call", original, started, failure);
         Some(outcome)
     }
 

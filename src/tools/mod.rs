@@ -47,6 +47,9 @@ pub const SERVER_NAME: &str = "pluggedin-mcp";
 /// same for every user: clients may cache them for an hour.
 const STATIC_LIST_TTL_MS: u64 = 3_600_000;
 
+/// URIs this server answers itself; a downstream server cannot take them over.
+const OWN_URI_SCHEME: &str = "pluggedin://";
+
 /// The tools about the hub, listed only while it has servers.
 const HUB_TOOLS: &[&str] = &["hub_status", "hub_refresh"];
 /// With a hub, the tool list follows the user's servers: clients may cache it for as long as
@@ -347,19 +350,36 @@ impl PluggedinServer {
 /// How often a session's change announcer checks that its client is still there.
 const ANNOUNCER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Sends `notifications/tools/list_changed` to one session whenever the hub's catalog
-/// changes, until the session ends.
+/// Sends `notifications/{tools,prompts,resources}/list_changed` to one session whenever
+/// the matching hub list changes, until the session ends.
 async fn announce_changes(
-    mut changes: tokio::sync::watch::Receiver<u64>,
+    mut changes: tokio::sync::watch::Receiver<crate::hub::Changes>,
     peer: rmcp::service::Peer<RoleServer>,
 ) {
-    changes.mark_unchanged();
+    let mut seen = *changes.borrow_and_update();
     loop {
         tokio::select! {
             changed = changes.changed() => {
-                if changed.is_err() || peer.notify_tool_list_changed().await.is_err() {
+                if changed.is_err() {
                     return;
                 }
+                let now = *changes.borrow_and_update();
+                let sent = async {
+                    if now.tools != seen.tools {
+                        peer.notify_tool_list_changed().await?;
+                    }
+                    if now.prompts != seen.prompts {
+                        peer.notify_prompt_list_changed().await?;
+                    }
+                    if now.resources != seen.resources {
+                        peer.notify_resource_list_changed().await?;
+                    }
+                    Ok::<(), rmcp::service::ServiceError>(())
+                };
+                if sent.await.is_err() {
+                    return;
+                }
+                seen = now;
             }
             _ = tokio::time::sleep(ANNOUNCER_CHECK) => {
                 if peer.is_transport_closed() {
@@ -371,6 +391,22 @@ async fn announce_changes(
 }
 
 impl PluggedinServer {
+    /// A downstream prompt or resource answer, refused when it is larger than the result
+    /// budget (tool results are cut instead; these have no paging to point to).
+    fn within_budget<T: serde::Serialize>(&self, answer: &T, what: &str) -> Result<(), ErrorData> {
+        let size = serde_json::to_vec(answer).map_or(usize::MAX, |b| b.len());
+        let limit = self.budget().text_bytes();
+        if size > limit {
+            return Err(ErrorData::internal_error(
+                format!(
+                    "{what}: the downstream server's answer is {size} bytes, over this server's result budget of {limit} (--max-result-bytes)"
+                ),
+                None,
+            ));
+        }
+        Ok(())
+    }
+
     /// A call to a downstream server's tool: its answer as it is (within the result budget,
     /// scrubbed like ours), or an error result saying why there is none.
     async fn call_downstream(
@@ -492,11 +528,17 @@ impl ServerHandler for PluggedinServer {
             .enable_completions()
             .enable_logging()
             .build();
-        if self.offered_hub().is_some()
-            && let Some(tools) = capabilities.tools.as_mut()
-        {
-            // Downstream servers come and go: the tool list changes while we run.
-            tools.list_changed = Some(true);
+        if self.offered_hub().is_some() {
+            // Downstream servers come and go: the lists change while we run.
+            if let Some(tools) = capabilities.tools.as_mut() {
+                tools.list_changed = Some(true);
+            }
+            if let Some(prompts) = capabilities.prompts.as_mut() {
+                prompts.list_changed = Some(true);
+            }
+            if let Some(resources) = capabilities.resources.as_mut() {
+                resources.list_changed = Some(true);
+            }
         }
         ServerConfig::new(capabilities)
             .with_server_info(
@@ -579,19 +621,36 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        let mut list = prompts::list(self.selection());
+        let (ttl, scope) = match self.offered_hub() {
+            Some(hub) => {
+                list.extend(hub.prompts());
+                (HUB_LIST_TTL_MS, CacheScope::Private)
+            }
+            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
+        };
         Ok(cache_hints(
             &context,
-            ListPromptsResult::with_all_items(prompts::list(self.selection())),
-            STATIC_LIST_TTL_MS,
-            CacheScope::Public,
+            ListPromptsResult::with_all_items(list),
+            ttl,
+            scope,
         ))
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        if let Some(hub) = self.offered_hub()
+            && let Some(outcome) = hub.get_prompt(request.clone(), &context.ct).await
+        {
+            let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            if let GetPromptResponse::Complete(result) = &answer {
+                self.within_budget(result, &request.name)?;
+            }
+            return Ok(answer);
+        }
         let args: BTreeMap<String, String> = request
             .arguments
             .unwrap_or_default()
@@ -607,7 +666,19 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let cursor = request.and_then(|r| r.cursor);
-        resources::list(self, &context, cursor.as_deref()).await
+        let mut page = resources::list(self, &context, cursor.as_deref()).await?;
+        // The hub's resources ride on the first page (they are listed in full by their
+        // servers, and bounded by them).
+        if cursor.is_none()
+            && let Some(hub) = self.offered_hub()
+        {
+            page.resources.extend(
+                hub.resources()
+                    .into_iter()
+                    .filter(|r| !r.uri.starts_with(OWN_URI_SCHEME)),
+            );
+        }
+        Ok(page)
     }
 
     async fn list_resource_templates(
@@ -615,11 +686,19 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let mut templates = resources::templates(self);
+        let (ttl, scope) = match self.offered_hub() {
+            Some(hub) => {
+                templates.extend(hub.resource_templates());
+                (HUB_LIST_TTL_MS, CacheScope::Private)
+            }
+            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
+        };
         Ok(cache_hints(
             &context,
-            ListResourceTemplatesResult::with_all_items(resources::templates(self)),
-            STATIC_LIST_TTL_MS,
-            CacheScope::Public,
+            ListResourceTemplatesResult::with_all_items(templates),
+            ttl,
+            scope,
         ))
     }
 
@@ -628,6 +707,16 @@ impl ServerHandler for PluggedinServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        if !request.uri.starts_with(OWN_URI_SCHEME)
+            && let Some(hub) = self.offered_hub()
+            && let Some(outcome) = hub.read_resource(request.clone(), &context.ct).await
+        {
+            let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            if let ReadResourceResponse::Complete(result) = &answer {
+                self.within_budget(result, &request.uri)?;
+            }
+            return Ok(answer);
+        }
         resources::read(self, &context, &request.uri)
             .await
             .map(Into::into)

@@ -402,3 +402,82 @@ async fn account_servers_come_from_the_api_and_follow_its_changes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn downstream_prompts_and_resources_are_merged_and_routed() {
+    let (mcp, _dir, _file) = start_hub(
+        json!({"alpha": stdio_server("A"), "beta": stdio_server("B")}),
+        &[],
+    )
+    .await;
+    wait_for_tools(&mcp, "both up", |n| {
+        n.contains(&"alpha__echo".into()) && n.contains(&"beta__echo".into())
+    })
+    .await;
+    // Prompts are namespaced like tools; ours stay.
+    let prompts: Vec<String> = mcp
+        .client
+        .list_all_prompts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(prompts.contains(&"alpha__greet".to_string()), "{prompts:?}");
+    assert!(prompts.contains(&"beta__greet".to_string()), "{prompts:?}");
+    let greeting = mcp
+        .client
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("beta__greet")
+                .with_arguments(serde_json::from_value(json!({"name": "Ada"})).unwrap()),
+        )
+        .await
+        .unwrap();
+    let said = serde_json::to_string(&greeting.messages).unwrap();
+    assert!(said.contains("Hello Ada, from B"), "{said}");
+
+    // Resources keep their URIs and are read from the server that listed them.
+    let uris: Vec<String> = mcp
+        .client
+        .list_all_resources()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.uri.clone())
+        .collect();
+    assert!(uris.contains(&"fixture://A/note".to_string()), "{uris:?}");
+    let read = |uri: &str| {
+        let uri = uri.to_string();
+        let client = &mcp.client;
+        async move {
+            let result = client
+                .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+                .await
+                .unwrap();
+            serde_json::to_string(&result.contents).unwrap()
+        }
+    };
+    assert!(
+        read("fixture://A/note")
+            .await
+            .contains("A says: fixture://A/note")
+    );
+    // A URI no list names, matching a template, goes to that template's server.
+    assert!(
+        read("fixture://B/items/7")
+            .await
+            .contains("B says: fixture://B/items/7")
+    );
+    let templates: Vec<String> = mcp
+        .client
+        .list_all_resource_templates()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.uri_template.clone())
+        .collect();
+    assert!(
+        templates.contains(&"fixture://A/items/{id}".to_string()),
+        "{templates:?}"
+    );
+}
