@@ -10,6 +10,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod everything;
+
 use std::{
     path::{Path, PathBuf},
     sync::atomic::Ordering,

