@@ -31,12 +31,13 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Logs go to stderr only: in stdio mode stdout carries JSON-RPC and nothing else.
+/// Logs go to stderr only (in stdio mode stdout carries JSON-RPC and nothing else), and
+/// through the scrubbing sink, so no secret reaches them whoever writes the line.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(pluggedin_mcp::redact::log::ScrubbedStderr)
         .with_ansi(false)
         .with_env_filter(filter)
         .init();

@@ -70,6 +70,7 @@ pub async fn build(
     match args.mode(env_key)? {
         Mode::Cloud { base_url, key } => {
             tracing::info!(%base_url, "cloud mode: using Plugged.in");
+            crate::redact::log::register(key.expose());
             let client = Client::new(&base_url, key, settings)?;
             check_in_background(client.clone());
             let hub = with_account_servers(args, hub, &client);
@@ -103,6 +104,7 @@ pub async fn build(
                 data_dir = %data_dir.display(),
                 "local mode: no PLUGGEDIN_API_KEY, so data stays on this machine (agents are records only; no containers run). Set PLUGGEDIN_API_KEY to use Plugged.in."
             );
+            crate::redact::log::register(api.key().expose());
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
             let hub = with_account_servers(args, hub, &client);
             Ok(Running {

@@ -141,6 +141,9 @@ impl Downstream {
     /// Starts supervising `spec` in the background; returns at once.
     pub fn start(spec: ServerSpec, prefix: String, on_change: OnChange) -> Arc<Self> {
         let secrets = secrets_of(&spec);
+        for secret in &secrets {
+            crate::redact::log::register(secret);
+        }
         let scrubber = Scrubber::new(secrets.iter().map(String::as_str));
         let this = Arc::new(Self {
             spec,
@@ -557,7 +560,7 @@ fn secrets_of(spec: &ServerSpec) -> Vec<String> {
     };
     values
         .into_iter()
-        .filter(|v| v.len() >= 8)
+        .filter(|v| v.chars().count() >= crate::redact::log::MIN_SECRET_CHARS)
         .cloned()
         .collect()
 }

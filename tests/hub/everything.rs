@@ -33,12 +33,24 @@ async fn server_everything_over_stdio() {
         n.contains(&"everything__echo".into())
     })
     .await;
-    assert!(names.iter().filter(|n| n.starts_with("everything__")).count() >= 5, "{names:?}");
-    let echo = mcp.call("everything__echo", json!({"message": "through the hub"})).await;
+    assert!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("everything__"))
+            .count()
+            >= 5,
+        "{names:?}"
+    );
+    let echo = mcp
+        .call("everything__echo", json!({"message": "through the hub"}))
+        .await;
     assert!(text_of(&echo).contains("through the hub"), "{echo:?}");
     // Its prompts come through too.
     let prompts = mcp.client.list_all_prompts().await.unwrap();
-    assert!(prompts.iter().any(|p| p.name.starts_with("everything__")), "{prompts:?}");
+    assert!(
+        prompts.iter().any(|p| p.name.starts_with("everything__")),
+        "{prompts:?}"
+    );
 }
 
 #[tokio::test]
@@ -57,8 +69,14 @@ async fn server_everything_over_streamable_http() {
         .unwrap();
     // Wait for it to listen.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "server-everything did not listen");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server-everything did not listen"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (mcp, _dir, _file) = start_hub(
@@ -70,7 +88,9 @@ async fn server_everything_over_streamable_http() {
         n.contains(&"everything__echo".into())
     })
     .await;
-    let echo = mcp.call("everything__echo", json!({"message": "over http"})).await;
+    let echo = mcp
+        .call("everything__echo", json!({"message": "over http"}))
+        .await;
     assert!(text_of(&echo).contains("over http"), "{echo:?}");
     child.kill().await.unwrap();
 }

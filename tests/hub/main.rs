@@ -483,3 +483,109 @@ async fn downstream_prompts_and_resources_are_merged_and_routed() {
         "{templates:?}"
     );
 }
+
+/// Processes whose environment holds `needle` (the fixture's label marks its children).
+fn processes_with_env(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .map(|env| String::from_utf8_lossy(&env).contains(needle))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn over_http_every_session_gets_the_hub_and_children_die_with_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("servers.json");
+    // A label shaped like a credential: the fixture prints it on stderr at start.
+    let secret_label = format!("sk-hubtest-{}", std::process::id());
+    write_servers(&file, json!({"alpha": stdio_server(&secret_label)}));
+    let mut server = common::http::spawn_http(
+        &[
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+            "--servers",
+            file.to_str().unwrap(),
+        ],
+        &[("RUST_LOG", "info")],
+    );
+    let first = server.connect(None).await;
+    let second = server.connect(None).await;
+    for session in [&first, &second] {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let names: Vec<String> = session
+                .list_all_tools()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            if names.contains(&"alpha__echo".to_string()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{names:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let answer = second
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("alpha__echo")
+                .with_arguments(serde_json::from_value(json!({"text": "hi"})).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(text_of(&answer), format!("{secret_label}: hi"));
+
+    // Both sessions hear about an edit.
+    let before = (
+        first.service().tool_list_changes.load(Ordering::SeqCst),
+        second.service().tool_list_changes.load(Ordering::SeqCst),
+    );
+    write_servers(
+        &file,
+        json!({"alpha": stdio_server(&secret_label), "beta": stdio_server("B")}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while first.service().tool_list_changes.load(Ordering::SeqCst) == before.0
+        || second.service().tool_list_changes.load(Ordering::SeqCst) == before.1
+    {
+        assert!(Instant::now() < deadline, "a session got no list_changed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The downstream's stderr reached our log, with its configured secret scrubbed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("starting") {
+        assert!(Instant::now() < deadline, "{}", server.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !server.stderr().contains(&secret_label),
+        "{}",
+        server.stderr()
+    );
+
+    assert!(processes_with_env(&secret_label) >= 1);
+    drop(first);
+    drop(second);
+    server.terminate();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with_env(&secret_label) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the downstream outlived the server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

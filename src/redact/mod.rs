@@ -7,6 +7,8 @@
 //! - [`redact_json`] for configuration objects: a value is hidden when its name says it is a
 //!   secret ([`is_secret_name`]) or when the value itself looks like one ([`scrub_value`]).
 
+pub mod log;
+
 use std::{borrow::Cow, sync::LazyLock};
 
 use regex::Regex;
