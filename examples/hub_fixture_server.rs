@@ -214,13 +214,46 @@ impl ServerHandler for Fixture {
 }
 
 #[tokio::main]
+#[allow(
+    dead_code,
+    reason = "the hub bench includes this file as a module and calls `run` itself"
+)]
 async fn main() {
+    run(std::env::args()
+        .nth(1)
+        .map(|p| p.parse().expect("a port number")))
+    .await;
+}
+
+/// Serves over stdio, or over HTTP on `port`. Knobs (environment): `FIXTURE_LABEL`,
+/// `FIXTURE_TOOLS` (that many extra tools), `FIXTURE_START_DELAY_MS` (a slow start),
+/// `FIXTURE_HANG=1` (never answers `initialize`).
+pub async fn run(port: Option<u16>) {
+    let knob = |name: &str| std::env::var(name).ok();
+    let extra: Vec<Tool> = (0..knob("FIXTURE_TOOLS")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+        .map(|i: usize| {
+            tool(
+                &format!("extra_{i}"),
+                "An extra tool, for big catalogs.",
+                Some(true),
+            )
+        })
+        .collect();
     let fixture = Fixture {
-        label: std::env::var("FIXTURE_LABEL").unwrap_or_else(|_| "fixture".into()),
+        label: knob("FIXTURE_LABEL").unwrap_or_else(|| "fixture".into()),
+        extra: Arc::new(Mutex::new(extra)),
         ..Fixture::default()
     };
     eprintln!("fixture {} starting", fixture.label);
-    match std::env::args().nth(1) {
+    if let Some(ms) = knob("FIXTURE_START_DELAY_MS").and_then(|m| m.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if knob("FIXTURE_HANG").is_some() {
+        std::future::pending::<()>().await;
+    }
+    match port {
         None => {
             let service = fixture
                 .serve((tokio::io::stdin(), tokio::io::stdout()))
@@ -229,7 +262,6 @@ async fn main() {
             let _ = service.waiting().await;
         }
         Some(port) => {
-            let port: u16 = port.parse().expect("a port number");
             let options = pluggedin_mcp::transport::HttpOptions::local(SocketAddr::from((
                 [127, 0, 0, 1],
                 port,

@@ -47,3 +47,33 @@ impl Client {
         .map(drop)
     }
 }
+
+impl Client {
+    /// `POST /api/tools`: the tools an MCP client discovered on one of the account's
+    /// servers, so Plugged.in's catalog (and every client that reads it) knows them.
+    pub async fn report_tools(
+        &self,
+        server_uuid: &str,
+        tools: &[rmcp::model::Tool],
+    ) -> Result<(), ApiError> {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name,
+                    "description": t.description,
+                    "toolSchema": t.input_schema.as_ref(),
+                    "mcp_server_uuid": server_uuid,
+                })
+            })
+            .collect();
+        if tools.is_empty() {
+            return Ok(());
+        }
+        self.json::<Value>(
+            Request::post(&["api", "tools"], serde_json::json!({ "tools": tools })).not_retried(),
+        )
+        .await
+        .map(drop)
+    }
+}

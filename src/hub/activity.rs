@@ -1,11 +1,25 @@
-//! Reports of each proxied call to Plugged.in (`POST /api/notifications/mcp-activity`),
-//! which its UI shows as recent activity. Off the call's path: a call only puts its report
-//! in a bounded queue, and when the queue is full the report is dropped — nothing ever
-//! waits for Plugged.in to hear about a call.
+//! What the hub tells Plugged.in, off every call's path: each proxied call
+//! (`POST /api/notifications/mcp-activity`, shown in its UI as recent activity) and the tools
+//! it discovered on the account's servers (`POST /api/tools`, its catalog). Reports go into
+//! a bounded queue, and when the queue is full a report is dropped — nothing ever waits for
+//! Plugged.in to hear about something.
 
 use tokio::sync::mpsc;
 
+use std::sync::Arc;
+
+use rmcp::model::Tool;
+
 use crate::api::{Client, hub::Activity};
+
+/// One thing to tell Plugged.in.
+enum Report {
+    Activity(Activity),
+    Tools {
+        server_uuid: String,
+        tools: Arc<Vec<Tool>>,
+    },
+}
 
 /// Reports waiting to be sent; more are dropped.
 const QUEUE: usize = 256;
@@ -13,17 +27,23 @@ const QUEUE: usize = 256;
 /// Where calls report to.
 #[derive(Clone)]
 pub struct Reporter {
-    queue: mpsc::Sender<Activity>,
+    queue: mpsc::Sender<Report>,
 }
 
 impl Reporter {
     /// Starts the sender task: it lives as long as a reporter does.
     pub fn start(client: Client) -> Self {
-        let (queue, mut reports) = mpsc::channel::<Activity>(QUEUE);
+        let (queue, mut reports) = mpsc::channel::<Report>(QUEUE);
         tokio::spawn(async move {
             while let Some(report) = reports.recv().await {
-                if let Err(e) = client.report_activity(&report).await {
-                    tracing::debug!("activity report not delivered: {e}");
+                let sent = match &report {
+                    Report::Activity(activity) => client.report_activity(activity).await,
+                    Report::Tools { server_uuid, tools } => {
+                        client.report_tools(server_uuid, tools).await
+                    }
+                };
+                if let Err(e) = sent {
+                    tracing::debug!("report to Plugged.in not delivered: {e}");
                 }
             }
         });
@@ -31,8 +51,17 @@ impl Reporter {
     }
 
     pub fn report(&self, activity: Activity) {
-        if self.queue.try_send(activity).is_err() {
-            tracing::debug!("activity queue full; a report was dropped");
+        self.send(Report::Activity(activity));
+    }
+
+    /// The tools now known on an account server.
+    pub fn discovered(&self, server_uuid: String, tools: Arc<Vec<Tool>>) {
+        self.send(Report::Tools { server_uuid, tools });
+    }
+
+    fn send(&self, report: Report) {
+        if self.queue.try_send(report).is_err() {
+            tracing::debug!("report queue full; a report was dropped");
         }
     }
 }

@@ -110,6 +110,9 @@ struct Inner {
     poll_now: tokio::sync::Notify,
     /// Where proxied calls are reported, when the hub has an API to report to.
     reporter: Mutex<Option<activity::Reporter>>,
+    /// A hash of the tool list last reported for each account server, so each change is
+    /// reported once.
+    reported_tools: Mutex<HashMap<String, u64>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     catalog: RwLock<Arc<Catalog>>,
     /// Bumped whenever a list changes; sessions send the matching `list_changed` on it.
@@ -131,6 +134,7 @@ impl Hub {
                 sources: Mutex::default(),
                 poll_now: tokio::sync::Notify::new(),
                 reporter: Mutex::default(),
+                reported_tools: Mutex::default(),
                 servers: Mutex::default(),
                 catalog: RwLock::default(),
                 changes: tokio::sync::watch::Sender::new(Changes::default()),
@@ -245,6 +249,7 @@ impl Hub {
                 }
             }
             self.add_lists(&mut catalog, &server, &snapshot);
+            self.report_discovered(&server, &snapshot);
         }
         catalog.tools.sort_by(|a, b| a.name.cmp(&b.name));
         catalog.prompts.sort_by(|a, b| a.name.cmp(&b.name));
@@ -268,6 +273,30 @@ impl Hub {
                 c.prompts += u64::from(prompts);
                 c.resources += u64::from(resources);
             });
+        }
+    }
+
+    /// Tells Plugged.in the tools of an account server when they changed.
+    fn report_discovered(&self, server: &Downstream, snapshot: &Snapshot) {
+        let Some(uuid) = &server.spec.uuid else {
+            return;
+        };
+        if snapshot.tools.is_empty() {
+            return;
+        }
+        let digest = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            serde_json::to_string(&*snapshot.tools)
+                .unwrap_or_default()
+                .hash(&mut hasher);
+            hasher.finish()
+        };
+        if lock(&self.inner.reported_tools).insert(uuid.clone(), digest) == Some(digest) {
+            return;
+        }
+        if let Some(reporter) = lock(&self.inner.reporter).clone() {
+            reporter.discovered(uuid.clone(), snapshot.tools.clone());
         }
     }
 

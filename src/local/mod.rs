@@ -15,6 +15,7 @@ pub mod mcp_servers;
 pub mod notifications;
 pub mod rag;
 pub mod store;
+pub mod tool_cache;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -83,6 +84,7 @@ pub fn router(state: AppState, key: &Secret) -> Router {
         .merge(clipboard::routes())
         .merge(notifications::routes())
         .merge(mcp_servers::routes())
+        .merge(tool_cache::routes())
         .route_layer(middleware::from_fn_with_state(
             http::ApiKey(key.expose().into()),
             http::require_bearer,

@@ -212,6 +212,17 @@ CREATE TABLE mcp_activity (
     created_at TEXT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE mcp_tools (
+    mcp_server_uuid TEXT NOT NULL REFERENCES mcp_servers(uuid) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT,
+    tool_schema TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (mcp_server_uuid, name)
+);
+"#,
 ];
 
 /// The database behind the embedded API.

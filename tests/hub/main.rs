@@ -383,6 +383,32 @@ async fn account_servers_come_from_the_api_and_follow_its_changes() {
             true
         )
     );
+    // The tools it discovered were reported to the API's catalog, which clients that read
+    // the catalog instead of connecting (the official TypeScript server) then list.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let catalog = loop {
+        let listed = api
+            .call(reqwest::Method::GET, "/api/tools?prefix_tools=true", None)
+            .await;
+        let tools = listed.body["tools"].as_array().cloned().unwrap_or_default();
+        if !tools.is_empty() {
+            break tools;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no tools reported: {:?}",
+            listed.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let echo = catalog
+        .iter()
+        .find(|t| t["name"] == format!("{uuid}__echo"))
+        .unwrap_or_else(|| panic!("{catalog:?}"));
+    assert_eq!(echo["_serverUuid"], uuid.as_str());
+    assert_eq!(echo["_serverName"], "Fixture Server");
+    assert!(echo["inputSchema"].is_object());
+
     // Its custom instructions reach the model through hub_status (the account's servers
     // arrive after `initialize`, whose instructions are fixed by then).
     let status = mcp.call("hub_status", json!({})).await;

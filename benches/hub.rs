@@ -1,0 +1,205 @@
+//! Hub figures of the release binary, measured from outside as a client sees them.
+//!
+//! ```sh
+//! cargo bench --bench hub
+//! ```
+//!
+//! The downstream servers are this program itself run as the hub's fixture server
+//! (`examples/hub_fixture_server.rs`, included below), so the figures need nothing but the
+//! build. Prints: the overhead of a proxied call (the same call straight to the downstream,
+//! then through the hub), `initialize` with 10 configured servers of which two start slowly
+//! and one never answers, `tools/list` with 1,000 downstream tools, and the hub's resident
+//! memory per live downstream connection (children excluded).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark program: a failed step should stop it at once, with its message"
+)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+#[path = "../examples/hub_fixture_server.rs"]
+mod fixture;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Stdio_, ms, percentile, print_table, row, rss_mb, timed};
+
+/// Set in the environment of the children that must act as the fixture server.
+const ROLE: &str = "HUB_BENCH_ROLE";
+const CALLS: usize = 2_000;
+
+fn me() -> String {
+    std::env::current_exe().unwrap().display().to_string()
+}
+
+fn fixture_entry(env: Value) -> Value {
+    let mut env = env;
+    env[ROLE] = json!("fixture");
+    json!({ "command": me(), "env": env })
+}
+
+/// The hub (release binary) over stdio with these servers; waits until `ready` tools are
+/// listed.
+fn hub(dir: &std::path::Path, servers: Value, ready: usize) -> Stdio_ {
+    let file = dir.join(format!("servers-{}.json", rand_suffix()));
+    std::fs::write(&file, json!({ "mcpServers": servers }).to_string()).unwrap();
+    let data = dir.join("data");
+    let mut hub = Stdio_::spawn(
+        &[
+            "--servers",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--no-account-servers",
+        ],
+        &[],
+    );
+    hub.initialize();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = hub.request("tools/list", json!({}));
+        let downstream = listed["result"]["tools"].as_array().map_or(0, |t| {
+            t.iter()
+                .filter(|t| t["name"].as_str().unwrap_or("").contains("__"))
+                .count()
+        });
+        if downstream >= ready {
+            return hub;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "servers did not come up: {downstream} tools"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn p50_p95(times: &[Duration]) -> (Duration, Duration) {
+    (percentile(times, 0.5), percentile(times, 0.95))
+}
+
+fn main() {
+    if std::env::var(ROLE).is_ok() {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(fixture::run(None));
+        return;
+    }
+    pluggedin_mcp::api::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = Vec::new();
+    eprintln!("measuring… (about a minute)");
+
+    // Proxied call overhead: the same echo straight to the downstream, then through the hub.
+    let mut direct = Stdio_::spawn_program(&me(), &[], &[(ROLE, "fixture")]);
+    direct.initialize();
+    let args = json!({ "text": "ping" });
+    let straight = timed(CALLS, || {
+        direct.call("echo", args.clone());
+    });
+    let mut through = hub(dir.path(), json!({ "f": fixture_entry(json!({})) }), 8);
+    let proxied = timed(CALLS, || {
+        through.call("f__echo", args.clone());
+    });
+    let (d50, _) = p50_p95(&straight);
+    let (h50, h95) = p50_p95(&proxied);
+    rows.push(row(
+        format!("proxied call overhead (echo, {CALLS} sequential calls: hub p50 − direct p50)"),
+        format!(
+            "{} (direct p50 {} · hub p50 {} · hub p95 {})",
+            ms(h50.saturating_sub(d50)),
+            ms(d50),
+            ms(h50),
+            ms(h95)
+        ),
+        "p50 ≤ 0.15 ms",
+    ));
+    drop(direct);
+
+    // initialize with 10 servers: 7 normal, 2 slow to start, 1 that never answers.
+    let mut servers = serde_json::Map::new();
+    for i in 0..7 {
+        servers.insert(format!("s{i}"), fixture_entry(json!({})));
+    }
+    for i in 0..2 {
+        servers.insert(
+            format!("slow{i}"),
+            fixture_entry(json!({ "FIXTURE_START_DELAY_MS": "3000" })),
+        );
+    }
+    servers.insert("hung".into(), fixture_entry(json!({ "FIXTURE_HANG": "1" })));
+    let file = dir.path().join("ten.json");
+    std::fs::write(&file, json!({ "mcpServers": servers }).to_string()).unwrap();
+    let data = dir.path().join("data");
+    let mut starts = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let mut s = Stdio_::spawn(
+            &[
+                "--servers",
+                file.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--no-account-servers",
+            ],
+            &[],
+        );
+        let answer = s.initialize();
+        starts.push(started.elapsed());
+        assert!(answer["result"]["serverInfo"]["name"].is_string());
+    }
+    starts.sort();
+    let (i50, i95) = p50_p95(&starts);
+    rows.push(row(
+        "initialize with 10 servers (2 slow, 1 hung): spawn → answer, 10 runs",
+        format!("p50 {} · p95 {}", ms(i50), ms(i95)),
+        "≤ 15 ms",
+    ));
+
+    // tools/list with 1,000 downstream tools.
+    let mut big = hub(
+        dir.path(),
+        json!({ "big": fixture_entry(json!({ "FIXTURE_TOOLS": "1000" })) }),
+        1_000,
+    );
+    let lists = timed(200, || {
+        let listed = big.request("tools/list", json!({}));
+        assert!(listed["result"]["tools"].as_array().unwrap().len() > 1_000);
+    });
+    let (l50, l95) = p50_p95(&lists);
+    rows.push(row(
+        "tools/list with 1,008 downstream tools (+ our 27), 200 runs",
+        format!("p50 {} · p95 {}", ms(l50), ms(l95)),
+        "≤ 2 ms",
+    ));
+    drop(big);
+
+    // Resident memory per live downstream connection: 1 server, then 21.
+    let one = hub(dir.path(), json!({ "a": fixture_entry(json!({})) }), 8);
+    let mut many = serde_json::Map::new();
+    for i in 0..21 {
+        many.insert(format!("m{i}"), fixture_entry(json!({})));
+    }
+    let twenty_one = hub(dir.path(), Value::Object(many), 21 * 8);
+    std::thread::sleep(Duration::from_millis(500));
+    let (r1, r21) = (rss_mb(one.child.id()), rss_mb(twenty_one.child.id()));
+    rows.push(row(
+        "hub resident memory per live downstream connection (21 vs 1 server, children excluded)",
+        format!(
+            "{:.0} KB (1 server {r1:.1} MB · 21 servers {r21:.1} MB)",
+            (r21 - r1) * 1024.0 / 20.0
+        ),
+        "≤ 300 KB",
+    ));
+    print_table(rows);
+}
