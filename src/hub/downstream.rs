@@ -539,6 +539,12 @@ impl Downstream {
                     .await
                     .map_err(|e| format!("initialize failed: {e}"))
             }
+            Transport::Sse { url, headers } => {
+                let transport = super::legacy_sse::LegacySse::connect(url, headers).await?;
+                listener.serve(transport).await.map_err(|e| {
+                    format!("cannot connect to {url}: {}", plain_error(&e.to_string()))
+                })
+            }
             Transport::Invalid(reason) => Err(reason.clone()),
         }
     }
@@ -555,7 +561,9 @@ impl Drop for Downstream {
 fn secrets_of(spec: &ServerSpec) -> Vec<String> {
     let values: Vec<&String> = match &spec.transport {
         Transport::Stdio { env, .. } => env.values().collect(),
-        Transport::Http { headers, .. } => headers.values().collect(),
+        Transport::Http { headers, .. } | Transport::Sse { headers, .. } => {
+            headers.values().collect()
+        }
         Transport::Invalid(_) => Vec::new(),
     };
     values

@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod downstream;
+pub mod legacy_sse;
 pub mod names;
 pub mod pluggedin_source;
 pub mod spec;

@@ -48,6 +48,11 @@ pub enum Transport {
         url: String,
         headers: BTreeMap<String, String>,
     },
+    /// A server on the 2024-11-05 HTTP+SSE transport (`"type": "sse"`).
+    Sse {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
     /// An entry that cannot be run, and why (naming the field and the rule).
     Invalid(String),
 }
@@ -72,6 +77,7 @@ impl ServerSpec {
         match self.transport {
             Transport::Stdio { .. } => "stdio",
             Transport::Http { .. } => "http",
+            Transport::Sse { .. } => "sse",
             Transport::Invalid(_) => "invalid",
         }
     }
@@ -162,19 +168,13 @@ fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String
     let command = string("command")?;
     let url = string("url")?.or(string("serverUrl")?);
     let transport = match (kind.as_deref(), command, url) {
-        (Some("sse"), _, _) => {
-            return Err(field(
-                "type",
-                "is \"sse\": legacy SSE downstream servers are not supported yet; use the server's Streamable HTTP endpoint",
-            ));
-        }
         (Some(other), _, _)
             if !matches!(
                 other,
-                "stdio" | "http" | "streamable-http" | "streamablehttp"
+                "stdio" | "http" | "streamable-http" | "streamablehttp" | "sse"
             ) =>
         {
-            return Err(field("type", "must be \"stdio\" or \"http\""));
+            return Err(field("type", "must be \"stdio\", \"http\" or \"sse\""));
         }
         (_, Some(_), Some(_)) => {
             return Err(format!(
@@ -198,9 +198,16 @@ fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(field("url", "must be an http:// or https:// URL"));
             }
-            Transport::Http {
-                url,
-                headers: map("headers")?,
+            if kind.as_deref() == Some("sse") {
+                Transport::Sse {
+                    url,
+                    headers: map("headers")?,
+                }
+            } else {
+                Transport::Http {
+                    url,
+                    headers: map("headers")?,
+                }
             }
         }
         (_, None, None) => {
@@ -263,6 +270,10 @@ pub fn from_pluggedin(row: &Value) -> ServerSpec {
         }
         "SSE" => {
             entry.insert("type".into(), "sse".into());
+            entry.insert("url".into(), row.get("url").cloned().unwrap_or(Value::Null));
+            if let Some(headers) = row.get("headers").filter(|h| h.is_object()) {
+                entry.insert("headers".into(), headers.clone());
+            }
         }
         _ => {
             for key in ["command", "args", "env"] {
@@ -348,7 +359,14 @@ mod tests {
         assert!(why("both").contains("not both"));
         assert!(why("neither").contains("needs `command`"));
         assert!(why("badargs").contains("`args` must be a list of strings"));
-        assert!(why("sse").contains("legacy SSE"));
+        assert_eq!(
+            specs
+                .iter()
+                .find(|s| s.name == "sse")
+                .unwrap()
+                .transport_name(),
+            "sse"
+        );
         assert!(why("ftp").contains("http:// or https://"));
         assert!(why("slow").contains("`timeout`"));
     }
@@ -386,7 +404,7 @@ mod tests {
         let sse = from_pluggedin(
             &serde_json::json!({"uuid": "u", "name": "S", "type": "SSE", "url": "http://h/sse"}),
         );
-        assert!(matches!(sse.transport, Transport::Invalid(_)));
+        assert!(matches!(&sse.transport, Transport::Sse { url, .. } if url == "http://h/sse"));
     }
 
     #[test]

@@ -288,16 +288,49 @@ async fn allow_and_deny_lists_filter_a_servers_tools() {
     assert_eq!(hub_tools, ["alpha__echo"]);
 }
 
-#[tokio::test]
-async fn a_streamable_http_server_is_reached_with_its_headers() {
+/// The fixture server over HTTP on a free port (Streamable HTTP at /mcp, legacy SSE at /sse).
+async fn http_fixture(label: &str) -> (tokio::process::Child, u16) {
     let port = free_port();
-    let mut child = tokio::process::Command::new(fixture_bin())
+    let child = tokio::process::Command::new(fixture_bin())
         .arg(port.to_string())
-        .env("FIXTURE_LABEL", "R")
+        .env("FIXTURE_LABEL", label)
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the fixture did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, port)
+}
+
+#[tokio::test]
+async fn a_legacy_sse_server_is_reached() {
+    let (mut child, port) = http_fixture("S").await;
+    let (mcp, _dir, _file) = start_hub(
+        json!({"old": {"type": "sse", "url": format!("http://127.0.0.1:{port}/sse")}}),
+        &[],
+    )
+    .await;
+    wait_for_tools(&mcp, "sse server up", |n| n.contains(&"old__echo".into())).await;
+    let answer = mcp.call("old__echo", json!({"text": "over sse"})).await;
+    assert_eq!(text_of(&answer), "S: over sse");
+    let status = mcp.call("hub_status", json!({})).await;
+    assert_eq!(
+        status.structured_content.unwrap()["servers"][0]["transport"],
+        "sse"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_streamable_http_server_is_reached_with_its_headers() {
+    let (mut child, port) = http_fixture("R").await;
     let (mcp, _dir, _file) = start_hub(
         json!({"remote": {"url": format!("http://127.0.0.1:{port}/mcp"), "headers": {"X-Test": "1"}}}),
         &[],
