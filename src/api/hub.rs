@@ -77,3 +77,19 @@ impl Client {
         .map(drop)
     }
 }
+
+impl Client {
+    /// `POST /api/discover/all` (or `/{server uuid}`): asks Plugged.in to connect to the
+    /// account's servers itself and refresh its catalog, for the clients that read it.
+    pub async fn discover(&self, server_uuid: Option<&str>) -> Result<Value, ApiError> {
+        let target = server_uuid.unwrap_or("all");
+        self.json(
+            Request::post(
+                &["api", "discover", target],
+                serde_json::json!({ "force_refresh": true }),
+            )
+            .not_retried(),
+        )
+        .await
+    }
+}

@@ -138,8 +138,13 @@ pub struct Downstream {
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 
 impl Downstream {
-    /// Starts supervising `spec` in the background; returns at once.
-    pub fn start(spec: ServerSpec, prefix: String, on_change: OnChange) -> Arc<Self> {
+    /// Starts supervising `spec` in the background once `gate` opens; returns at once.
+    pub fn start(
+        spec: ServerSpec,
+        prefix: String,
+        on_change: OnChange,
+        gate: watch::Receiver<bool>,
+    ) -> Arc<Self> {
         let secrets = secrets_of(&spec);
         for secret in &secrets {
             crate::redact::log::register(secret);
@@ -165,7 +170,7 @@ impl Downstream {
             stop: CancellationToken::new(),
             scrubber,
         });
-        tokio::spawn(this.clone().supervise(on_change));
+        tokio::spawn(this.clone().supervise(on_change, gate));
         this
     }
 
@@ -319,7 +324,11 @@ impl Downstream {
         }
     }
 
-    async fn supervise(self: Arc<Self>, on_change: OnChange) {
+    async fn supervise(self: Arc<Self>, on_change: OnChange, mut gate: watch::Receiver<bool>) {
+        tokio::select! {
+            _ = self.stop.cancelled() => return,
+            _ = gate.wait_for(|open| *open) => {}
+        }
         match &self.spec.transport {
             _ if self.spec.disabled => {
                 self.update(|s| s.state = State::Disabled);
@@ -505,10 +514,16 @@ impl Downstream {
                 if let Some(dir) = cwd {
                     cmd.current_dir(dir);
                 }
-                let (transport, stderr) = TokioChildProcess::builder(cmd)
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+                // fork/exec is synchronous and costs milliseconds: off the async workers, so
+                // starting ten servers never delays an `initialize` being answered.
+                let (transport, stderr) = tokio::task::spawn_blocking(move || {
+                    TokioChildProcess::builder(cmd)
+                        .stderr(Stdio::piped())
+                        .spawn()
+                })
+                .await
+                .map_err(|e| format!("cannot start `{command}`: {e}"))?
+                .map_err(|e| format!("cannot start `{command}`: {e}"))?;
                 if let Some(stderr) = stderr {
                     tokio::spawn(log_stderr(
                         self.spec.name.clone(),

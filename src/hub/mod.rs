@@ -28,6 +28,11 @@ use downstream::Downstream;
 pub use downstream::{CallError, Snapshot, State};
 pub use spec::ServerSpec;
 
+/// Longest downstream servers wait for the first client to be answered before starting.
+/// Starting ten servers is ten fork/execs: done while a client's `initialize` is in flight,
+/// they would delay its answer on a small machine; waiting for it costs a few milliseconds.
+const START_GATE_MAX: Duration = Duration::from_millis(250);
+
 /// How the hub offers downstream tools.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
@@ -116,6 +121,8 @@ struct Inner {
     reported_tools: Mutex<HashMap<String, u64>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     catalog: RwLock<Arc<Catalog>>,
+    /// Opens when downstream servers may start (see [`Hub::clients_served`]).
+    gate: tokio::sync::watch::Sender<bool>,
     /// Bumped whenever a list changes; sessions send the matching `list_changed` on it.
     changes: tokio::sync::watch::Sender<Changes>,
 }
@@ -128,9 +135,17 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
+    /// A hub; must be created inside the tokio runtime (it arms the start gate's timer).
     pub fn new(settings: HubSettings) -> Self {
+        let gate = tokio::sync::watch::Sender::new(false);
+        let opener = gate.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(START_GATE_MAX).await;
+            opener.send_replace(true);
+        });
         Self {
             inner: Arc::new(Inner {
+                gate,
                 settings,
                 sources: Mutex::default(),
                 poll_now: tokio::sync::Notify::new(),
@@ -168,6 +183,11 @@ impl Hub {
     /// Reports every proxied call to `client`'s activity route from now on.
     pub fn report_to(&self, client: crate::api::Client) {
         *lock(&self.inner.reporter) = Some(activity::Reporter::start(client));
+    }
+
+    /// A client has been answered: downstream servers may start now.
+    pub fn clients_served(&self) {
+        self.inner.gate.send_replace(true);
     }
 
     /// Asks polling sources to poll now.
@@ -210,7 +230,12 @@ impl Hub {
                     Some(old) => old,
                     None => {
                         tracing::info!(server = %spec.name, %prefix, "starting downstream");
-                        Downstream::start(spec.clone(), prefix, on_change.clone())
+                        Downstream::start(
+                            spec.clone(),
+                            prefix,
+                            on_change.clone(),
+                            self.inner.gate.subscribe(),
+                        )
                     }
                 };
                 next.insert(spec.name.clone(), server);
@@ -533,6 +558,15 @@ impl Hub {
                     })
                     .count(),
             })
+            .collect()
+    }
+
+    /// The Plugged.in ids of the servers `which` names (all account servers for `None`).
+    pub fn account_ids(&self, which: Option<&str>) -> Vec<String> {
+        lock(&self.inner.servers)
+            .values()
+            .filter(|s| which.is_none_or(|w| w == s.spec.name || w == s.prefix))
+            .filter_map(|s| s.spec.uuid.clone())
             .collect()
     }
 

@@ -5,9 +5,16 @@
 //! the tools it discovered (the hub does, for the account's servers). The cloud also
 //! discovers on its own; this API has no MCP client, so its catalog is what was reported.
 //! `GET /api/prompts`, `/api/resources` and `/api/resource-templates` answer the same bare
-//! arrays as the cloud; nothing reports those, so they are empty here.
+//! arrays as the cloud; nothing reports those, so they are empty here. `POST
+//! /api/discover/{all|uuid}` answers as the cloud does when it starts a discovery, but here
+//! the discovering is done by the MCP client (the hub), which reports what it finds.
 
-use axum::{Router, extract::State, response::Response, routing::get};
+use axum::{
+    Router,
+    extract::{Path, State},
+    response::Response,
+    routing::{get, post},
+};
 use rusqlite::params;
 use serde_json::{Value, json};
 
@@ -26,6 +33,36 @@ pub fn routes() -> Router<AppState> {
         .route("/api/prompts", get(empty))
         .route("/api/resources", get(empty))
         .route("/api/resource-templates", get(empty))
+        .route("/api/discover/{target}", post(discover))
+}
+
+async fn discover(State(app): State<AppState>, Path(target): Path<String>) -> HttpResult<Response> {
+    const NOTE: &str = "this API does not connect to MCP servers itself: pluggedin-mcp's hub discovers them and reports their tools";
+    if target == "all" {
+        return Ok(ok(
+            json!({ "message": format!("Discovery requested for all active servers; {NOTE}.") }),
+        ));
+    }
+    let uuid = super::http::uuid_param(&target, "server")?;
+    let name: Option<String> = app
+        .store
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT name FROM mcp_servers WHERE uuid = ?1",
+                [&uuid],
+                |r| r.get(0),
+            )
+            .ok())
+        })
+        .await?;
+    match name {
+        Some(name) => Ok(ok(
+            json!({ "message": format!("Discovery requested for {name}; {NOTE}.") }),
+        )),
+        None => Err(ErrorResponse::not_found(format!(
+            "Server with UUID {target} not found for this profile."
+        ))),
+    }
 }
 
 async fn empty() -> Response {

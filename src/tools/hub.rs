@@ -107,7 +107,7 @@ impl PluggedinServer {
         Ok(Json::new(HubStatus { servers }))
     }
 
-    /// Reconnect one of the user's MCP servers (by name or tool prefix), or all of them, and re-read the account's server list; tools come back when their servers are ready.
+    /// Reconnect one of the user's MCP servers (by name or tool prefix), or all of them, and re-read the account's server list (Plugged.in also rediscovers); tools come back when their servers are ready.
     #[tool(
         title = "Reconnect hub servers",
         annotations(
@@ -120,11 +120,28 @@ impl PluggedinServer {
     async fn hub_refresh(
         &self,
         Parameters(p): Parameters<HubRefreshParams>,
+        ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<HubRefreshed>, ToolError> {
         let hub = self.hub()?;
         let which = p.server.as_deref().map(str::trim).filter(|s| !s.is_empty());
         // Servers added to or removed from the account show up now, not at the next poll.
         hub.poll_sources();
+        // Plugged.in rediscovers too, so its catalog (read by other clients) catches up.
+        if self.backend() == super::Backend::Cloud
+            && let Ok(client) = self.client(&ctx)
+        {
+            let targets: Vec<Option<String>> = match which {
+                None => vec![None],
+                Some(w) => hub.account_ids(Some(w)).into_iter().map(Some).collect(),
+            };
+            tokio::spawn(async move {
+                for target in targets {
+                    if let Err(e) = client.discover(target.as_deref()).await {
+                        tracing::debug!("asking Plugged.in to rediscover: {e}");
+                    }
+                }
+            });
+        }
         if !hub.reconnect(which) && which.is_some() {
             let known: Vec<String> = hub.status().into_iter().map(|s| s.name).collect();
             return Err(ToolError::invalid(

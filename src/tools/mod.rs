@@ -550,6 +550,9 @@ impl ServerHandler for PluggedinServer {
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        if let Some(hub) = &self.shared.options.hub {
+            hub.clients_served();
+        }
         if let Some(hub) = self.offered_hub() {
             tokio::spawn(announce_changes(hub.subscribe(), context.peer));
         }

@@ -648,3 +648,18 @@ async fn over_http_every_session_gets_the_hub_and_children_die_with_the_server()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_huge_downstream_result_is_cut_to_the_result_budget() {
+    let (mcp, _dir, _file) = start_hub(
+        json!({"alpha": stdio_server("A")}),
+        &["--max-result-bytes", "65536"],
+    )
+    .await;
+    wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__big".into())).await;
+    let big = mcp.call("alpha__big", json!({"bytes": 1_000_000})).await;
+    let size = serde_json::to_vec(&big).unwrap().len();
+    assert!(size <= 65_536 + 4_096, "{size} bytes came through");
+    let meta = serde_json::to_value(&big.meta).unwrap();
+    assert!(meta.to_string().contains("pluggedin/truncated"), "{meta}");
+}
