@@ -73,7 +73,7 @@ pub async fn build(
             crate::redact::log::register(key.expose());
             let client = Client::new(&base_url, key, settings)?;
             check_in_background(client.clone());
-            let hub = with_account_servers(args, hub, &client);
+            let hub = with_account_servers(args, hub, &client, Backend::Cloud);
             Ok(Running {
                 server: PluggedinServer::new(client, options(Backend::Cloud, hub))?,
                 local: None,
@@ -106,7 +106,7 @@ pub async fn build(
             );
             crate::redact::log::register(api.key().expose());
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
-            let hub = with_account_servers(args, hub, &client);
+            let hub = with_account_servers(args, hub, &client, Backend::Local);
             Ok(Running {
                 server: PluggedinServer::new(client, options(Backend::Local, hub))?,
                 local: Some(api),
@@ -128,20 +128,24 @@ fn start_file_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
 }
 
 /// Adds the MCP servers of the account (Plugged.in's, or the embedded API's in local mode)
-/// to the hub, creating it if the file did not; `--no-account-servers` leaves them out.
+/// to the hub, creating it if the file did not; `--no-account-servers` leaves them out. The
+/// hub reports to the same API: discovered tools always, each call's activity only to
+/// Plugged.in (the embedded API has no UI to show it, and a write per call is not free).
 fn with_account_servers(
     args: &ServeArgs,
     hub: Option<crate::hub::Hub>,
     client: &Client,
+    backend: Backend,
 ) -> Option<crate::hub::Hub> {
+    let activity = backend == Backend::Cloud;
     if args.no_account_servers {
         if let Some(hub) = &hub {
-            hub.report_to(client.clone());
+            hub.report_to(client.clone(), activity);
         }
         return hub;
     }
     let hub = hub.unwrap_or_else(|| crate::hub::Hub::new(args.hub_settings()));
-    hub.report_to(client.clone());
+    hub.report_to(client.clone(), activity);
     crate::hub::pluggedin_source::follow(hub.clone(), client.clone(), Default::default());
     Some(hub)
 }

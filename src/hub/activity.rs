@@ -28,11 +28,13 @@ const QUEUE: usize = 256;
 #[derive(Clone)]
 pub struct Reporter {
     queue: mpsc::Sender<Report>,
+    /// Whether calls are reported (tools always are).
+    activity: bool,
 }
 
 impl Reporter {
     /// Starts the sender task: it lives as long as a reporter does.
-    pub fn start(client: Client) -> Self {
+    pub fn start(client: Client, activity: bool) -> Self {
         let (queue, mut reports) = mpsc::channel::<Report>(QUEUE);
         tokio::spawn(async move {
             while let Some(report) = reports.recv().await {
@@ -47,11 +49,13 @@ impl Reporter {
                 }
             }
         });
-        Self { queue }
+        Self { queue, activity }
     }
 
     pub fn report(&self, activity: Activity) {
-        self.send(Report::Activity(activity));
+        if self.activity {
+            self.send(Report::Activity(activity));
+        }
     }
 
     /// The tools now known on an account server.

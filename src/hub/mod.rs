@@ -180,9 +180,9 @@ impl Hub {
         self.apply(union);
     }
 
-    /// Reports every proxied call to `client`'s activity route from now on.
-    pub fn report_to(&self, client: crate::api::Client) {
-        *lock(&self.inner.reporter) = Some(activity::Reporter::start(client));
+    /// Reports discovered tools, and each proxied call when `activity`, to `client`.
+    pub fn report_to(&self, client: crate::api::Client, activity: bool) {
+        *lock(&self.inner.reporter) = Some(activity::Reporter::start(client, activity));
     }
 
     /// A client has been answered: downstream servers may start now.
