@@ -121,6 +121,9 @@ struct Inner {
     reported_tools: Mutex<HashMap<String, u64>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     catalog: RwLock<Arc<Catalog>>,
+    /// Held for a whole rebuild: two rebuilds racing could otherwise store the older view
+    /// last (servers starting together each trigger one), losing a server's tools.
+    rebuild_lock: Mutex<()>,
     /// Opens when downstream servers may start (see [`Hub::clients_served`]).
     gate: tokio::sync::watch::Sender<bool>,
     /// Bumped whenever a list changes; sessions send the matching `list_changed` on it.
@@ -145,6 +148,7 @@ impl Hub {
         });
         Self {
             inner: Arc::new(Inner {
+                rebuild_lock: Mutex::new(()),
                 gate,
                 settings,
                 sources: Mutex::default(),
@@ -251,6 +255,7 @@ impl Hub {
 
     /// Recomputes the merged catalog from every server's live tools.
     fn rebuild(&self) {
+        let _one_at_a_time = lock(&self.inner.rebuild_lock);
         let servers: Vec<Arc<Downstream>> = lock(&self.inner.servers).values().cloned().collect();
         let settings = &self.inner.settings;
         let mut catalog = Catalog::default();

@@ -663,3 +663,16 @@ async fn a_huge_downstream_result_is_cut_to_the_result_budget() {
     let meta = serde_json::to_value(&big.meta).unwrap();
     assert!(meta.to_string().contains("pluggedin/truncated"), "{meta}");
 }
+
+#[tokio::test]
+async fn many_servers_starting_together_are_all_listed() {
+    // Each server that comes up rebuilds the catalog; racing rebuilds must not lose one.
+    let servers: serde_json::Map<String, Value> = (0..16)
+        .map(|i| (format!("s{i}"), stdio_server(&format!("L{i}"))))
+        .collect();
+    let (mcp, _dir, _file) = start_hub(Value::Object(servers), &[]).await;
+    wait_for_tools(&mcp, "all 16 servers listed", |n| {
+        n.iter().filter(|t| t.ends_with("__echo")).count() == 16
+    })
+    .await;
+}
