@@ -41,13 +41,17 @@ fn fixture_entry(env: Value) -> Value {
     json!({ "command": me(), "env": env })
 }
 
-/// The hub (release binary) over stdio with these servers; waits until `ready` tools are
-/// listed.
-fn hub(dir: &std::path::Path, servers: Value, ready: usize) -> Stdio_ {
+/// Writes a servers file into `dir`; returns its path.
+fn servers_file(dir: &std::path::Path, servers: Value) -> std::path::PathBuf {
     let file = dir.join(format!("servers-{}.json", rand_suffix()));
     std::fs::write(&file, json!({ "mcpServers": servers }).to_string()).unwrap();
+    file
+}
+
+/// The hub (release binary) over stdio, local mode, with the servers of `file` only.
+fn spawn_hub(dir: &std::path::Path, file: &std::path::Path) -> Stdio_ {
     let data = dir.join("data");
-    let mut hub = Stdio_::spawn(
+    Stdio_::spawn(
         &[
             "--servers",
             file.to_str().unwrap(),
@@ -56,7 +60,12 @@ fn hub(dir: &std::path::Path, servers: Value, ready: usize) -> Stdio_ {
             "--no-account-servers",
         ],
         &[],
-    );
+    )
+}
+
+/// The hub with these servers, initialized; waits until `ready` downstream tools are listed.
+fn hub(dir: &std::path::Path, servers: Value, ready: usize) -> Stdio_ {
+    let mut hub = spawn_hub(dir, &servers_file(dir, servers));
     hub.initialize();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -138,22 +147,11 @@ fn main() {
         );
     }
     servers.insert("hung".into(), fixture_entry(json!({ "FIXTURE_HANG": "1" })));
-    let file = dir.path().join("ten.json");
-    std::fs::write(&file, json!({ "mcpServers": servers }).to_string()).unwrap();
-    let data = dir.path().join("data");
+    let file = servers_file(dir.path(), Value::Object(servers));
     let mut starts = Vec::new();
     for _ in 0..10 {
         let started = Instant::now();
-        let mut s = Stdio_::spawn(
-            &[
-                "--servers",
-                file.to_str().unwrap(),
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--no-account-servers",
-            ],
-            &[],
-        );
+        let mut s = spawn_hub(dir.path(), &file);
         let answer = s.initialize();
         starts.push(started.elapsed());
         assert!(answer["result"]["serverInfo"]["name"].is_string());

@@ -537,14 +537,10 @@ impl Downstream {
                     .map_err(|e| format!("initialize failed: {}", plain_error(&e.to_string())))
             }
             Transport::Http { url, headers } => {
-                let mut custom = std::collections::HashMap::new();
-                for (name, value) in headers {
-                    let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| format!("header name `{name}` is not valid"))?;
-                    let value = reqwest::header::HeaderValue::from_str(value)
-                        .map_err(|_| format!("the value of header `{name}` is not valid"))?;
-                    custom.insert(name, value);
-                }
+                let custom: std::collections::HashMap<_, _> = super::spec::header_map(headers)?
+                    .into_iter()
+                    .filter_map(|(name, value)| Some((name?, value)))
+                    .collect();
                 let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                     .custom_headers(custom);
                 let transport =

@@ -36,14 +36,7 @@ pub struct LegacySse {
 impl LegacySse {
     /// Opens the event stream and waits for the endpoint event.
     pub async fn connect(url: &str, headers: &BTreeMap<String, String>) -> Result<Self, String> {
-        let mut header_map = reqwest::header::HeaderMap::new();
-        for (name, value) in headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("header name `{name}` is not valid"))?;
-            let value = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
-            header_map.insert(name, value);
-        }
+        let header_map = super::spec::header_map(headers)?;
         let base = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         let http = reqwest::Client::new();
         let response = http

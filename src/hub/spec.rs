@@ -91,6 +91,21 @@ impl ServerSpec {
     }
 }
 
+/// The configured headers as HTTP headers; an invalid name or value is named.
+pub fn header_map(
+    headers: &BTreeMap<String, String>,
+) -> Result<reqwest::header::HeaderMap, String> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("header name `{name}` is not valid"))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of header `{name}` is not valid"))?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
 /// Parses a servers file. Only a file that is not a JSON object with `mcpServers` or
 /// `servers` is an error; each entry is parsed on its own.
 pub fn parse_file(text: &str) -> Result<Vec<ServerSpec>, String> {
