@@ -121,6 +121,10 @@ fn start_file_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
     let Some(path) = &args.servers else {
         return Ok(None);
     };
+    if !args.selection().has(crate::tools::Toolset::Hub) {
+        tracing::warn!("--servers is ignored: --toolsets leaves out `hub`");
+        return Ok(None);
+    }
     let hub = crate::hub::Hub::new(args.hub_settings());
     crate::hub::watch_file::follow(hub.clone(), path.clone(), Default::default())
         .map_err(anyhow::Error::msg)?;
@@ -138,6 +142,10 @@ fn with_account_servers(
     backend: Backend,
 ) -> Option<crate::hub::Hub> {
     let activity = backend == Backend::Cloud;
+    // Servers nobody can reach are not started: `--toolsets` without `hub` means no hub.
+    if !args.selection().has(crate::tools::Toolset::Hub) {
+        return None;
+    }
     if args.no_account_servers {
         if let Some(hub) = &hub {
             hub.report_to(client.clone(), activity);

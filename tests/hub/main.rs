@@ -676,3 +676,22 @@ async fn many_servers_starting_together_are_all_listed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn toolsets_without_hub_start_no_servers() {
+    let label = format!("nohub-{}", std::process::id());
+    let (mcp, _dir, _file) = start_hub(
+        json!({"alpha": stdio_server(&label)}),
+        &["--toolsets", "docs"],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let names = tool_names(&mcp).await;
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("__") && !n.starts_with("hub_")),
+        "{names:?}"
+    );
+    assert_eq!(processes_with_env(&label), 0, "a server was started");
+}
