@@ -84,9 +84,16 @@ impl Stdio_ {
     }
 
     pub fn request(&mut self, method: &str, params: Value) -> Value {
+        serde_json::from_str(&self.request_raw(method, params)).unwrap()
+    }
+
+    /// The answer's line as the server wrote it, unparsed: timing this measures the server
+    /// and the pipe, not the client's JSON parser.
+    pub fn request_raw(&mut self, method: &str, params: Value) -> String {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        let answer_start = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},");
         let mut line = String::new();
         loop {
             line.clear();
@@ -94,9 +101,13 @@ impl Stdio_ {
                 self.stdout.read_line(&mut line).unwrap() > 0,
                 "the server closed stdout"
             );
+            // Answers are written id first; other lines (notifications) are parsed to be sure.
+            if line.starts_with(&answer_start) {
+                return line;
+            }
             let v: Value = serde_json::from_str(&line).unwrap();
             if v["id"] == id {
-                return v;
+                return line;
             }
         }
     }
