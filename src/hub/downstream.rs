@@ -99,6 +99,8 @@ pub struct Snapshot {
     /// The tools it had when last up: their names still route to it, so a call made
     /// while it is down reconnects it instead of finding no such tool.
     pub known_tools: Arc<Vec<Tool>>,
+    /// How many times its tools were listed: a new value is a new list.
+    pub tools_listed: u64,
     /// Its prompts, resources and resource templates (live connection only).
     pub prompts: Arc<Vec<Prompt>>,
     pub resources: Arc<Vec<Resource>>,
@@ -157,6 +159,7 @@ impl Downstream {
                 state: State::Starting,
                 tools: Arc::default(),
                 known_tools: Arc::default(),
+                tools_listed: 0,
                 prompts: Arc::default(),
                 resources: Arc::default(),
                 templates: Arc::default(),
@@ -181,6 +184,11 @@ impl Downstream {
 
     pub fn snapshot(&self) -> Snapshot {
         lock(&self.snapshot).clone()
+    }
+
+    /// Whether `which` names this server (its configured name or its tool prefix).
+    pub fn answers_to(&self, which: &str) -> bool {
+        which == self.spec.name || which == self.prefix
     }
 
     /// Reconnects now, skipping any backoff.
@@ -485,6 +493,7 @@ impl Downstream {
         self.update(|s| {
             s.tools = tools.clone();
             s.known_tools = tools;
+            s.tools_listed += 1;
             s.prompts = Arc::new(prompts.unwrap_or_default());
             s.resources = Arc::new(resources.unwrap_or_default());
             s.templates = Arc::new(templates.unwrap_or_default());

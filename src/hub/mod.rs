@@ -116,8 +116,8 @@ struct Inner {
     poll_now: tokio::sync::Notify,
     /// Where proxied calls are reported, when the hub has an API to report to.
     reporter: Mutex<Option<activity::Reporter>>,
-    /// A hash of the tool list last reported for each account server, so each change is
-    /// reported once.
+    /// The listing last reported for each account server ([`Snapshot::tools_listed`]),
+    /// so each new list is reported once.
     reported_tools: Mutex<HashMap<String, u64>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     catalog: RwLock<Arc<Catalog>>,
@@ -315,15 +315,8 @@ impl Hub {
         if snapshot.tools.is_empty() {
             return;
         }
-        let digest = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            serde_json::to_string(&*snapshot.tools)
-                .unwrap_or_default()
-                .hash(&mut hasher);
-            hasher.finish()
-        };
-        if lock(&self.inner.reported_tools).insert(uuid.clone(), digest) == Some(digest) {
+        let listing = snapshot.tools_listed;
+        if lock(&self.inner.reported_tools).insert(uuid.clone(), listing) == Some(listing) {
             return;
         }
         if let Some(reporter) = lock(&self.inner.reporter).clone() {
@@ -570,22 +563,22 @@ impl Hub {
     pub fn account_ids(&self, which: Option<&str>) -> Vec<String> {
         lock(&self.inner.servers)
             .values()
-            .filter(|s| which.is_none_or(|w| w == s.spec.name || w == s.prefix))
+            .filter(|s| which.is_none_or(|w| s.answers_to(w)))
             .filter_map(|s| s.spec.uuid.clone())
             .collect()
     }
 
-    /// Reconnects one server (by name or prefix) or all; `false` when no server matches.
-    pub fn reconnect(&self, which: Option<&str>) -> bool {
-        let servers = lock(&self.inner.servers);
-        let mut found = false;
-        for server in servers.values() {
-            if which.is_none_or(|w| w == server.spec.name || w == server.prefix) {
-                server.reconnect();
-                found = true;
-            }
-        }
-        found
+    /// Reconnects one server (by name or prefix) or all; returns the names of those it
+    /// reconnects (none when no server matches).
+    pub fn reconnect(&self, which: Option<&str>) -> Vec<String> {
+        lock(&self.inner.servers)
+            .values()
+            .filter(|s| which.is_none_or(|w| s.answers_to(w)))
+            .map(|s| {
+                s.reconnect();
+                s.spec.name.clone()
+            })
+            .collect()
     }
 
     /// Custom instructions of the servers that have them: (server, text).

@@ -142,7 +142,8 @@ impl PluggedinServer {
                 }
             });
         }
-        if !hub.reconnect(which) && which.is_some() {
+        let reconnecting = hub.reconnect(which);
+        if reconnecting.is_empty() && which.is_some() {
             let known: Vec<String> = hub.status().into_iter().map(|s| s.name).collect();
             return Err(ToolError::invalid(
                 "server",
@@ -157,12 +158,6 @@ impl PluggedinServer {
                 ),
             ));
         }
-        let reconnecting = hub
-            .status()
-            .into_iter()
-            .filter(|s| which.is_none_or(|w| w == s.name || w == s.prefix))
-            .map(|s| s.name)
-            .collect();
         Ok(Json::new(HubRefreshed { reconnecting }))
     }
 }

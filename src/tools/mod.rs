@@ -197,6 +197,16 @@ impl PluggedinServer {
         tools
     }
 
+    /// How long clients may cache the tool, prompt and template lists, and for whom: ours
+    /// never change while we run and are the same for everyone; with a hub, downstream
+    /// servers change them at any time (`list_changed` says when) and they are this user's.
+    fn list_cache_hint(&self) -> (u64, CacheScope) {
+        match self.offered_hub() {
+            Some(_) => (HUB_LIST_TTL_MS, CacheScope::Private),
+            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
+        }
+    }
+
     /// The hub, when configured and its toolset selected.
     fn offered_hub(&self) -> Option<&crate::hub::Hub> {
         self.shared
@@ -602,13 +612,13 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let result = ListToolsResult::with_all_items(self.tools());
-        let (ttl, scope) = match self.offered_hub() {
-            // Downstream servers change the list at any time (list_changed says when).
-            Some(_) => (HUB_LIST_TTL_MS, CacheScope::Private),
-            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
-        };
-        Ok(cache_hints(&context, result, ttl, scope))
+        let (ttl, scope) = self.list_cache_hint();
+        Ok(cache_hints(
+            &context,
+            ListToolsResult::with_all_items(self.tools()),
+            ttl,
+            scope,
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -625,13 +635,10 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let mut list = prompts::list(self.selection());
-        let (ttl, scope) = match self.offered_hub() {
-            Some(hub) => {
-                list.extend(hub.prompts());
-                (HUB_LIST_TTL_MS, CacheScope::Private)
-            }
-            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
-        };
+        if let Some(hub) = self.offered_hub() {
+            list.extend(hub.prompts());
+        }
+        let (ttl, scope) = self.list_cache_hint();
         Ok(cache_hints(
             &context,
             ListPromptsResult::with_all_items(list),
@@ -690,13 +697,10 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let mut templates = resources::templates(self);
-        let (ttl, scope) = match self.offered_hub() {
-            Some(hub) => {
-                templates.extend(hub.resource_templates());
-                (HUB_LIST_TTL_MS, CacheScope::Private)
-            }
-            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
-        };
+        if let Some(hub) = self.offered_hub() {
+            templates.extend(hub.resource_templates());
+        }
+        let (ttl, scope) = self.list_cache_hint();
         Ok(cache_hints(
             &context,
             ListResourceTemplatesResult::with_all_items(templates),

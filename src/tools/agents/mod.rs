@@ -66,6 +66,22 @@ async fn details(
         .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))
 }
 
+/// What a delete or lifecycle action left: the agent as it is now, and the API's message.
+async fn changed(
+    client: &Client,
+    ct: &tokio_util::sync::CancellationToken,
+    uuid: String,
+    message: String,
+) -> Result<Json<AgentChange>, ToolError> {
+    let d = details(client, ct, &uuid).await?;
+    Ok(Json::new(AgentChange {
+        uuid,
+        name: d.agent.name,
+        state: d.agent.state,
+        message,
+    }))
+}
+
 fn check_range(
     field: &str,
     value: Option<u32>,
@@ -277,13 +293,7 @@ impl PluggedinServer {
         let ack = cancellable(&ctx.ct, client.delete_agent(&uuid))
             .await
             .map_err(|e| ToolError::api(e, NOT_FOUND_NEXT))?;
-        let d = details(&client, &ctx.ct, &uuid).await?;
-        Ok(Json::new(AgentChange {
-            uuid,
-            name: d.agent.name,
-            state: d.agent.state,
-            message: ack.message,
-        }))
+        changed(&client, &ctx.ct, uuid, ack.message).await
     }
 
     /// Shutdown, suspend, resume or restart an agent; returns its new state.
@@ -323,13 +333,7 @@ impl PluggedinServer {
         let ack = cancellable(&ctx.ct, client.agent_action(&uuid, &action))
             .await
             .map_err(|e| ToolError::api(e, "Check agent_status for the current state."))?;
-        let d = details(&client, &ctx.ct, &uuid).await?;
-        Ok(Json::new(AgentChange {
-            uuid,
-            name: d.agent.name,
-            state: d.agent.state,
-            message: ack.message,
-        }))
+        changed(&client, &ctx.ct, uuid, ack.message).await
     }
 
     /// Report a heartbeat for an agent runtime that speaks MCP (no resource data; see agent_metrics). The first one makes a PROVISIONED agent ACTIVE.
