@@ -13,6 +13,46 @@ impl Client {
     pub async fn mcp_servers(&self) -> Result<Vec<Value>, ApiError> {
         self.json(Request::get(&["api", "mcp-servers"])).await
     }
+
+    /// `GET /api/tools`: the tools Plugged.in last discovered on the account's ACTIVE
+    /// servers, under their own names, grouped by server uuid (`_serverUuid`). Entries
+    /// without a name, a server or an object schema are skipped: this is a cache, and a
+    /// broken entry only means that tool shows up when its server does.
+    pub async fn cached_tools(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<rmcp::model::Tool>>, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Listing {
+            #[serde(default)]
+            tools: Vec<Value>,
+        }
+        let listing: Listing = self.json(Request::get(&["api", "tools"])).await?;
+        let mut by_server: std::collections::HashMap<String, Vec<rmcp::model::Tool>> =
+            Default::default();
+        for entry in listing.tools {
+            let (Some(server), Some(name), Some(Value::Object(schema))) = (
+                entry.get("_serverUuid").and_then(Value::as_str),
+                entry.get("name").and_then(Value::as_str),
+                entry.get("inputSchema"),
+            ) else {
+                continue;
+            };
+            let mut tool = rmcp::model::Tool::new(
+                name.to_string(),
+                entry
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                std::sync::Arc::new(schema.clone()),
+            );
+            if tool.description.as_deref() == Some("") {
+                tool.description = None;
+            }
+            by_server.entry(server.to_string()).or_default().push(tool);
+        }
+        Ok(by_server)
+    }
 }
 
 /// One use of a downstream server, as `POST /api/notifications/mcp-activity` takes it.

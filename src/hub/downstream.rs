@@ -110,6 +110,18 @@ pub struct Snapshot {
     pub last_latency: Option<Duration>,
 }
 
+impl Snapshot {
+    /// The tools to offer now: the live ones, or — before the server ever listed its own,
+    /// while it starts — the cached ones it was started with.
+    pub fn offered_tools(&self) -> &Arc<Vec<Tool>> {
+        if self.tools_listed == 0 && self.state == State::Starting {
+            &self.known_tools
+        } else {
+            &self.tools
+        }
+    }
+}
+
 /// Why a call to a downstream did not produce a result.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -141,9 +153,12 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 
 impl Downstream {
     /// Starts supervising `spec` in the background once `gate` opens; returns at once.
+    /// `cached` is what a catalog (Plugged.in's) last knew of its tools: offered until the
+    /// server lists its own, so clients see its tools before it is up.
     pub fn start(
         spec: ServerSpec,
         prefix: String,
+        cached: Arc<Vec<Tool>>,
         on_change: OnChange,
         gate: watch::Receiver<bool>,
     ) -> Arc<Self> {
@@ -158,7 +173,7 @@ impl Downstream {
             snapshot: Mutex::new(Snapshot {
                 state: State::Starting,
                 tools: Arc::default(),
-                known_tools: Arc::default(),
+                known_tools: cached,
                 tools_listed: 0,
                 prompts: Arc::default(),
                 resources: Arc::default(),

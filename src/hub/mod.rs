@@ -33,6 +33,11 @@ pub use spec::ServerSpec;
 /// they would delay its answer on a small machine; waiting for it costs a few milliseconds.
 const START_GATE_MAX: Duration = Duration::from_millis(250);
 
+/// Longest a `tools/list` waits for the account's servers and cached catalog to arrive
+/// (once, at start): long enough for Plugged.in to answer, short enough that an
+/// unreachable Plugged.in costs the first list little. Later lists never wait.
+pub const SOURCES_WAIT: Duration = Duration::from_millis(1_500);
+
 /// How the hub offers downstream tools.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
@@ -120,6 +125,10 @@ struct Inner {
     /// so each new list is reported once.
     reported_tools: Mutex<HashMap<String, u64>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
+    /// Plugged.in's cached catalog by server uuid ([`Hub::seed_tools`]).
+    cached_tools: Mutex<HashMap<String, Arc<Vec<Tool>>>>,
+    /// Sources registered but not yet delivered once ([`Hub::sources_loaded`]).
+    pending_sources: tokio::sync::watch::Sender<usize>,
     catalog: RwLock<Arc<Catalog>>,
     /// Held for a whole rebuild: two rebuilds racing could otherwise store the older view
     /// last (servers starting together each trigger one), losing a server's tools.
@@ -156,6 +165,8 @@ impl Hub {
                 reporter: Mutex::default(),
                 reported_tools: Mutex::default(),
                 servers: Mutex::default(),
+                cached_tools: Mutex::default(),
+                pending_sources: tokio::sync::watch::Sender::new(0),
                 catalog: RwLock::default(),
                 changes: tokio::sync::watch::Sender::new(Changes::default()),
             }),
@@ -182,6 +193,30 @@ impl Hub {
             union
         };
         self.apply(union);
+    }
+
+    /// Remembers what Plugged.in's catalog knows of each account server's tools (by server
+    /// uuid): servers started after this offer them until they list their own.
+    pub fn seed_tools(&self, by_server: HashMap<String, Vec<Tool>>) {
+        *lock(&self.inner.cached_tools) = by_server
+            .into_iter()
+            .map(|(uuid, tools)| (uuid, Arc::new(tools)))
+            .collect();
+    }
+
+    /// A source that delivers its servers later (the account's): until it has delivered
+    /// once, [`Hub::sources_loaded`] waits for it. Returns what to call when it has.
+    pub(crate) fn expect_source(&self) -> impl FnOnce() + Send + 'static {
+        self.inner.pending_sources.send_modify(|n| *n += 1);
+        let pending = self.inner.pending_sources.clone();
+        move || pending.send_modify(|n| *n = n.saturating_sub(1))
+    }
+
+    /// Waits, at most `bound`, until every source delivered its servers once, so the first
+    /// `tools/list` can carry the account's catalog. Never waits for a downstream server.
+    pub async fn sources_loaded(&self, bound: Duration) {
+        let mut pending = self.inner.pending_sources.subscribe();
+        let _ = tokio::time::timeout(bound, pending.wait_for(|n| *n == 0)).await;
     }
 
     /// Reports discovered tools, and each proxied call when `activity`, to `client`.
@@ -234,9 +269,15 @@ impl Hub {
                     Some(old) => old,
                     None => {
                         tracing::info!(server = %spec.name, %prefix, "starting downstream");
+                        let cached = spec
+                            .uuid
+                            .as_ref()
+                            .and_then(|uuid| lock(&self.inner.cached_tools).get(uuid).cloned())
+                            .unwrap_or_default();
                         Downstream::start(
                             spec.clone(),
                             prefix,
+                            cached,
                             on_change.clone(),
                             self.inner.gate.subscribe(),
                         )
@@ -263,8 +304,11 @@ impl Hub {
             let snapshot = server.snapshot();
             // Listed: what the live connection offers. Routed: also what it offered when
             // last up, so a call while it is down reconnects it.
-            let live: std::collections::HashSet<&str> =
-                snapshot.tools.iter().map(|t| t.name.as_ref()).collect();
+            let live: std::collections::HashSet<&str> = snapshot
+                .offered_tools()
+                .iter()
+                .map(|t| t.name.as_ref())
+                .collect();
             for tool in snapshot.known_tools.iter() {
                 if !self.offers(&server, tool) {
                     continue;

@@ -14,11 +14,23 @@ use crate::api::{ApiError, Client};
 /// `hub_refresh`).
 pub const POLL_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Follows the account's servers until `stop`.
+/// Follows the account's servers until `stop`. The first poll also reads Plugged.in's cached
+/// catalog (`GET /api/tools`), so servers that are still starting already offer their tools.
 pub fn follow(hub: Hub, client: Client, stop: CancellationToken) {
+    let mut loaded = Some(hub.expect_source());
     tokio::spawn(async move {
         loop {
-            match client.mcp_servers().await {
+            let servers = if loaded.is_some() {
+                let (servers, cached) = tokio::join!(client.mcp_servers(), client.cached_tools());
+                match cached {
+                    Ok(cached) => hub.seed_tools(cached),
+                    Err(e) => tracing::debug!("no cached catalog from Plugged.in: {e}"),
+                }
+                servers
+            } else {
+                client.mcp_servers().await
+            };
+            match servers {
                 Ok(rows) => {
                     let specs: Vec<spec::ServerSpec> =
                         rows.iter().map(spec::from_pluggedin).collect();
@@ -31,6 +43,9 @@ pub fn follow(hub: Hub, client: Client, stop: CancellationToken) {
                     hub.set_source(Source::Pluggedin, Vec::new());
                 }
                 Err(e) => tracing::warn!("reading your MCP servers from Plugged.in: {e}"),
+            }
+            if let Some(loaded) = loaded.take() {
+                loaded();
             }
             tokio::select! {
                 _ = stop.cancelled() => return,

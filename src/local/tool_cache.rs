@@ -5,7 +5,10 @@
 //! the tools it discovered (the hub does, for the account's servers). The cloud also
 //! discovers on its own; this API has no MCP client, so its catalog is what was reported.
 //! `GET /api/prompts`, `/api/resources` and `/api/resource-templates` answer the same bare
-//! arrays as the cloud; nothing reports those, so they are empty here. `POST
+//! arrays as the cloud; nothing reports those (the cloud fills them by discovering on its
+//! own), so they are empty here, and `GET /api/resolve/prompt?name=` and
+//! `/api/resolve/resource?uri=` — which find the server that owns a cached prompt or
+//! resource — answer the cloud's 400 without their parameter and its 404 otherwise. `POST
 //! /api/discover/{all|uuid}` answers as the cloud does when it starts a discovery, but here
 //! the discovering is done by the MCP client (the hub), which reports what it finds.
 
@@ -33,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/prompts", get(empty))
         .route("/api/resources", get(empty))
         .route("/api/resource-templates", get(empty))
+        .route("/api/resolve/prompt", get(resolve_prompt))
+        .route("/api/resolve/resource", get(resolve_resource))
         .route("/api/discover/{target}", post(discover))
 }
 
@@ -63,6 +68,24 @@ async fn discover(State(app): State<AppState>, Path(target): Path<String>) -> Ht
             "Server with UUID {target} not found for this profile."
         ))),
     }
+}
+
+async fn resolve_prompt(q: QueryParams) -> HttpResult<Response> {
+    let name = q
+        .get("name")
+        .ok_or_else(|| ErrorResponse::bad_request("Missing required query parameter: name"))?;
+    Err(ErrorResponse::not_found(format!(
+        "Prompt name not found or not associated with the active profile: {name}"
+    )))
+}
+
+async fn resolve_resource(q: QueryParams) -> HttpResult<Response> {
+    let uri = q
+        .get("uri")
+        .ok_or_else(|| ErrorResponse::bad_request("Missing required query parameter: uri"))?;
+    Err(ErrorResponse::not_found(format!(
+        "Resource URI not found or not associated with the active profile: {uri}"
+    )))
 }
 
 async fn empty() -> Response {

@@ -612,6 +612,9 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        if let Some(hub) = self.offered_hub() {
+            hub.sources_loaded(crate::hub::SOURCES_WAIT).await;
+        }
         let (ttl, scope) = self.list_cache_hint();
         Ok(cache_hints(
             &context,

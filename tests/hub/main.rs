@@ -465,6 +465,96 @@ async fn account_servers_come_from_the_api_and_follow_its_changes() {
 }
 
 #[tokio::test]
+async fn the_first_tools_list_carries_the_accounts_cached_catalog() {
+    // A server that takes 2 s to start, whose tools the account's catalog already knows.
+    let api = common::TestApi::start().await;
+    let created = api
+        .call(
+            reqwest::Method::POST,
+            "/api/mcp-servers",
+            Some(json!({
+                "name": "Slow Server", "type": "STDIO", "command": fixture_bin(),
+                "env": {"FIXTURE_LABEL": "slow", "FIXTURE_START_DELAY_MS": "2000"},
+            })),
+        )
+        .await;
+    let uuid = created.body["uuid"].as_str().unwrap().to_string();
+    let schema = json!({"type": "object", "properties": {"text": {"type": "string"}}});
+    let reported = api
+        .call(
+            reqwest::Method::POST,
+            "/api/tools",
+            Some(json!({"tools": [{
+                "name": "echo", "description": "Echoes.", "toolSchema": schema, "mcp_server_uuid": uuid,
+            }]})),
+        )
+        .await;
+    assert_eq!(reported.body["successCount"], 1, "{:?}", reported.body);
+    let base = api.url("");
+    let mcp = mcp::start(
+        &[],
+        &[
+            ("PLUGGEDIN_API_KEY", api.key()),
+            ("PLUGGEDIN_API_BASE_URL", &base),
+        ],
+    )
+    .await;
+    // The very first list, long before the server is up.
+    let tools = mcp.client.list_all_tools().await.unwrap();
+    let echo = tools
+        .iter()
+        .find(|t| t.name == "slow-server__echo")
+        .unwrap_or_else(|| panic!("{:?}", tools.iter().map(|t| &t.name).collect::<Vec<_>>()));
+    assert_eq!(echo.description.as_deref(), Some("Echoes."));
+    assert_eq!(
+        echo.input_schema.get("properties"),
+        schema.get("properties")
+    );
+    let status = mcp.call("hub_status", json!({})).await;
+    let server = &status.structured_content.as_ref().unwrap()["servers"][0];
+    assert_eq!(server["state"], "starting", "{server}");
+    // A call to a cached tool waits for its server and reaches it.
+    let answer = mcp.call("slow-server__echo", json!({"text": "hi"})).await;
+    assert_eq!(text_of(&answer), "slow: hi", "{answer:?}");
+}
+
+#[tokio::test]
+async fn the_embedded_api_resolves_prompts_and_resources_as_the_cloud_does() {
+    let api = common::TestApi::start().await;
+    for (route, param) in [("prompt", "name"), ("resource", "uri")] {
+        let missing = api
+            .call(reqwest::Method::GET, &format!("/api/resolve/{route}"), None)
+            .await;
+        assert_eq!(missing.status, reqwest::StatusCode::BAD_REQUEST);
+        assert_eq!(
+            missing.body["error"],
+            format!("Missing required query parameter: {param}")
+        );
+        let unknown = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/resolve/{route}?{param}=nothing"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            unknown.status,
+            reqwest::StatusCode::NOT_FOUND,
+            "{:?}",
+            unknown.body
+        );
+        assert!(
+            unknown.body["error"]
+                .as_str()
+                .unwrap()
+                .ends_with(": nothing"),
+            "{:?}",
+            unknown.body
+        );
+    }
+}
+
+#[tokio::test]
 async fn downstream_prompts_and_resources_are_merged_and_routed() {
     let (mcp, _dir, _file) = start_hub(
         json!({"alpha": stdio_server("A"), "beta": stdio_server("B")}),
