@@ -11,10 +11,19 @@
 //!
 //! `FIXTURE_SECRET` is echoed by `env_secret`, so tests can check that the hub scrubs a
 //! server's configured secrets from what it logs.
+//!
+//! For the pass-through: `progress` reports `steps` progress notifications over `ms`;
+//! `ask_model`, `ask_user` and `roots` ask the client (sampling, elicitation, roots); `log`
+//! sends a log message; `wait_cancel` waits to be cancelled and `cancellations` counts how
+//! many calls were.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "a test fixture: its inputs are constants and a failure should show at once"
+)]
+#![allow(
+    deprecated,
+    reason = "sampling, roots and logging are deprecated in 2026-07-28, but 2025-11-25 servers use them"
 )]
 
 use std::{
@@ -35,11 +44,13 @@ struct Fixture {
     label: String,
     extra: Arc<Mutex<Vec<Tool>>>,
     peer: Arc<Mutex<Option<Peer<RoleServer>>>>,
+    cancellations: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn tool(name: &str, description: &str, read_only: Option<bool>) -> Tool {
     let schema = json!({"type": "object", "properties": {
-        "text": {"type": "string"}, "ms": {"type": "integer"}, "bytes": {"type": "integer"}
+        "text": {"type": "string"}, "ms": {"type": "integer"}, "bytes": {"type": "integer"},
+        "steps": {"type": "integer"}
     }});
     let Value::Object(schema) = schema else {
         unreachable!()
@@ -62,6 +73,33 @@ impl Fixture {
             tool("grow", "Adds a tool and announces the change.", Some(false)),
             tool("unannotated_write", "Has no annotations at all.", None),
             tool("env_secret", "Returns FIXTURE_SECRET.", Some(true)),
+            tool(
+                "progress",
+                "Reports `steps` progress notifications over `ms`.",
+                Some(true),
+            ),
+            tool(
+                "ask_model",
+                "Asks the client's model about `text` (sampling).",
+                Some(true),
+            ),
+            tool(
+                "ask_user",
+                "Asks the client's user `text` (elicitation).",
+                Some(true),
+            ),
+            tool("roots", "Lists the client's roots.", Some(true)),
+            tool("log", "Sends `text` as an info log message.", Some(true)),
+            tool(
+                "wait_cancel",
+                "Waits until the call is cancelled.",
+                Some(true),
+            ),
+            tool(
+                "cancellations",
+                "How many calls were cancelled.",
+                Some(true),
+            ),
         ];
         tools.extend(self.extra.lock().unwrap().iter().cloned());
         tools
@@ -167,11 +205,102 @@ impl ServerHandler for Fixture {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = request.arguments.clone().unwrap_or_default();
         let int = |k: &str| args.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let said = args
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let asked =
+            |e: rmcp::ServiceError| text(format!("{}: the client refused: {e}", self.label));
         let result = match request.name.as_ref() {
+            "progress" => {
+                let steps = int("steps").max(1);
+                let token = ctx.meta.get_progress_token();
+                for step in 1..=steps {
+                    tokio::time::sleep(Duration::from_millis(int("ms") / steps)).await;
+                    if let Some(token) = &token {
+                        let mut param = ProgressNotificationParam::new(token.clone(), step as f64)
+                            .with_total(steps as f64);
+                        param.message = Some(format!("step {step}"));
+                        let _ = ctx.peer.notify_progress(param).await;
+                    }
+                }
+                text(format!("{}: {steps} steps done", self.label))
+            }
+            "ask_model" => {
+                let params =
+                    CreateMessageRequestParams::new(vec![SamplingMessage::user_text(said)], 100);
+                match ctx.peer.create_message(params).await {
+                    Ok(answer) => {
+                        let said = answer
+                            .message
+                            .content
+                            .first()
+                            .and_then(|c| c.as_text())
+                            .map(|t| t.text.clone());
+                        text(format!(
+                            "{}: the model said {}",
+                            self.label,
+                            said.unwrap_or_default()
+                        ))
+                    }
+                    Err(e) => asked(e),
+                }
+            }
+            "ask_user" => {
+                let schema = ElicitationSchema::builder()
+                    .required_string("answer")
+                    .build()
+                    .unwrap();
+                let params = ElicitRequestParams::FormElicitationParams {
+                    meta: None,
+                    message: said,
+                    requested_schema: schema,
+                };
+                match ctx.peer.create_elicitation(params).await {
+                    Ok(answer) => text(format!(
+                        "{}: the user chose {:?} with {}",
+                        self.label,
+                        answer.action,
+                        answer.content.map(|c| c.to_string()).unwrap_or_default()
+                    )),
+                    Err(e) => asked(e),
+                }
+            }
+            "roots" => match ctx.peer.list_roots().await {
+                Ok(roots) => text(format!(
+                    "{}: roots {}",
+                    self.label,
+                    roots
+                        .roots
+                        .iter()
+                        .map(|r| r.uri.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )),
+                Err(e) => asked(e),
+            },
+            "log" => {
+                let param = LoggingMessageNotificationParam::new(LoggingLevel::Info, json!(said))
+                    .with_logger("fixture");
+                let _ = ctx.peer.notify_logging_message(param).await;
+                text(format!("{}: logged", self.label))
+            }
+            "wait_cancel" => {
+                ctx.ct.cancelled().await;
+                self.cancellations
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                text("cancelled")
+            }
+            "cancellations" => text(
+                self.cancellations
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    .to_string(),
+            ),
             "echo" => {
                 let said = args.get("text").and_then(Value::as_str).unwrap_or("");
                 let meta = request

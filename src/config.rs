@@ -129,6 +129,16 @@ pub struct ServeArgs {
     )]
     pub hub_name_budget: usize,
 
+    /// Hub mode: longest a downstream call may run in all. A call's own deadline (`--timeout`
+    /// or the server's `timeout`) restarts with each progress notification, up to this.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600.0,
+        value_parser = positive_secs
+    )]
+    pub hub_max_call_time: f64,
+
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -372,6 +382,7 @@ impl ServeArgs {
         crate::hub::HubSettings {
             name_budget: self.hub_name_budget,
             call_timeout: Duration::from_secs_f64(self.timeout),
+            max_call_time: Duration::from_secs_f64(self.hub_max_call_time),
             read_only: self.read_only,
             only: self.hub_servers.clone(),
         }

@@ -2,6 +2,10 @@
 //! Streamable HTTP), lists its tools, follows its `list_changed` notifications, and when the
 //! connection drops restarts it with exponential backoff and jitter. Calls go straight to
 //! its live connection; a call that finds it down asks for a reconnect and waits for it once.
+#![allow(
+    deprecated,
+    reason = "sampling, roots and logging are deprecated in 2026-07-28 (SEP-2577) but are how 2025-11-25 servers talk"
+)]
 
 use std::{
     process::Stdio,
@@ -10,13 +14,16 @@ use std::{
 };
 
 use rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
+    ClientHandler, ErrorData, RoleClient, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
-        GetPromptRequestParams, GetPromptResponse, Implementation, Prompt,
-        ReadResourceRequestParams, ReadResourceResponse, Resource, ResourceTemplate, Tool,
+        CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
+        CancelledNotificationParam, ClientConfig, ClientRequest, CreateMessageRequestParams,
+        CreateMessageResult, ElicitRequestParams, ElicitResult, GetPromptRequestParams,
+        GetPromptResponse, Implementation, ListRootsResult, LoggingMessageNotificationParam,
+        Prompt, ReadResourceRequestParams, ReadResourceResponse, RequestId, Resource,
+        ResourceTemplate, ServerResult, Tool,
     },
-    service::{NotificationContext, Peer},
+    service::{NotificationContext, Peer, PeerRequestOptions, RequestContext},
     transport::{
         StreamableHttpClientTransport, TokioChildProcess,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -28,7 +35,11 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::spec::{ServerSpec, Transport};
+use super::{
+    relay::{Caller, Clients, InFlight, Relay},
+    spec::{ServerSpec, Transport},
+    tap::Tapped,
+};
 use crate::redact::Scrubber;
 
 /// Longest a connection may take to start and answer its first `tools/list`.
@@ -146,6 +157,9 @@ pub struct Downstream {
     generation: watch::Sender<u64>,
     stop: CancellationToken,
     scrubber: Scrubber,
+    /// Its calls in flight, for what it sends back during them.
+    in_flight: Arc<InFlight>,
+    clients: Arc<Clients>,
 }
 
 /// Called whenever a server's tools or state change.
@@ -159,6 +173,7 @@ impl Downstream {
         spec: ServerSpec,
         prefix: String,
         cached: Arc<Vec<Tool>>,
+        clients: Arc<Clients>,
         on_change: OnChange,
         gate: watch::Receiver<bool>,
     ) -> Arc<Self> {
@@ -187,6 +202,8 @@ impl Downstream {
             generation: watch::Sender::new(0),
             stop: CancellationToken::new(),
             scrubber,
+            in_flight: Arc::default(),
+            clients,
         });
         tokio::spawn(this.clone().supervise(on_change, gate));
         this
@@ -206,6 +223,15 @@ impl Downstream {
         which == self.spec.name || which == self.prefix
     }
 
+    /// Tells the live connection that the client's roots changed (off the caller's path).
+    pub fn roots_changed(&self) {
+        if let Some(peer) = self.current_peer() {
+            tokio::spawn(async move {
+                let _ = peer.notify_roots_list_changed().await;
+            });
+        }
+    }
+
     /// Reconnects now, skipping any backoff.
     pub fn reconnect(&self) {
         self.restart.notify_one();
@@ -223,17 +249,68 @@ impl Downstream {
     }
 
     /// Sends `params` (already carrying the tool's own name) and returns the answer as it
-    /// is. Bounded by `timeout`; `ct` cancels the downstream request too.
+    /// is. Bounded by `bounds.0`, restarted by each progress notification, up to `bounds.1`
+    /// in all; `ct` cancels the downstream request too. What the server sends back during
+    /// the call (progress, logs, requests) goes to `caller`.
     pub async fn call(
         &self,
         params: CallToolRequestParams,
-        timeout: Duration,
+        bounds: (Duration, Duration),
+        caller: Option<Arc<Caller>>,
         ct: &CancellationToken,
     ) -> Result<CallToolResponse, CallError> {
-        self.request(timeout, ct, |peer| async move {
-            peer.call_tool_once(params).await
-        })
-        .await
+        let (timeout, max_total) = bounds;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let peer = match self.current_peer() {
+            Some(peer) => peer,
+            None => self.wait_for_peer(deadline, ct).await?,
+        };
+        let started = Instant::now();
+        let options = PeerRequestOptions::with_timeout(timeout)
+            .reset_timeout_on_progress()
+            .with_max_total_timeout(max_total.max(timeout));
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let handle = peer
+            .send_request_with_option(request, options)
+            .await
+            .map_err(|e| self.failed(e))?;
+        // rmcp gives the request its own progress token: the server's progress arrives under
+        // it and is mapped back to the client's. Registered before this task yields, so
+        // before any answer of the server can be read.
+        let _registered = caller.map(|c| self.in_flight.register(handle.progress_token.clone(), c));
+        let mut abandoned = Abandoned::new(&peer, handle.id.clone());
+        let outcome = tokio::select! {
+            biased;
+            _ = ct.cancelled() => return Err(CallError::Cancelled),
+            outcome = handle.await_response() => outcome,
+        };
+        abandoned.disarm();
+        let latency = started.elapsed();
+        self.update(|s| s.last_latency = Some(latency));
+        match outcome {
+            Ok(ServerResult::CallToolResult(result)) => Ok(CallToolResponse::Complete(result)),
+            Ok(ServerResult::InputRequiredResult(result)) => {
+                Ok(CallToolResponse::InputRequired(result))
+            }
+            Ok(ServerResult::CreateTaskResult(result)) => Ok(CallToolResponse::Task(result)),
+            // A result with neither content nor anything else decodes as empty.
+            Ok(ServerResult::EmptyResult(_)) => {
+                Ok(CallToolResponse::Complete(CallToolResult::default()))
+            }
+            Ok(_) => Err(self.failed(rmcp::ServiceError::UnexpectedResponse)),
+            Err(rmcp::ServiceError::Timeout { timeout: after }) => Err(CallError::Timeout {
+                server: self.spec.name.clone(),
+                after,
+            }),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    fn failed(&self, error: rmcp::ServiceError) -> CallError {
+        CallError::Failed {
+            server: self.spec.name.clone(),
+            detail: self.scrubber.scrub(&error.to_string()).into_owned(),
+        }
     }
 
     /// `prompts/get` under the prompt's own name.
@@ -291,10 +368,7 @@ impl Downstream {
         };
         let latency = started.elapsed();
         self.update(|s| s.last_latency = Some(latency));
-        outcome.map_err(|e| CallError::Failed {
-            server: self.spec.name.clone(),
-            detail: self.scrubber.scrub(&e.to_string()).into_owned(),
-        })
+        outcome.map_err(|e| self.failed(e))
     }
 
     /// A server that is down gets one immediate reconnect; the call waits for it.
@@ -413,7 +487,15 @@ impl Downstream {
     /// Connects, serves until the connection ends; returns whether it lived long enough to
     /// count as stable, and why it ended.
     async fn run_once(&self, on_change: &OnChange) -> (bool, String) {
-        let listener = Listener::default();
+        let listener = Listener {
+            tools_changed: Arc::default(),
+            relay: Relay {
+                server: self.prefix.clone(),
+                in_flight: self.in_flight.clone(),
+                clients: self.clients.clone(),
+                scrubber: self.scrubber.clone(),
+            },
+        };
         let connecting = tokio::time::timeout(START_TIMEOUT, self.connect(listener.clone()));
         let service = match connecting.await {
             Ok(Ok(service)) => service,
@@ -555,6 +637,7 @@ impl Downstream {
                         self.scrubber.clone(),
                     ));
                 }
+                let transport = Tapped::new(transport, listener.relay.clone());
                 listener
                     .serve(transport)
                     .await
@@ -569,6 +652,7 @@ impl Downstream {
                     .custom_headers(custom);
                 let transport =
                     StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+                let transport = Tapped::new(transport, listener.relay.clone());
                 listener
                     .serve(transport)
                     .await
@@ -576,6 +660,7 @@ impl Downstream {
             }
             Transport::Sse { url, headers } => {
                 let transport = super::legacy_sse::LegacySse::connect(url, headers).await?;
+                let transport = Tapped::new(transport, listener.relay.clone());
                 listener.serve(transport).await.map_err(|e| {
                     format!("cannot connect to {url}: {}", plain_error(&e.to_string()))
                 })
@@ -667,19 +752,86 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The hub's side of a downstream connection: who we are, and what the server announces.
-#[derive(Clone, Default)]
+/// Sends `notifications/cancelled` for a request abandoned before its answer (the client
+/// cancelled its call), unless disarmed.
+struct Abandoned<'a> {
+    peer: &'a Peer<RoleClient>,
+    id: Option<RequestId>,
+}
+
+impl<'a> Abandoned<'a> {
+    fn new(peer: &'a Peer<RoleClient>, id: RequestId) -> Self {
+        Self { peer, id: Some(id) }
+    }
+
+    fn disarm(&mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let peer = self.peer.clone();
+        tokio::spawn(async move {
+            let reason = "cancelled by the client".to_string();
+            let _ = peer
+                .notify_cancelled(CancelledNotificationParam::new(Some(id), Some(reason)))
+                .await;
+        });
+    }
+}
+
+/// The hub's side of a downstream connection: who we are, what the server announces, and
+/// the way back to the clients for what it sends during calls.
+#[derive(Clone)]
 pub struct Listener {
     /// Any of its lists (tools, prompts, resources) changed.
     tools_changed: Arc<Notify>,
+    relay: Relay,
 }
 
 impl ClientHandler for Listener {
+    /// Only what some client of the hub can do: a server is never promised sampling,
+    /// elicitation or roots that no client could answer.
     fn get_info(&self) -> ClientConfig {
         ClientConfig::new(
-            ClientCapabilities::default(),
+            self.relay.clients.declared(),
             Implementation::new("pluggedin-mcp-hub", env!("CARGO_PKG_VERSION")),
         )
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.relay.log(params).await;
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.relay.create_message(params).await
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.relay.create_elicitation(params).await
+    }
+
+    async fn list_roots(
+        &self,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        self.relay.list_roots().await
     }
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {

@@ -9,7 +9,9 @@ pub mod downstream;
 pub mod legacy_sse;
 pub mod names;
 pub mod pluggedin_source;
+pub mod relay;
 pub mod spec;
+pub mod tap;
 pub mod watch_file;
 
 use std::{
@@ -43,8 +45,11 @@ pub const SOURCES_WAIT: Duration = Duration::from_millis(1_500);
 pub struct HubSettings {
     /// Longest tool name offered (see [`names::DEFAULT_BUDGET`]).
     pub name_budget: usize,
-    /// Bound of a call to a server that sets no `timeout` of its own.
+    /// Bound of a call to a server that sets no `timeout` of its own; restarted by each
+    /// progress notification of the call.
     pub call_timeout: Duration,
+    /// Longest a call may run, progress or not.
+    pub max_call_time: Duration,
     /// Offer only tools whose `readOnlyHint` is true (unannotated tools are hidden).
     pub read_only: bool,
     /// Only these servers are started (`--hub-servers`); empty: all.
@@ -56,6 +61,7 @@ impl Default for HubSettings {
         Self {
             name_budget: names::DEFAULT_BUDGET,
             call_timeout: Duration::from_secs(60),
+            max_call_time: Duration::from_secs(3600),
             read_only: false,
             only: Vec::new(),
         }
@@ -133,7 +139,10 @@ struct Inner {
     /// Held for a whole rebuild: two rebuilds racing could otherwise store the older view
     /// last (servers starting together each trigger one), losing a server's tools.
     rebuild_lock: Mutex<()>,
-    /// Opens when downstream servers may start (see [`Hub::clients_served`]).
+    /// The clients of the hub, for what servers send back outside calls, and what servers
+    /// may be promised.
+    clients: Arc<relay::Clients>,
+    /// Opens when downstream servers may start (see [`Hub::client_joined`]).
     gate: tokio::sync::watch::Sender<bool>,
     /// Bumped whenever a list changes; sessions send the matching `list_changed` on it.
     changes: tokio::sync::watch::Sender<Changes>,
@@ -158,6 +167,7 @@ impl Hub {
         Self {
             inner: Arc::new(Inner {
                 rebuild_lock: Mutex::new(()),
+                clients: Arc::default(),
                 gate,
                 settings,
                 sources: Mutex::default(),
@@ -224,8 +234,10 @@ impl Hub {
         *lock(&self.inner.reporter) = Some(activity::Reporter::start(client, activity));
     }
 
-    /// A client has been answered: downstream servers may start now.
-    pub fn clients_served(&self) {
+    /// A client session has begun: downstream servers may start now, promised what this
+    /// client (and those before it) can do; what they send outside calls may go to it.
+    pub fn client_joined(&self, session: relay::Session) {
+        self.inner.clients.join(session);
         self.inner.gate.send_replace(true);
     }
 
@@ -278,6 +290,7 @@ impl Hub {
                             spec.clone(),
                             prefix,
                             cached,
+                            self.inner.clients.clone(),
                             on_change.clone(),
                             self.inner.gate.subscribe(),
                         )
@@ -560,13 +573,14 @@ impl Hub {
     pub async fn call(
         &self,
         mut params: CallToolRequestParams,
+        caller: Option<Arc<relay::Caller>>,
         ct: &CancellationToken,
     ) -> Option<Result<CallToolResponse, CallError>> {
         let (server, original) = self.catalog().routes.get(params.name.as_ref()).cloned()?;
         params.name = original.clone().into();
-        let timeout = self.timeout_of(&server);
+        let bounds = (self.timeout_of(&server), self.inner.settings.max_call_time);
         let started = std::time::Instant::now();
-        let outcome = server.call(params, timeout, ct).await;
+        let outcome = server.call(params, bounds, caller, ct).await;
         let failure = match &outcome {
             Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
                 Some("the tool reported an error".to_string())
@@ -631,6 +645,14 @@ impl Hub {
             .values()
             .filter_map(|s| Some((s.prefix.clone(), s.spec.instructions.clone()?)))
             .collect()
+    }
+
+    /// A client's roots changed: every live server is told, and asks again if it cares.
+    pub fn roots_changed(&self) {
+        let servers: Vec<Arc<Downstream>> = lock(&self.inner.servers).values().cloned().collect();
+        for server in servers {
+            server.roots_changed();
+        }
     }
 
     /// Stops every server.

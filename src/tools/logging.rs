@@ -40,7 +40,7 @@ impl SessionLog {
         *self.level.lock().unwrap_or_else(|p| p.into_inner()) = level;
     }
 
-    fn get(&self) -> LoggingLevel {
+    pub fn get(&self) -> LoggingLevel {
         *self.level.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -59,7 +59,7 @@ fn rank(level: LoggingLevel) -> u8 {
 }
 
 /// The lowest level this request wants to hear, or `None` for no messages.
-fn threshold(ctx: &RequestContext<RoleServer>, session: &SessionLog) -> Option<LoggingLevel> {
+pub fn threshold(ctx: &RequestContext<RoleServer>, session: &SessionLog) -> Option<LoggingLevel> {
     if super::is_modern(ctx) {
         ctx.meta.log_level()
     } else {

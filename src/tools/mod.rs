@@ -429,7 +429,13 @@ impl PluggedinServer {
             .client(&context)
             .map(|c| c.scrubber())
             .unwrap_or_default();
-        let outcome = hub.call(request, &context.ct).await;
+        let caller = crate::hub::relay::Caller {
+            peer: context.peer.clone(),
+            progress_token: context.meta.get_progress_token(),
+            log_level: logging::threshold(&context, &self.session),
+            capabilities: context.client_capabilities().unwrap_or_default(),
+        };
+        let outcome = hub.call(request, Some(Arc::new(caller)), &context.ct).await;
         match outcome {
             Some(Ok(CallToolResponse::Complete(mut result))) => {
                 reply::finish(&mut result, &scrubber, self.budget());
@@ -561,10 +567,25 @@ impl ServerHandler for PluggedinServer {
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
         if let Some(hub) = &self.shared.options.hub {
-            hub.clients_served();
+            let session = self.session.clone();
+            hub.client_joined(crate::hub::relay::Session {
+                peer: context.peer.clone(),
+                capabilities: context
+                    .peer
+                    .peer_info()
+                    .map(|info| info.capabilities.clone())
+                    .unwrap_or_default(),
+                log_level: Arc::new(move || Some(session.get())),
+            });
         }
         if let Some(hub) = self.offered_hub() {
             tokio::spawn(announce_changes(hub.subscribe(), context.peer));
+        }
+    }
+
+    async fn on_roots_list_changed(&self, _: rmcp::service::NotificationContext<RoleServer>) {
+        if let Some(hub) = self.offered_hub() {
+            hub.roots_changed();
         }
     }
 

@@ -26,16 +26,104 @@ use rmcp::{
 use serde_json::Value;
 use tokio::{io::AsyncReadExt, process::Command};
 
-/// Records progress and log notifications.
+/// Records progress and log notifications; when `capable`, declares sampling, elicitation
+/// (form and URL) and roots, and answers them: the model says `sampled: <the question>`, the
+/// user accepts with every field of the form filled, the roots are [`TEST_ROOT`].
 #[derive(Clone, Default)]
 pub struct Recorder {
+    pub capable: bool,
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     pub logs: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
     /// `notifications/tools/list_changed` received.
     pub tool_list_changes: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+pub const TEST_ROOT: &str = "file:///tmp/hub-test-root";
+
 impl ClientHandler for Recorder {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        use rmcp::model::*;
+        let mut caps = ClientCapabilities::default();
+        if self.capable {
+            caps.sampling = Some(Default::default());
+            caps.roots = Some(Default::default());
+            caps.elicitation = Some(
+                ElicitationCapability::new()
+                    .with_form(Default::default())
+                    .with_url(Default::default()),
+            );
+        }
+        ClientConfig::new(caps, Implementation::new("hub-test-client", "0.0.0"))
+    }
+
+    async fn create_message(
+        &self,
+        params: rmcp::model::CreateMessageRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        use rmcp::model::*;
+        let question: Vec<String> = params
+            .messages
+            .iter()
+            .flat_map(|m| m.content.iter())
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect();
+        Ok(CreateMessageResult::new(
+            SamplingMessage::assistant_text(format!("sampled: {}", question.join(" "))),
+            "test-model".to_string(),
+        )
+        .with_stop_reason("endTurn"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: rmcp::model::ElicitRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        use rmcp::model::*;
+        let content = match &params {
+            ElicitRequestParams::FormElicitationParams {
+                requested_schema, ..
+            } => {
+                let schema = serde_json::to_value(requested_schema).unwrap();
+                let mut filled = serde_json::Map::new();
+                for (name, field) in schema["properties"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let value = match field["type"].as_str() {
+                        _ if !field["default"].is_null() => field["default"].clone(),
+                        _ if field["enum"].is_array() => field["enum"][0].clone(),
+                        Some("boolean") => Value::Bool(true),
+                        Some("string") if field["format"] == "email" => "ada@example.com".into(),
+                        Some("string") if field["format"] == "uri" => "https://example.com".into(),
+                        Some("string") if field["format"] == "date" => "2000-01-01".into(),
+                        Some("integer") | Some("number") => {
+                            Value::from(field["minimum"].as_f64().unwrap_or(1.0) as i64)
+                        }
+                        _ => Value::String("filled".into()),
+                    };
+                    filled.insert(name, value);
+                }
+                Some(Value::Object(filled))
+            }
+            _ => None,
+        };
+        let mut result = ElicitResult::new(ElicitationAction::Accept);
+        result.content = content;
+        Ok(result)
+    }
+
+    async fn list_roots(
+        &self,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListRootsResult::new(vec![
+            rmcp::model::Root::new(TEST_ROOT).with_name("test root"),
+        ]))
+    }
+
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,
@@ -72,6 +160,11 @@ pub struct Mcp {
 /// `PLUGGEDIN_API_KEY` and `PLUGGEDIN_API_BASE_URL` (read from here, not from the
 /// environment, so tests never share them).
 pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Mcp {
+    start_as(args, env, Recorder::default()).await
+}
+
+/// [`start`] with a client of the test's making (one that answers sampling, say).
+pub async fn start_as(args: &[&str], env: &[(&str, &str)], recorder: Recorder) -> Mcp {
     pluggedin_mcp::api::install_crypto_provider();
     let mut argv = vec!["pluggedin-mcp".to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
@@ -103,7 +196,6 @@ pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Mcp {
             api.stop().await;
         }
     });
-    let recorder = Recorder::default();
     let client = recorder
         .clone()
         .serve(client_end)

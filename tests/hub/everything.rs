@@ -94,3 +94,84 @@ async fn server_everything_over_streamable_http() {
     assert!(text_of(&echo).contains("over http"), "{echo:?}");
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs server-everything: npm ci --prefix .ci, then cargo test -- --ignored (CI runs it)"]
+async fn server_everything_progress_sampling_elicitation_and_roots_pass_through() {
+    let (node, script) = node_and_script();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("servers.json");
+    super::write_servers(
+        &file,
+        json!({"everything": {"command": node, "args": [script, "stdio"]}}),
+    );
+    let data = dir.path().join("data");
+    let capable = super::common::mcp::Recorder {
+        capable: true,
+        ..Default::default()
+    };
+    // Calls may go 1 s without news; the long operation takes 3 s, with progress each 0.5 s.
+    let mcp = super::common::mcp::start_as(
+        &[
+            "--servers",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--timeout",
+            "1",
+        ],
+        &[],
+        capable,
+    )
+    .await;
+    // Its sampling, elicitation and roots tools exist only for a client that can answer:
+    // listed here, they show the hub promised what this client declared.
+    let names = wait_for_tools(&mcp, "server-everything up", |n| {
+        n.contains(&"everything__trigger-sampling-request".into())
+            && n.contains(&"everything__get-roots-list".into())
+    })
+    .await;
+    assert!(
+        names.contains(&"everything__trigger-elicitation-request".into()),
+        "{names:?}"
+    );
+
+    let long = mcp
+        .call(
+            "everything__trigger-long-running-operation",
+            json!({"duration": 3, "steps": 6}),
+        )
+        .await;
+    assert!(
+        text_of(&long).contains("Long running operation completed"),
+        "{long:?}"
+    );
+    let progress = mcp.recorder.progress.lock().unwrap().clone();
+    assert_eq!(progress.len(), 6, "{progress:?}");
+
+    let sampled = mcp
+        .call(
+            "everything__trigger-sampling-request",
+            json!({"prompt": "what is MCP?"}),
+        )
+        .await;
+    assert!(
+        text_of(&sampled)
+            .contains("sampled: Resource trigger-sampling-request context: what is MCP?"),
+        "{sampled:?}"
+    );
+
+    let elicited = mcp
+        .call("everything__trigger-elicitation-request", json!({}))
+        .await;
+    assert!(
+        text_of(&elicited).contains("User provided the requested information"),
+        "{elicited:?}"
+    );
+
+    let roots = mcp.call("everything__get-roots-list", json!({})).await;
+    assert!(
+        text_of(&roots).contains(super::common::mcp::TEST_ROOT),
+        "{roots:?}"
+    );
+}

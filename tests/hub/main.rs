@@ -11,6 +11,7 @@
 mod common;
 
 mod everything;
+mod passthrough;
 
 use std::{
     path::{Path, PathBuf},
