@@ -58,6 +58,9 @@ fn spawn_hub(dir: &std::path::Path, file: &std::path::Path) -> Stdio_ {
             "--data-dir",
             data.to_str().unwrap(),
             "--no-account-servers",
+            // The figures are of listing: a 1,000-tool catalog would otherwise be searched.
+            "--tool-search",
+            "off",
         ],
         &[],
     )

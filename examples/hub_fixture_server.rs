@@ -16,6 +16,10 @@
 //! `ask_model`, `ask_user` and `roots` ask the client (sampling, elicitation, roots); `log`
 //! sends a log message; `wait_cancel` waits to be cancelled and `cancellations` counts how
 //! many calls were.
+//!
+//! For tool search: with `FIXTURE_DOMAINS` (a file like `tests/fixtures/tool_search/
+//! domains.json`), the server is the domain its label names, with 20 tools of that domain
+//! (create, list, get, update and delete of its four kinds of things) and nothing else.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -45,6 +49,75 @@ struct Fixture {
     extra: Arc<Mutex<Vec<Tool>>>,
     peer: Arc<Mutex<Option<Peer<RoleServer>>>>,
     cancellations: Arc<std::sync::atomic::AtomicUsize>,
+    /// A domain's tools (`FIXTURE_DOMAINS`): when set, the only tools.
+    domain: Arc<Vec<Tool>>,
+}
+
+/// The 20 tools of the domain `label` in the domains file at `path`.
+fn domain_tools(path: &str, label: &str) -> Vec<Tool> {
+    let domains: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let domain = domains
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["server"] == label)
+        .unwrap_or_else(|| panic!("no domain {label} in {path}"));
+    let title = domain["title"].as_str().unwrap();
+    let plural = |e: &str| {
+        if let Some(stem) = e.strip_suffix('y') {
+            format!("{stem}ies")
+        } else if e.ends_with('s') || e.ends_with("sh") || e.ends_with("ch") {
+            format!("{e}es")
+        } else {
+            format!("{e}s")
+        }
+    };
+    let mut tools = Vec::new();
+    for entity in domain["entities"].as_array().unwrap() {
+        let e = entity.as_str().unwrap();
+        let (one, many) = (e.replace('_', " "), plural(e).replace('_', " "));
+        let id = format!("{e}_id");
+        let verbs: [(String, String, Vec<&str>); 5] = [
+            (
+                format!("create_{e}"),
+                format!("Create a new {one} in {title}."),
+                vec!["name", "details"],
+            ),
+            (
+                format!("list_{}", plural(e)),
+                format!("List the {many} in {title}, newest first."),
+                vec!["limit", "filter"],
+            ),
+            (
+                format!("get_{e}"),
+                format!("Get the details of one {one} in {title} by its id."),
+                vec![&id],
+            ),
+            (
+                format!("update_{e}"),
+                format!("Update the fields of an existing {one} in {title}."),
+                vec![&id, "fields"],
+            ),
+            (
+                format!("delete_{e}"),
+                format!("Delete a {one} from {title} permanently."),
+                vec![&id],
+            ),
+        ];
+        for (name, description, args) in verbs {
+            let properties: serde_json::Map<String, Value> = args
+                .iter()
+                .map(|a| (a.to_string(), json!({"type": "string"})))
+                .collect();
+            let Value::Object(schema) =
+                json!({"type": "object", "properties": properties, "required": args})
+            else {
+                unreachable!()
+            };
+            tools.push(Tool::new(name, description, Arc::new(schema)));
+        }
+    }
+    tools
 }
 
 fn tool(name: &str, description: &str, read_only: Option<bool>) -> Tool {
@@ -64,6 +137,9 @@ fn tool(name: &str, description: &str, read_only: Option<bool>) -> Tool {
 
 impl Fixture {
     fn tools(&self) -> Vec<Tool> {
+        if !self.domain.is_empty() {
+            return self.domain.to_vec();
+        }
         let mut tools = vec![
             tool("echo", "Echoes text with the server's label.", Some(true)),
             tool("slow", "Answers after `ms` milliseconds.", Some(true)),
@@ -217,6 +293,9 @@ impl ServerHandler for Fixture {
         let asked =
             |e: rmcp::ServiceError| text(format!("{}: the client refused: {e}", self.label));
         let result = match request.name.as_ref() {
+            name if self.domain.iter().any(|t| t.name == name) => {
+                text(format!("{}: {name}", self.label))
+            }
             "progress" => {
                 let steps = int("steps").max(1);
                 let token = ctx.meta.get_progress_token();
@@ -370,8 +449,14 @@ pub async fn run(port: Option<u16>) {
             )
         })
         .collect();
+    let label = knob("FIXTURE_LABEL").unwrap_or_else(|| "fixture".into());
     let fixture = Fixture {
-        label: knob("FIXTURE_LABEL").unwrap_or_else(|| "fixture".into()),
+        domain: Arc::new(
+            knob("FIXTURE_DOMAINS")
+                .map(|path| domain_tools(&path, &label))
+                .unwrap_or_default(),
+        ),
+        label,
         extra: Arc::new(Mutex::new(extra)),
         ..Fixture::default()
     };

@@ -139,6 +139,16 @@ pub struct ServeArgs {
     )]
     pub hub_max_call_time: f64,
 
+    /// Hub mode: offer a search tool and a call tool instead of listing every downstream
+    /// tool — `auto` when the downstream tools would cost more than --tool-search-budget.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub tool_search: crate::hub::ToolSearch,
+
+    /// Hub mode: the downstream catalog's size (estimated tokens of names, descriptions and
+    /// schemas) above which `--tool-search auto` searches instead of listing.
+    #[arg(long, value_name = "TOKENS", default_value_t = crate::hub::TOOL_SEARCH_BUDGET)]
+    pub tool_search_budget: usize,
+
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -383,6 +393,8 @@ impl ServeArgs {
             name_budget: self.hub_name_budget,
             call_timeout: Duration::from_secs_f64(self.timeout),
             max_call_time: Duration::from_secs_f64(self.hub_max_call_time),
+            tool_search: self.tool_search,
+            tool_search_budget: self.tool_search_budget,
             read_only: self.read_only,
             only: self.hub_servers.clone(),
         }

@@ -10,6 +10,7 @@ pub mod legacy_sse;
 pub mod names;
 pub mod pluggedin_source;
 pub mod relay;
+pub mod search;
 pub mod spec;
 pub mod tap;
 pub mod watch_file;
@@ -54,7 +55,24 @@ pub struct HubSettings {
     pub read_only: bool,
     /// Only these servers are started (`--hub-servers`); empty: all.
     pub only: Vec<String>,
+    /// When `tools/list` offers a search tool instead of every downstream tool.
+    pub tool_search: ToolSearch,
+    /// The catalog size (estimated tokens) above which `ToolSearch::Auto` searches.
+    pub tool_search_budget: usize,
 }
+
+/// When the hub's tools are found by search rather than listed (`--tool-search`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ToolSearch {
+    /// When the downstream tools would cost more than the budget.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+/// Default of [`HubSettings::tool_search_budget`]: about 4 % of a 200k-token context.
+pub const TOOL_SEARCH_BUDGET: usize = 8_000;
 
 impl Default for HubSettings {
     fn default() -> Self {
@@ -64,6 +82,8 @@ impl Default for HubSettings {
             max_call_time: Duration::from_secs(3600),
             read_only: false,
             only: Vec::new(),
+            tool_search: ToolSearch::Auto,
+            tool_search_budget: TOOL_SEARCH_BUDGET,
         }
     }
 }
@@ -103,6 +123,9 @@ struct Catalog {
     /// that no list names.
     templates: Vec<ResourceTemplate>,
     template_routes: Vec<(String, Arc<Downstream>)>,
+    /// Search over `tools`, and what listing them all would cost a model (in tokens).
+    index: search::Index,
+    token_cost: usize,
 }
 
 /// What changed in a rebuild, for the matching `list_changed` notifications.
@@ -341,6 +364,15 @@ impl Hub {
         }
         catalog.tools.sort_by(|a, b| a.name.cmp(&b.name));
         catalog.prompts.sort_by(|a, b| a.name.cmp(&b.name));
+        catalog.token_cost = catalog.tools.iter().map(token_cost).sum();
+        catalog.index = search::Index::build(catalog.tools.iter().map(|t| {
+            let server = catalog
+                .routes
+                .get(t.name.as_ref())
+                .map(|(s, _)| s.spec.name.as_str())
+                .unwrap_or_default();
+            (t, server)
+        }));
         let (tools, prompts, resources) = {
             let mut current = self
                 .inner
@@ -451,6 +483,39 @@ impl Hub {
             .iter()
             .find(|t| t.name == name)
             .cloned()
+    }
+
+    /// Whether `tools/list` should offer the search tools instead of every downstream tool.
+    pub fn searching(&self) -> bool {
+        match self.inner.settings.tool_search {
+            ToolSearch::On => true,
+            ToolSearch::Off => false,
+            ToolSearch::Auto => self.catalog().token_cost > self.inner.settings.tool_search_budget,
+        }
+    }
+
+    /// What listing every downstream tool costs a model, in estimated tokens.
+    pub fn catalog_tokens(&self) -> usize {
+        self.catalog().token_cost
+    }
+
+    /// The downstream tools best matching `query`, best first: (tool, server name, score).
+    pub fn search(&self, query: &str, limit: usize) -> Vec<(Tool, String, f64)> {
+        let catalog = self.catalog();
+        catalog
+            .index
+            .search(query, limit)
+            .into_iter()
+            .map(|(i, score)| {
+                let tool = catalog.tools[i].clone();
+                let server = catalog
+                    .routes
+                    .get(tool.name.as_ref())
+                    .map(|(s, _)| s.spec.name.clone())
+                    .unwrap_or_default();
+                (tool, server, score)
+            })
+            .collect()
     }
 
     pub fn has_tool(&self, name: &str) -> bool {
@@ -662,6 +727,19 @@ impl Hub {
         }
         self.rebuild();
     }
+}
+
+/// A rough count of the tokens a tool costs a model when listed: its name, description and
+/// schemas as JSON, at about four characters a token.
+pub fn token_cost(tool: &Tool) -> usize {
+    let schema = |s: &serde_json::Map<String, serde_json::Value>| {
+        serde_json::to_string(s).map(|j| j.len()).unwrap_or(0)
+    };
+    let chars = tool.name.len()
+        + tool.description.as_deref().map_or(0, str::len)
+        + schema(&tool.input_schema)
+        + tool.output_schema.as_deref().map_or(0, schema);
+    chars.div_ceil(4)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

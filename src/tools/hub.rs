@@ -1,6 +1,8 @@
-//! Tools about the hub itself: what each downstream server is doing, and a way to
-//! reconnect them. The downstream servers' own tools are not here: they are merged into
-//! `tools/list` by [`PluggedinServer`]'s handler from [`crate::hub::Hub`].
+//! Tools about the hub itself: what each downstream server is doing, a way to reconnect
+//! them, and — for catalogs too big to list (`--tool-search`) — a search over the
+//! downstream tools and a call tool that reaches any of them. The downstream servers' own
+//! tools are not here: they are merged into `tools/list` by [`PluggedinServer`]'s handler
+//! from [`crate::hub::Hub`].
 
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -52,6 +54,53 @@ pub struct HubRefreshParams {
     #[serde(default)]
     pub server: Option<String>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HubSearchParams {
+    /// What the tool should do, in words (e.g. "open a GitHub issue").
+    #[schemars(length(min = 1, max = 500))]
+    pub query: String,
+    /// How many tools to return, best first (1-20, default 5).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 20))]
+    pub limit: Option<u8>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ToolMatch {
+    /// The name to pass to hub_call_tool (or to call directly).
+    pub name: String,
+    /// The server it belongs to.
+    pub server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The JSON Schema of its arguments.
+    #[serde(rename = "inputSchema")]
+    pub input_schema: serde_json::Value,
+    /// Relevance; only comparable within one search.
+    pub score: f64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ToolMatches {
+    pub tools: Vec<ToolMatch>,
+    /// Downstream tools searched.
+    pub searched: usize,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HubCallParams {
+    /// A tool's name as hub_search_tools gave it (`<server>__<tool>`).
+    #[schemars(length(min = 1, max = 128))]
+    pub name: String,
+    /// Its arguments, as its inputSchema describes them.
+    #[serde(default)]
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Most tools one search returns.
+const MAX_MATCHES: u8 = 20;
+const DEFAULT_MATCHES: u8 = 5;
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct HubRefreshed {
@@ -160,4 +209,125 @@ impl PluggedinServer {
         }
         Ok(Json::new(HubRefreshed { reconnecting }))
     }
+
+    /// Search the tools of the user's own MCP servers by what they do; returns the best matches with their argument schemas, to call with hub_call_tool.
+    #[tool(
+        title = "Search hub tools",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn hub_search_tools(
+        &self,
+        Parameters(p): Parameters<HubSearchParams>,
+    ) -> Result<Json<ToolMatches>, ToolError> {
+        let hub = self.hub()?;
+        let query = p.query.trim();
+        if query.is_empty() || query.chars().count() > 500 {
+            return Err(ToolError::invalid("query", "must be 1 to 500 characters"));
+        }
+        let limit = p.limit.unwrap_or(DEFAULT_MATCHES);
+        if !(1..=MAX_MATCHES).contains(&limit) {
+            return Err(ToolError::invalid(
+                "limit",
+                format!("must be 1 to {MAX_MATCHES}"),
+            ));
+        }
+        let tools = hub
+            .search(query, usize::from(limit))
+            .into_iter()
+            .map(|(tool, server, score)| ToolMatch {
+                name: tool.name.to_string(),
+                server,
+                description: tool.description.map(|d| d.to_string()),
+                input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
+                score: (score * 1000.0).round() / 1000.0,
+            })
+            .collect();
+        Ok(Json::new(ToolMatches {
+            tools,
+            searched: hub.tools().len(),
+        }))
+    }
+
+    /// Call one of the user's own MCP servers' tools by name (from hub_search_tools) with its arguments; answers with that tool's own result.
+    #[tool(
+        title = "Call a hub tool",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn hub_call_tool(
+        &self,
+        Parameters(p): Parameters<HubCallParams>,
+        ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResult, ToolError> {
+        let hub = self.hub()?;
+        let Some(tool) = hub.tool(&p.name) else {
+            return Err(ToolError::invalid(
+                "name",
+                format!(
+                    "no tool of your servers is named {:?}; find one with hub_search_tools",
+                    p.name
+                ),
+            ));
+        };
+        let arguments = p.arguments.unwrap_or_default();
+        check_arguments(&tool, &arguments)?;
+        let request = rmcp::model::CallToolRequestParams::new(p.name).with_arguments(arguments);
+        match self.call_downstream(hub, request, ctx).await {
+            rmcp::model::CallToolResponse::Complete(result) => Ok(result),
+            _ => Err(ToolError::Refused(format!(
+                "{} answered with a long-running task, which hub_call_tool cannot follow; call {} by its own name",
+                tool.name, tool.name
+            ))),
+        }
+    }
+}
+
+/// Checks `arguments` against the tool's input schema; every violation is named with its
+/// place in the arguments. A schema that is not valid JSON Schema is the server's business:
+/// the arguments go as they are.
+fn check_arguments(
+    tool: &rmcp::model::Tool,
+    arguments: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ToolError> {
+    let schema = serde_json::Value::Object((*tool.input_schema).clone());
+    let validator = match jsonschema::validator_for(&schema) {
+        Ok(validator) => validator,
+        Err(e) => {
+            tracing::debug!(tool = %tool.name, "its input schema cannot be checked: {e}");
+            return Ok(());
+        }
+    };
+    let instance = serde_json::Value::Object(arguments.clone());
+    let problems: Vec<String> = validator
+        .iter_errors(&instance)
+        .take(5)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("{at}: {e}")
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ToolError::invalid(
+        "arguments",
+        format!(
+            "do not match {}'s inputSchema: {}",
+            tool.name,
+            problems.join("; ")
+        ),
+    ))
 }

@@ -52,6 +52,8 @@ const OWN_URI_SCHEME: &str = "pluggedin://";
 
 /// The tools about the hub, listed only while it has servers.
 const HUB_TOOLS: &[&str] = &["hub_status", "hub_refresh"];
+/// Listed instead of the downstream tools when the hub searches ([`crate::hub::Hub::searching`]).
+const SEARCH_TOOLS: &[&str] = &["hub_search_tools", "hub_call_tool"];
 /// With a hub, the tool list follows the user's servers: clients may cache it for as long as
 /// the account's servers are polled, and only for this user.
 const HUB_LIST_TTL_MS: u64 = 60_000;
@@ -190,9 +192,17 @@ impl PluggedinServer {
     pub fn tools(&self) -> Vec<Tool> {
         let mut tools = self.shared.tools.list_all();
         match self.offered_hub() {
-            Some(hub) if !hub.is_empty() => tools.extend(hub.tools()),
-            // No servers (yet): hub_status and hub_refresh would only be noise.
-            _ => tools.retain(|t| !HUB_TOOLS.contains(&t.name.as_ref())),
+            // A catalog too big to list: found with hub_search_tools, called with
+            // hub_call_tool (or by name: every downstream tool still routes).
+            Some(hub) if !hub.is_empty() && hub.searching() => {}
+            Some(hub) if !hub.is_empty() => {
+                tools.retain(|t| !SEARCH_TOOLS.contains(&t.name.as_ref()));
+                tools.extend(hub.tools());
+            }
+            // No servers (yet): the hub's own tools would only be noise.
+            _ => tools.retain(|t| {
+                !HUB_TOOLS.contains(&t.name.as_ref()) && !SEARCH_TOOLS.contains(&t.name.as_ref())
+            }),
         }
         tools
     }
@@ -348,7 +358,7 @@ impl PluggedinServer {
         };
         let mut text = format!("{mode} Tools cover {}.{read_only}", parts.join(", "));
         if let Some(hub) = self.offered_hub() {
-            text.push_str(" HUB: tools named <server>__<tool> belong to the user's own MCP servers behind this one; hub_status shows each server's state and the user's instructions for it, hub_refresh reconnects them.");
+            text.push_str(" HUB: tools named <server>__<tool> belong to the user's own MCP servers behind this one; hub_status shows each server's state and the user's instructions for it, hub_refresh reconnects them. When hub_search_tools is listed, the user's tools are too many to list: search them by purpose, then call one with hub_call_tool.");
             for (prefix, instructions) in hub.instructions() {
                 text.push_str(&format!(" Server {prefix}: {instructions}"));
             }
