@@ -8,8 +8,10 @@
 //! (`examples/hub_fixture_server.rs`, included below), so the figures need nothing but the
 //! build. Prints: the overhead of a proxied call (the same call straight to the downstream,
 //! then through the hub), `initialize` with 10 configured servers of which two start slowly
-//! and one never answers, `tools/list` with 1,000 downstream tools, and the hub's resident
-//! memory per live downstream connection (children excluded).
+//! and one never answers, `tools/list` with 1,000 downstream tools, the hub's resident
+//! memory per live downstream connection (children excluded), what forwarding a progress
+//! notification adds, the catalog's cost in tokens with 1, 10 and 50 servers listed and
+//! searched, and a tool search over 1,000 tools.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -49,7 +51,9 @@ fn servers_file(dir: &std::path::Path, servers: Value) -> std::path::PathBuf {
 }
 
 /// The hub (release binary) over stdio, local mode, with the servers of `file` only.
-fn spawn_hub(dir: &std::path::Path, file: &std::path::Path) -> Stdio_ {
+/// Unless `search` says otherwise, every tool is listed (`--tool-search off`): most figures
+/// are of listing, and a 1,000-tool catalog would otherwise be searched.
+fn spawn_hub_searching(dir: &std::path::Path, file: &std::path::Path, search: &str) -> Stdio_ {
     let data = dir.join("data");
     Stdio_::spawn(
         &[
@@ -58,12 +62,67 @@ fn spawn_hub(dir: &std::path::Path, file: &std::path::Path) -> Stdio_ {
             "--data-dir",
             data.to_str().unwrap(),
             "--no-account-servers",
-            // The figures are of listing: a 1,000-tool catalog would otherwise be searched.
             "--tool-search",
-            "off",
+            search,
         ],
         &[],
     )
+}
+
+fn spawn_hub(dir: &std::path::Path, file: &std::path::Path) -> Stdio_ {
+    spawn_hub_searching(dir, file, "off")
+}
+
+const DOMAINS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/tool_search/domains.json"
+);
+const QUERIES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/tool_search/queries.json"
+);
+
+/// The first `n` domain servers of the tool-search fixture (20 tools each).
+fn domain_servers(n: usize) -> Value {
+    let domains: Value = serde_json::from_str(&std::fs::read_to_string(DOMAINS).unwrap()).unwrap();
+    let servers: serde_json::Map<String, Value> = domains
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(n)
+        .map(|d| {
+            let name = d["server"].as_str().unwrap();
+            let entry = fixture_entry(json!({ "FIXTURE_LABEL": name, "FIXTURE_DOMAINS": DOMAINS }));
+            (name.to_string(), entry)
+        })
+        .collect();
+    Value::Object(servers)
+}
+
+/// A hub over `servers` with `--tool-search search`, once all `tools` downstream tools are
+/// in (whether listed or searched).
+fn searching_hub(dir: &std::path::Path, servers: Value, search: &str, tools: usize) -> Stdio_ {
+    let mut hub = spawn_hub_searching(dir, &servers_file(dir, servers), search);
+    hub.initialize();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = hub.call("hub_search_tools", json!({ "query": "list", "limit": 1 }));
+        if found["result"]["structuredContent"]["searched"] == tools {
+            return hub;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "servers did not come up: {found}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What a `tools/list` answer costs a model: its tools as JSON, at four characters a token.
+fn listed_tokens(hub: &mut Stdio_) -> (usize, usize) {
+    let listed = hub.request("tools/list", json!({}));
+    let tools = &listed["result"]["tools"];
+    (tools.as_array().unwrap().len(), tools.to_string().len() / 4)
 }
 
 /// The hub with these servers, initialized; waits until `ready` downstream tools are listed.
@@ -136,7 +195,78 @@ fn main() {
         ),
         "p50 ≤ 0.15 ms",
     ));
+
+    // Progress: a call reporting 200 progress notifications at once, with and without a
+    // progress token; the difference per notification, direct and through the hub.
+    const STEPS: usize = 200;
+    let per_notification = |s: &mut Stdio_, tool: &str| {
+        let arguments = json!({ "ms": 0, "steps": STEPS });
+        let mut runs = |meta: Value| {
+            let params = json!({ "name": tool, "arguments": arguments, "_meta": meta });
+            let mut times = timed(40, || {
+                s.request_raw("tools/call", params.clone());
+            });
+            times.sort();
+            percentile(&times, 0.5)
+        };
+        let with = runs(json!({ "progressToken": "bench" }));
+        let without = runs(json!({}));
+        with.saturating_sub(without) / STEPS as u32
+    };
+    let progress_direct = per_notification(&mut direct, "progress");
+    let progress_hub = per_notification(&mut through, "f__progress");
+    rows.push(row(
+        format!("forwarding a progress notification (a call with {STEPS}, with vs without a token; per notification)"),
+        format!(
+            "{} added (direct {} · through the hub {})",
+            ms(progress_hub.saturating_sub(progress_direct)),
+            ms(progress_direct),
+            ms(progress_hub)
+        ),
+        "p50 ≤ 0.1 ms",
+    ));
     drop(direct);
+    drop(through);
+
+    // The catalog's cost with 1, 10 and 50 servers of 20 tools: all listed, and with the
+    // default `--tool-search auto`.
+    let mut costs = Vec::new();
+    for n in [1, 10, 50] {
+        let mut listing = searching_hub(dir.path(), domain_servers(n), "off", n * 20);
+        let (all_tools, all_tokens) = listed_tokens(&mut listing);
+        drop(listing);
+        let mut auto = searching_hub(dir.path(), domain_servers(n), "auto", n * 20);
+        let (auto_tools, auto_tokens) = listed_tokens(&mut auto);
+        costs.push(format!(
+            "{n} server(s): {all_tools} tools ≈ {all_tokens} tokens → auto {auto_tools} tools ≈ {auto_tokens} tokens"
+        ));
+        if n == 50 {
+            // Tool search over the 1,000 tools, through the hub: request → answer read.
+            let queries: Vec<Value> =
+                serde_json::from_str(&std::fs::read_to_string(QUERIES).unwrap()).unwrap();
+            let mut i = 0;
+            let mut searches = timed(1_000, || {
+                let query = &queries[i % queries.len()]["query"];
+                i += 1;
+                auto.request_raw(
+                    "tools/call",
+                    json!({ "name": "hub_search_tools", "arguments": { "query": query } }),
+                );
+            });
+            searches.sort();
+            let (s50, s95) = p50_p95(&searches);
+            rows.push(row(
+                "tool search over 1,000 tools (hub_search_tools, 1,000 queries): request → answer read",
+                format!("p50 {} · p95 {}", ms(s50), ms(s95)),
+                "p50 ≤ 2 ms",
+            ));
+        }
+    }
+    rows.push(row(
+        "tools/list cost, all listed → --tool-search auto (estimated tokens: JSON chars / 4)",
+        costs.join("; "),
+        "report",
+    ));
 
     // initialize with 10 servers: 7 normal, 2 slow to start, 1 that never answers.
     let mut servers = serde_json::Map::new();

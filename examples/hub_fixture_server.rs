@@ -300,7 +300,9 @@ impl ServerHandler for Fixture {
                 let steps = int("steps").max(1);
                 let token = ctx.meta.get_progress_token();
                 for step in 1..=steps {
-                    tokio::time::sleep(Duration::from_millis(int("ms") / steps)).await;
+                    if int("ms") > 0 {
+                        tokio::time::sleep(Duration::from_millis(int("ms") / steps)).await;
+                    }
                     if let Some(token) = &token {
                         let mut param = ProgressNotificationParam::new(token.clone(), step as f64)
                             .with_total(steps as f64);
