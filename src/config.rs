@@ -139,6 +139,19 @@ pub struct ServeArgs {
     )]
     pub hub_max_call_time: f64,
 
+    /// Hub mode with --auth passthrough: most live downstream connections of one client key.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub hub_max_servers_per_key: usize,
+
+    /// Hub mode with --auth passthrough: most live downstream connections of all keys.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub hub_max_servers: usize,
+
+    /// Hub mode with --auth passthrough: a key's hub unused this long is closed (its
+    /// servers stopped).
+    #[arg(long, value_name = "SECS", default_value_t = 900.0, value_parser = positive_secs)]
+    pub hub_idle_timeout: f64,
+
     /// Hub mode: offer a search tool and a call tool instead of listing every downstream
     /// tool — `auto` when the downstream tools would cost more than --tool-search-budget.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
@@ -395,8 +408,20 @@ impl ServeArgs {
             max_call_time: Duration::from_secs_f64(self.hub_max_call_time),
             tool_search: self.tool_search,
             tool_search_budget: self.tool_search_budget,
+            // Limits of one user's hub among many: set by the passthrough tenants.
+            max_servers: None,
+            connections: None,
             read_only: self.read_only,
             only: self.hub_servers.clone(),
+        }
+    }
+
+    /// What the users of a passthrough server may hold.
+    pub fn hub_limits(&self) -> crate::hub::tenants::Limits {
+        crate::hub::tenants::Limits {
+            per_key: self.hub_max_servers_per_key,
+            total: self.hub_max_servers,
+            idle: Duration::from_secs_f64(self.hub_idle_timeout),
         }
     }
 

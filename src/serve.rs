@@ -12,7 +12,7 @@ use crate::{
     config::{ApiArgs, AuthChoice, HttpArgs, Mode, ServeArgs, Transport},
     local::{LocalApi, LocalConfig},
     secret::Secret,
-    tools::{Backend, PluggedinServer, ServerOptions, UpstreamKey},
+    tools::{Backend, HubAccess, PluggedinServer, ServerOptions, UpstreamKey},
     transport::{Allowed, AuthMode, HttpOptions},
 };
 
@@ -30,8 +30,7 @@ pub async fn build(
     clock: Clock,
 ) -> anyhow::Result<Running> {
     let settings = args.client_settings();
-    let hub = start_file_hub(args)?;
-    let options = |backend, hub: Option<crate::hub::Hub>| ServerOptions {
+    let options = |backend, hub: Option<HubAccess>| ServerOptions {
         backend,
         upstream_key: UpstreamKey::Server,
         selection: args.selection(),
@@ -55,18 +54,19 @@ pub async fn build(
         let base_url = args.base_url.trim_end_matches('/');
         tracing::info!(%base_url, "passthrough mode: each client's bearer token is its Plugged.in API key");
         let client = Client::new(base_url, Secret::new(""), settings)?;
+        let hubs = per_key_hubs(args, &client)?;
         return Ok(Running {
             server: PluggedinServer::new(
                 client,
                 ServerOptions {
                     upstream_key: UpstreamKey::Passthrough,
-                    // The account's servers are per key (a later step); the file's are shared.
-                    ..options(Backend::Cloud, hub)
+                    ..options(Backend::Cloud, hubs)
                 },
             )?,
             local: None,
         });
     }
+    let hub = start_file_hub(args)?;
     match args.mode(env_key)? {
         Mode::Cloud { base_url, key } => {
             tracing::info!(%base_url, "cloud mode: using Plugged.in");
@@ -75,7 +75,10 @@ pub async fn build(
             check_in_background(client.clone());
             let hub = with_account_servers(args, hub, &client, Backend::Cloud);
             Ok(Running {
-                server: PluggedinServer::new(client, options(Backend::Cloud, hub))?,
+                server: PluggedinServer::new(
+                    client,
+                    options(Backend::Cloud, hub.map(HubAccess::Shared)),
+                )?,
                 local: None,
             })
         }
@@ -87,7 +90,7 @@ pub async fn build(
                     client,
                     ServerOptions {
                         config_error: Some(problem),
-                        ..options(Backend::Cloud, hub)
+                        ..options(Backend::Cloud, hub.map(HubAccess::Shared))
                     },
                 )?,
                 local: None,
@@ -108,11 +111,37 @@ pub async fn build(
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
             let hub = with_account_servers(args, hub, &client, Backend::Local);
             Ok(Running {
-                server: PluggedinServer::new(client, options(Backend::Local, hub))?,
+                server: PluggedinServer::new(
+                    client,
+                    options(Backend::Local, hub.map(HubAccess::Shared)),
+                )?,
                 local: Some(api),
             })
         }
     }
+}
+
+/// Passthrough: one hub per client key, made when a key Plugged.in accepts first comes,
+/// with the file's servers (each user gets their own connections) and that account's. A
+/// servers file that cannot be read at start is an error, as in the other modes.
+fn per_key_hubs(args: &ServeArgs, client: &Client) -> anyhow::Result<Option<HubAccess>> {
+    if !args.selection().has(crate::tools::Toolset::Hub) {
+        return Ok(None);
+    }
+    if let Some(path) = &args.servers {
+        crate::hub::watch_file::load(path).map_err(anyhow::Error::msg)?;
+    } else if args.no_account_servers {
+        return Ok(None);
+    }
+    Ok(Some(HubAccess::PerKey(crate::hub::tenants::Tenants::new(
+        args.hub_settings(),
+        crate::hub::tenants::Sources {
+            file: args.servers.clone(),
+            account: !args.no_account_servers,
+        },
+        client.clone(),
+        args.hub_limits(),
+    ))))
 }
 
 /// Hub mode from a file: starts following `--servers` (servers connect in the background,

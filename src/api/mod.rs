@@ -117,6 +117,8 @@ pub struct Client {
     key: Secret,
     key_source: KeySource,
     observer: Option<Observer>,
+    /// Told when Plugged.in answers 401: the key no longer works.
+    on_rejected: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 struct Shared {
@@ -229,6 +231,7 @@ impl Client {
             key,
             key_source: KeySource::Configured,
             observer: None,
+            on_rejected: None,
         })
     }
 
@@ -250,6 +253,14 @@ impl Client {
     pub fn observed(&self, observer: Observer) -> Self {
         Self {
             observer: Some(observer),
+            ..self.clone()
+        }
+    }
+
+    /// The same client, calling `hook` whenever Plugged.in rejects its key (401).
+    pub fn on_rejected(&self, hook: Arc<dyn Fn() + Send + Sync>) -> Self {
+        Self {
+            on_rejected: Some(hook),
             ..self.clone()
         }
     }
@@ -347,6 +358,14 @@ impl Client {
             }
             let (error, retry_after, retryable) = match outcome {
                 Ok(answer) => return Ok(answer),
+                Err(Failure::Status { error, .. })
+                    if matches!(error, ApiError::Unauthorized { .. }) =>
+                {
+                    if let Some(hook) = &self.on_rejected {
+                        hook();
+                    }
+                    return Err(error);
+                }
                 Err(Failure::Status { error, retry_after }) => {
                     let retryable = matches!(error.status(), Some(429 | 500..=599));
                     (error, retry_after, retryable)

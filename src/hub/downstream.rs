@@ -156,7 +156,11 @@ pub struct Downstream {
     /// Bumped on every state change, for calls waiting for a reconnect.
     generation: watch::Sender<u64>,
     stop: CancellationToken,
+    /// Removes every configured value from what is logged or shown as an error.
     scrubber: Scrubber,
+    /// Removes the values of secret-named env vars and headers from its results (not every
+    /// value: a path in its env is not a secret, and may be in its answers).
+    result_scrubber: Scrubber,
     /// Its calls in flight, for what it sends back during them.
     in_flight: Arc<InFlight>,
     clients: Arc<Clients>,
@@ -174,6 +178,7 @@ impl Downstream {
         prefix: String,
         cached: Arc<Vec<Tool>>,
         clients: Arc<Clients>,
+        connections: Option<Arc<tokio::sync::Semaphore>>,
         on_change: OnChange,
         gate: watch::Receiver<bool>,
     ) -> Arc<Self> {
@@ -182,6 +187,7 @@ impl Downstream {
             crate::redact::log::register(secret);
         }
         let scrubber = Scrubber::new(secrets.iter().map(String::as_str));
+        let result_scrubber = Scrubber::new(named_secrets_of(&spec).iter().map(String::as_str));
         let this = Arc::new(Self {
             spec,
             prefix,
@@ -202,10 +208,11 @@ impl Downstream {
             generation: watch::Sender::new(0),
             stop: CancellationToken::new(),
             scrubber,
+            result_scrubber,
             in_flight: Arc::default(),
             clients,
         });
-        tokio::spawn(this.clone().supervise(on_change, gate));
+        tokio::spawn(this.clone().supervise(on_change, gate, connections));
         this
     }
 
@@ -288,7 +295,10 @@ impl Downstream {
         let latency = started.elapsed();
         self.update(|s| s.last_latency = Some(latency));
         match outcome {
-            Ok(ServerResult::CallToolResult(result)) => Ok(CallToolResponse::Complete(result)),
+            Ok(ServerResult::CallToolResult(mut result)) => {
+                self.scrub_result(&mut result);
+                Ok(CallToolResponse::Complete(result))
+            }
             Ok(ServerResult::InputRequiredResult(result)) => {
                 Ok(CallToolResponse::InputRequired(result))
             }
@@ -303,6 +313,23 @@ impl Downstream {
                 after,
             }),
             Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// Removes its secrets from a result (text and structured content).
+    fn scrub_result(&self, result: &mut CallToolResult) {
+        if !self.result_scrubber.has_known() {
+            return;
+        }
+        if let Some(value) = result.structured_content.as_mut() {
+            self.result_scrubber.scrub_known_json(value);
+        }
+        for block in result.content.iter_mut() {
+            if let rmcp::model::ContentBlock::Text(text) = block
+                && let std::borrow::Cow::Owned(clean) = self.result_scrubber.scrub_known(&text.text)
+            {
+                text.text = clean;
+            }
         }
     }
 
@@ -421,7 +448,12 @@ impl Downstream {
         }
     }
 
-    async fn supervise(self: Arc<Self>, on_change: OnChange, mut gate: watch::Receiver<bool>) {
+    async fn supervise(
+        self: Arc<Self>,
+        on_change: OnChange,
+        mut gate: watch::Receiver<bool>,
+        connections: Option<Arc<tokio::sync::Semaphore>>,
+    ) {
         tokio::select! {
             _ = self.stop.cancelled() => return,
             _ = gate.wait_for(|open| *open) => {}
@@ -447,7 +479,33 @@ impl Downstream {
             _ => {}
         }
         let mut attempt: u32 = 0;
+        // Held while the server lives: one of the live connections all hubs share.
+        let mut _connection = None;
         loop {
+            if let Some(pool) = &connections
+                && _connection.is_none()
+            {
+                match pool.clone().try_acquire_owned() {
+                    Ok(permit) => _connection = Some(permit),
+                    Err(_) => {
+                        let reason = "not started yet: every live connection this server allows its users is in use (--hub-max-servers); retrying".to_string();
+                        attempt = attempt.saturating_add(1);
+                        self.update(|s| {
+                            s.state = State::BackingOff {
+                                reason: reason.clone(),
+                            };
+                            s.last_error = Some(reason);
+                        });
+                        on_change();
+                        tokio::select! {
+                            _ = self.stop.cancelled() => return,
+                            _ = tokio::time::sleep(backoff(attempt)) => {}
+                            _ = self.restart.notified() => {}
+                        }
+                        continue;
+                    }
+                }
+            }
             self.update(|s| s.state = State::Starting);
             let reason = tokio::select! {
                 _ = self.stop.cancelled() => return,
@@ -687,6 +745,29 @@ fn secrets_of(spec: &ServerSpec) -> Vec<String> {
         Transport::Invalid(_) => Vec::new(),
     };
     values
+        .into_iter()
+        .filter(|v| v.chars().count() >= crate::redact::log::MIN_SECRET_CHARS)
+        .cloned()
+        .collect()
+}
+
+/// The values of its env vars and headers whose names say they are secrets
+/// ([`crate::redact::is_secret_name`]): taken out of its results too.
+fn named_secrets_of(spec: &ServerSpec) -> Vec<String> {
+    let named: Vec<&String> = match &spec.transport {
+        Transport::Stdio { env, .. } => env
+            .iter()
+            .filter(|(name, _)| crate::redact::is_secret_name(name))
+            .map(|(_, value)| value)
+            .collect(),
+        Transport::Http { headers, .. } | Transport::Sse { headers, .. } => headers
+            .iter()
+            .filter(|(name, _)| crate::redact::is_secret_name(name))
+            .map(|(_, value)| value)
+            .collect(),
+        Transport::Invalid(_) => Vec::new(),
+    };
+    named
         .into_iter()
         .filter(|v| v.chars().count() >= crate::redact::log::MIN_SECRET_CHARS)
         .cloned()

@@ -13,6 +13,7 @@ pub mod relay;
 pub mod search;
 pub mod spec;
 pub mod tap;
+pub mod tenants;
 pub mod watch_file;
 
 use std::{
@@ -59,6 +60,12 @@ pub struct HubSettings {
     pub tool_search: ToolSearch,
     /// The catalog size (estimated tokens) above which `ToolSearch::Auto` searches.
     pub tool_search_budget: usize,
+    /// Most servers started (one user's hub in passthrough mode); the rest are reported
+    /// as failed, saying why. `None`: no limit.
+    pub max_servers: Option<usize>,
+    /// Live connections shared with other hubs (all users' in passthrough mode): a server
+    /// starts only with one of them, and waits (backing off) while none is free.
+    pub connections: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// When the hub's tools are found by search rather than listed (`--tool-search`).
@@ -84,6 +91,8 @@ impl Default for HubSettings {
             only: Vec::new(),
             tool_search: ToolSearch::Auto,
             tool_search_budget: TOOL_SEARCH_BUDGET,
+            max_servers: None,
+            connections: None,
         }
     }
 }
@@ -169,6 +178,8 @@ struct Inner {
     gate: tokio::sync::watch::Sender<bool>,
     /// Bumped whenever a list changes; sessions send the matching `list_changed` on it.
     changes: tokio::sync::watch::Sender<Changes>,
+    /// Called when Plugged.in rejects the account's key ([`Hub::on_revoked`]).
+    revoked: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -202,6 +213,7 @@ impl Hub {
                 pending_sources: tokio::sync::watch::Sender::new(0),
                 catalog: RwLock::default(),
                 changes: tokio::sync::watch::Sender::new(Changes::default()),
+                revoked: Mutex::default(),
             }),
         }
     }
@@ -226,6 +238,19 @@ impl Hub {
             union
         };
         self.apply(union);
+    }
+
+    /// Runs `f` when Plugged.in rejects the account's key (a passthrough user's hub is then
+    /// closed).
+    pub fn on_revoked(&self, f: impl Fn() + Send + Sync + 'static) {
+        *lock(&self.inner.revoked) = Some(Box::new(f));
+    }
+
+    /// Plugged.in rejected the account's key.
+    pub(crate) fn revoked(&self) {
+        if let Some(f) = lock(&self.inner.revoked).as_ref() {
+            f();
+        }
     }
 
     /// Remembers what Plugged.in's catalog knows of each account server's tools (by server
@@ -278,12 +303,19 @@ impl Hub {
     /// restart, removed ones stop; the others are untouched. Returns at once; servers start
     /// in the background.
     fn apply(&self, specs: Vec<ServerSpec>) {
-        let specs: Vec<ServerSpec> = specs
+        let mut specs: Vec<ServerSpec> = specs
             .into_iter()
             .filter(|s| {
                 self.inner.settings.only.is_empty() || self.inner.settings.only.contains(&s.name)
             })
             .collect();
+        if let Some(max) = self.inner.settings.max_servers {
+            for spec in specs.iter_mut().skip(max) {
+                spec.transport = spec::Transport::Invalid(format!(
+                    "not started: at most {max} servers per user (--hub-max-servers-per-key)"
+                ));
+            }
+        }
         let prefixes =
             names::assign_prefixes(specs.iter().map(|s| (s.name.as_str(), s.slug.as_deref())));
         let weak = Arc::downgrade(&self.inner);
@@ -314,6 +346,7 @@ impl Hub {
                             prefix,
                             cached,
                             self.inner.clients.clone(),
+                            self.inner.settings.connections.clone(),
                             on_change.clone(),
                             self.inner.gate.subscribe(),
                         )

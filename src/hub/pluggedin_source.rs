@@ -41,6 +41,7 @@ pub fn follow(hub: Hub, client: Client, stop: CancellationToken) {
                     // The key is wrong or revoked: nothing of this account may keep running.
                     tracing::warn!("Plugged.in rejected the key; its MCP servers are stopped");
                     hub.set_source(Source::Pluggedin, Vec::new());
+                    hub.revoked();
                 }
                 Err(e) => tracing::warn!("reading your MCP servers from Plugged.in: {e}"),
             }

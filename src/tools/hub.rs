@@ -109,12 +109,28 @@ pub struct HubRefreshed {
 }
 
 impl PluggedinServer {
-    fn hub(&self) -> Result<&Hub, ToolError> {
-        self.shared.options.hub.as_ref().ok_or_else(|| {
-            ToolError::Refused(
+    /// The hub of this request: the server's, or (passthrough) the one of the client's key.
+    async fn request_hub(
+        &self,
+        ctx: &rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<Hub, ToolError> {
+        match &self.shared.options.hub {
+            None => Err(ToolError::Refused(
                 "hub mode is off: start pluggedin-mcp with --servers FILE to reach your own MCP servers".into(),
-            )
-        })
+            )),
+            Some(super::HubAccess::Shared(hub)) => Ok(hub.clone()),
+            Some(super::HubAccess::PerKey(tenants)) => {
+                let key = super::ClientKey::of(ctx).ok_or_else(|| {
+                    ToolError::Refused(
+                        "this request carried no API key: send `Authorization: Bearer <your Plugged.in API key>`".into(),
+                    )
+                })?;
+                tenants
+                    .hub_for(&key)
+                    .await
+                    .map_err(|refusal| ToolError::Refused(refusal.to_string()))
+            }
+        }
     }
 }
 
@@ -133,9 +149,11 @@ impl PluggedinServer {
     async fn hub_status(
         &self,
         Parameters(_): Parameters<HubStatusParams>,
+        ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<HubStatus>, ToolError> {
         let servers = self
-            .hub()?
+            .request_hub(&ctx)
+            .await?
             .status()
             .into_iter()
             .map(|s| ServerReport {
@@ -171,7 +189,7 @@ impl PluggedinServer {
         Parameters(p): Parameters<HubRefreshParams>,
         ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<HubRefreshed>, ToolError> {
-        let hub = self.hub()?;
+        let hub = self.request_hub(&ctx).await?;
         let which = p.server.as_deref().map(str::trim).filter(|s| !s.is_empty());
         // Servers added to or removed from the account show up now, not at the next poll.
         hub.poll_sources();
@@ -223,8 +241,9 @@ impl PluggedinServer {
     async fn hub_search_tools(
         &self,
         Parameters(p): Parameters<HubSearchParams>,
+        ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Json<ToolMatches>, ToolError> {
-        let hub = self.hub()?;
+        let hub = self.request_hub(&ctx).await?;
         let query = p.query.trim();
         if query.is_empty() || query.chars().count() > 500 {
             return Err(ToolError::invalid("query", "must be 1 to 500 characters"));
@@ -268,7 +287,7 @@ impl PluggedinServer {
         Parameters(p): Parameters<HubCallParams>,
         ctx: rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<rmcp::model::CallToolResult, ToolError> {
-        let hub = self.hub()?;
+        let hub = self.request_hub(&ctx).await?;
         let Some(tool) = hub.tool(&p.name) else {
             return Err(ToolError::invalid(
                 "name",
@@ -281,7 +300,7 @@ impl PluggedinServer {
         let arguments = p.arguments.unwrap_or_default();
         check_arguments(&tool, &arguments)?;
         let request = rmcp::model::CallToolRequestParams::new(p.name).with_arguments(arguments);
-        match self.call_downstream(hub, request, ctx).await {
+        match self.call_downstream(&hub, request, ctx).await {
             rmcp::model::CallToolResponse::Complete(result) => Ok(result),
             _ => Err(ToolError::Refused(format!(
                 "{} answered with a long-running task, which hub_call_tool cannot follow; call {} by its own name",

@@ -85,7 +85,11 @@ pub struct ClientKey(pub Secret);
 impl ClientKey {
     /// The key of the HTTP request that carried this MCP request, if it brought one.
     fn of(ctx: &RequestContext<RoleServer>) -> Option<Secret> {
-        let parts = ctx.extensions.get::<axum::http::request::Parts>()?;
+        Self::from_extensions(&ctx.extensions)
+    }
+
+    fn from_extensions(extensions: &rmcp::model::Extensions) -> Option<Secret> {
+        let parts = extensions.get::<axum::http::request::Parts>()?;
         parts.extensions.get::<ClientKey>().map(|k| k.0.clone())
     }
 }
@@ -103,8 +107,27 @@ pub struct ServerOptions {
     pub budget: budget::Budget,
     /// The time (shared with the embedded API in local mode; tests move it).
     pub clock: crate::clock::Clock,
-    /// The user's own MCP servers (hub mode), when configured.
-    pub hub: Option<crate::hub::Hub>,
+    /// The user's own MCP servers (hub mode), when configured: one hub for the server, or
+    /// one per client key (`--auth passthrough`).
+    pub hub: Option<HubAccess>,
+}
+
+/// Where a request finds its hub.
+#[derive(Clone)]
+pub enum HubAccess {
+    /// One hub for every client (stdio, token mode, local mode).
+    Shared(crate::hub::Hub),
+    /// Each client key its own ([`crate::hub::tenants`]).
+    PerKey(Arc<crate::hub::tenants::Tenants>),
+}
+
+impl std::fmt::Debug for HubAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HubAccess::Shared(hub) => hub.fmt(f),
+            HubAccess::PerKey(tenants) => write!(f, "PerKey({} keys)", tenants.len()),
+        }
+    }
 }
 
 impl ServerOptions {
@@ -187,11 +210,11 @@ impl PluggedinServer {
         Ok(registry::Registry::build()?.tools())
     }
 
-    /// The tools this server lists, sorted by name: its own, then (hub mode) the
-    /// downstream servers' tools under their `<prefix>__<tool>` names.
-    pub fn tools(&self) -> Vec<Tool> {
+    /// The tools this server lists with `hub`, sorted by name: its own, then (hub mode)
+    /// the downstream servers' tools under their `<prefix>__<tool>` names.
+    pub fn tools(&self, hub: Option<&crate::hub::Hub>) -> Vec<Tool> {
         let mut tools = self.shared.tools.list_all();
-        match self.offered_hub() {
+        match hub {
             // A catalog too big to list: found with hub_search_tools, called with
             // hub_call_tool (or by name: every downstream tool still routes).
             Some(hub) if !hub.is_empty() && hub.searching() => {}
@@ -211,19 +234,45 @@ impl PluggedinServer {
     /// never change while we run and are the same for everyone; with a hub, downstream
     /// servers change them at any time (`list_changed` says when) and they are this user's.
     fn list_cache_hint(&self) -> (u64, CacheScope) {
-        match self.offered_hub() {
+        match self.hub_access() {
             Some(_) => (HUB_LIST_TTL_MS, CacheScope::Private),
             None => (STATIC_LIST_TTL_MS, CacheScope::Public),
         }
     }
 
-    /// The hub, when configured and its toolset selected.
-    fn offered_hub(&self) -> Option<&crate::hub::Hub> {
+    /// How requests reach a hub, when one is configured and its toolset selected.
+    fn hub_access(&self) -> Option<&HubAccess> {
         self.shared
             .options
             .hub
             .as_ref()
             .filter(|_| self.selection().has(Toolset::Hub))
+    }
+
+    /// The one hub of every client, when there is one (not per key).
+    fn shared_hub(&self) -> Option<&crate::hub::Hub> {
+        match self.hub_access()? {
+            HubAccess::Shared(hub) => Some(hub),
+            HubAccess::PerKey(_) => None,
+        }
+    }
+
+    /// The hub of the request that carried `extensions`: the shared one, or the one of its
+    /// client key. A key Plugged.in refuses (or a request without one) has none.
+    async fn hub(&self, extensions: &rmcp::model::Extensions) -> Option<crate::hub::Hub> {
+        match self.hub_access()? {
+            HubAccess::Shared(hub) => Some(hub.clone()),
+            HubAccess::PerKey(tenants) => {
+                let key = ClientKey::from_extensions(extensions)?;
+                match tenants.hub_for(&key).await {
+                    Ok(hub) => Some(hub),
+                    Err(refusal) => {
+                        tracing::debug!("no hub for this request: {refusal}");
+                        None
+                    }
+                }
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -262,7 +311,21 @@ impl PluggedinServer {
         let client = match self.shared.options.upstream_key {
             UpstreamKey::Server => self.shared.client.clone(),
             UpstreamKey::Passthrough => ClientKey::of(ctx)
-                .map(|key| self.shared.client.with_passthrough_key(key))
+                .map(|key| {
+                    let client = self.shared.client.with_passthrough_key(key.clone());
+                    match &self.shared.options.hub {
+                        // A key Plugged.in stops accepting loses its hub at once.
+                        Some(HubAccess::PerKey(tenants)) => {
+                            let tenants = Arc::downgrade(tenants);
+                            client.on_rejected(Arc::new(move || {
+                                if let Some(tenants) = tenants.upgrade() {
+                                    tenants.revoke_key(&key);
+                                }
+                            }))
+                        }
+                        _ => client,
+                    }
+                })
                 .ok_or_else(|| {
                     reply::ToolError::Refused(
                         "this server forwards each client's bearer token to Plugged.in as its API key, and this request carried none; send `Authorization: Bearer <your Plugged.in API key>`".into(),
@@ -357,9 +420,14 @@ impl PluggedinServer {
             ""
         };
         let mut text = format!("{mode} Tools cover {}.{read_only}", parts.join(", "));
-        if let Some(hub) = self.offered_hub() {
+        if self.hub_access().is_some() {
             text.push_str(" HUB: tools named <server>__<tool> belong to the user's own MCP servers behind this one; hub_status shows each server's state and the user's instructions for it, hub_refresh reconnects them. When hub_search_tools is listed, the user's tools are too many to list: search them by purpose, then call one with hub_call_tool.");
-            for (prefix, instructions) in hub.instructions() {
+            // Per-key hubs are the key's own: their instructions are in hub_status.
+            for (prefix, instructions) in self
+                .shared_hub()
+                .map(|h| h.instructions())
+                .unwrap_or_default()
+            {
                 text.push_str(&format!(" Server {prefix}: {instructions}"));
             }
         }
@@ -554,7 +622,7 @@ impl ServerHandler for PluggedinServer {
             .enable_completions()
             .enable_logging()
             .build();
-        if self.offered_hub().is_some() {
+        if self.hub_access().is_some() {
             // Downstream servers come and go: the lists change while we run.
             if let Some(tools) = capabilities.tools.as_mut() {
                 tools.list_changed = Some(true);
@@ -576,7 +644,7 @@ impl ServerHandler for PluggedinServer {
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
-        if let Some(hub) = &self.shared.options.hub {
+        if let Some(hub) = self.hub(&context.extensions).await {
             let session = self.session.clone();
             hub.client_joined(crate::hub::relay::Session {
                 peer: context.peer.clone(),
@@ -587,14 +655,12 @@ impl ServerHandler for PluggedinServer {
                     .unwrap_or_default(),
                 log_level: Arc::new(move || Some(session.get())),
             });
-        }
-        if let Some(hub) = self.offered_hub() {
             tokio::spawn(announce_changes(hub.subscribe(), context.peer));
         }
     }
 
-    async fn on_roots_list_changed(&self, _: rmcp::service::NotificationContext<RoleServer>) {
-        if let Some(hub) = self.offered_hub() {
+    async fn on_roots_list_changed(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        if let Some(hub) = self.hub(&context.extensions).await {
             hub.roots_changed();
         }
     }
@@ -605,10 +671,10 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.shared.tools.has_route(&request.name)
-            && let Some(hub) = self.offered_hub()
+            && let Some(hub) = self.hub(&context.extensions).await
             && hub.has_tool(&request.name)
         {
-            return Ok(self.call_downstream(hub, request, context).await);
+            return Ok(self.call_downstream(&hub, request, context).await);
         }
         if !self.shared.tools.has_route(&request.name)
             && let Some(reason) = self
@@ -643,13 +709,14 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        if let Some(hub) = self.offered_hub() {
+        let hub = self.hub(&context.extensions).await;
+        if let Some(hub) = &hub {
             hub.sources_loaded(crate::hub::SOURCES_WAIT).await;
         }
         let (ttl, scope) = self.list_cache_hint();
         Ok(cache_hints(
             &context,
-            ListToolsResult::with_all_items(self.tools()),
+            ListToolsResult::with_all_items(self.tools(hub.as_ref())),
             ttl,
             scope,
         ))
@@ -660,7 +727,8 @@ impl ServerHandler for PluggedinServer {
             .tools
             .get(name)
             .cloned()
-            .or_else(|| self.offered_hub()?.tool(name))
+            // Per-key hubs need the request's key, which this has not: our own tools only.
+            .or_else(|| self.shared_hub()?.tool(name))
     }
 
     async fn list_prompts(
@@ -669,7 +737,7 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let mut list = prompts::list(self.selection());
-        if let Some(hub) = self.offered_hub() {
+        if let Some(hub) = self.hub(&context.extensions).await {
             list.extend(hub.prompts());
         }
         let (ttl, scope) = self.list_cache_hint();
@@ -686,7 +754,7 @@ impl ServerHandler for PluggedinServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        if let Some(hub) = self.offered_hub()
+        if let Some(hub) = self.hub(&context.extensions).await
             && let Some(outcome) = hub.get_prompt(request.clone(), &context.ct).await
         {
             let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
@@ -714,7 +782,7 @@ impl ServerHandler for PluggedinServer {
         // The hub's resources ride on the first page (they are listed in full by their
         // servers, and bounded by them).
         if cursor.is_none()
-            && let Some(hub) = self.offered_hub()
+            && let Some(hub) = self.hub(&context.extensions).await
         {
             page.resources.extend(
                 hub.resources()
@@ -731,7 +799,7 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let mut templates = resources::templates(self);
-        if let Some(hub) = self.offered_hub() {
+        if let Some(hub) = self.hub(&context.extensions).await {
             templates.extend(hub.resource_templates());
         }
         let (ttl, scope) = self.list_cache_hint();
@@ -749,7 +817,7 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         if !request.uri.starts_with(OWN_URI_SCHEME)
-            && let Some(hub) = self.offered_hub()
+            && let Some(hub) = self.hub(&context.extensions).await
             && let Some(outcome) = hub.read_resource(request.clone(), &context.ct).await
         {
             let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;

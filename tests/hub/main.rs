@@ -12,6 +12,7 @@ mod common;
 
 mod everything;
 mod passthrough;
+mod tenants;
 mod tool_search;
 
 use std::{
