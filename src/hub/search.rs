@@ -147,37 +147,11 @@ fn cut(text: &str) -> &str {
 
 /// The search terms of a text: split, lower-cased, stop words out, stemmed, verbs folded.
 fn words(text: &str) -> Vec<String> {
-    split(text)
+    crate::text::words(text)
         .into_iter()
         .filter(|w| !STOP_WORDS.contains(&w.as_str()))
         .map(|w| fold(stem(&w)))
         .collect()
-}
-
-/// Splits at anything not alphanumeric and at camelCase humps (`listPullRequests` →
-/// list, pull, requests), lower-cased.
-fn split(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut previous_lower = false;
-    for c in text.chars() {
-        if !c.is_alphanumeric() {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && previous_lower && !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-        previous_lower = c.is_lowercase() || c.is_numeric();
-        word.extend(c.to_lowercase());
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
 }
 
 /// A rough English stem: enough that "issues", "issue" and "issued" meet.

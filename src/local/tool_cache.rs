@@ -71,20 +71,20 @@ async fn discover(State(app): State<AppState>, Path(target): Path<String>) -> Ht
 }
 
 async fn resolve_prompt(q: QueryParams) -> HttpResult<Response> {
-    let name = q
-        .get("name")
-        .ok_or_else(|| ErrorResponse::bad_request("Missing required query parameter: name"))?;
-    Err(ErrorResponse::not_found(format!(
-        "Prompt name not found or not associated with the active profile: {name}"
-    )))
+    resolve(&q, "name", "Prompt name")
 }
 
 async fn resolve_resource(q: QueryParams) -> HttpResult<Response> {
-    let uri = q
-        .get("uri")
-        .ok_or_else(|| ErrorResponse::bad_request("Missing required query parameter: uri"))?;
+    resolve(&q, "uri", "Resource URI")
+}
+
+/// The cloud's answers when a prompt or resource is not in the catalog (here, never is).
+fn resolve(q: &QueryParams, param: &str, what: &str) -> HttpResult<Response> {
+    let value = q.get(param).ok_or_else(|| {
+        ErrorResponse::bad_request(format!("Missing required query parameter: {param}"))
+    })?;
     Err(ErrorResponse::not_found(format!(
-        "Resource URI not found or not associated with the active profile: {uri}"
+        "{what} not found or not associated with the active profile: {value}"
     )))
 }
 

@@ -242,33 +242,9 @@ pub fn is_secret_name(name: &str) -> bool {
     if GLUED.iter().any(|g| lower.contains(g)) {
         return true;
     }
-    words(name).any(|w| WORDS.contains(&w.as_str()))
-}
-
-/// The words of an identifier: split on anything not alphanumeric and on lower→upper case
-/// changes, lower-cased.
-fn words(name: &str) -> impl Iterator<Item = String> + '_ {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if !c.is_alphanumeric() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-            prev_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && prev_lower && !current.is_empty() {
-            out.push(std::mem::take(&mut current));
-        }
-        prev_lower = c.is_lowercase() || c.is_ascii_digit();
-        current.extend(c.to_lowercase());
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out.into_iter()
+    crate::text::words(name)
+        .iter()
+        .any(|w| WORDS.contains(&w.as_str()))
 }
 
 /// Hides secrets in a configuration object at any depth: the value of every key that names a

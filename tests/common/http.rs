@@ -112,6 +112,26 @@ impl HttpServer {
             .expect("MCP over HTTP connects")
     }
 
+    /// An rmcp Streamable HTTP client of the 2026-07-28 revision (`server/discover`, no
+    /// session).
+    pub async fn connect_modern(&self) -> RunningService<rmcp::RoleClient, Recorder> {
+        use rmcp::ClientServiceExt;
+        let client = Recorder::default()
+            .serve_with_lifecycle(
+                StreamableHttpClientTransport::from_uri(self.mcp_url()),
+                rmcp::service::ClientLifecycleMode::Discover {
+                    preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+                },
+            )
+            .await
+            .expect("server/discover works");
+        assert_eq!(
+            client.peer_info().unwrap().protocol_version,
+            rmcp::model::ProtocolVersion::V_2026_07_28
+        );
+        client
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();

@@ -29,7 +29,7 @@ async fn server_everything_over_stdio() {
         &[],
     )
     .await;
-    let names = wait_for_tools(&mcp, "server-everything up", |n| {
+    let names = wait_for_tools(&mcp.client, "server-everything up", |n| {
         n.contains(&"everything__echo".into())
     })
     .await;
@@ -84,7 +84,7 @@ async fn server_everything_over_streamable_http() {
         &[],
     )
     .await;
-    wait_for_tools(&mcp, "server-everything up", |n| {
+    wait_for_tools(&mcp.client, "server-everything up", |n| {
         n.contains(&"everything__echo".into())
     })
     .await;
@@ -126,7 +126,7 @@ async fn server_everything_progress_sampling_elicitation_and_roots_pass_through(
     .await;
     // Its sampling, elicitation and roots tools exist only for a client that can answer:
     // listed here, they show the hub promised what this client declared.
-    let names = wait_for_tools(&mcp, "server-everything up", |n| {
+    let names = wait_for_tools(&mcp.client, "server-everything up", |n| {
         n.contains(&"everything__trigger-sampling-request".into())
             && n.contains(&"everything__get-roots-list".into())
     })

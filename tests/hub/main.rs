@@ -52,8 +52,11 @@ fn write_servers(path: &Path, servers: Value) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-async fn tool_names(mcp: &Mcp) -> Vec<String> {
-    mcp.client
+/// A client of the hub, as `Mcp::client` and the HTTP tests' sessions are.
+type Client = rmcp::service::RunningService<rmcp::RoleClient, common::mcp::Recorder>;
+
+async fn tool_names(client: &Client) -> Vec<String> {
+    client
         .list_all_tools()
         .await
         .unwrap()
@@ -63,10 +66,14 @@ async fn tool_names(mcp: &Mcp) -> Vec<String> {
 }
 
 /// Waits until the tool list satisfies `ready` (servers start in the background).
-async fn wait_for_tools(mcp: &Mcp, what: &str, ready: impl Fn(&[String]) -> bool) -> Vec<String> {
+async fn wait_for_tools(
+    client: &Client,
+    what: &str,
+    ready: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let names = tool_names(mcp).await;
+        let names = tool_names(client).await;
         if ready(&names) {
             return names;
         }
@@ -76,6 +83,15 @@ async fn wait_for_tools(mcp: &Mcp, what: &str, ready: impl Fn(&[String]) -> bool
 }
 
 async fn start_hub(servers: Value, extra: &[&str]) -> (Mcp, tempfile::TempDir, PathBuf) {
+    start_hub_as(servers, extra, common::mcp::Recorder::default()).await
+}
+
+/// [`start_hub`] with a client of the test's making.
+async fn start_hub_as(
+    servers: Value,
+    extra: &[&str],
+    recorder: common::mcp::Recorder,
+) -> (Mcp, tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("servers.json");
     write_servers(&file, servers);
@@ -87,8 +103,35 @@ async fn start_hub(servers: Value, extra: &[&str]) -> (Mcp, tempfile::TempDir, P
         data.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let mcp = mcp::start(&args, &[]).await;
+    let mcp = mcp::start_as(&args, &[], recorder).await;
     (mcp, dir, file)
+}
+
+/// The server in cloud mode, with the embedded API `api` as its Plugged.in.
+async fn start_cloud(api: &common::TestApi) -> Mcp {
+    let base = api.url("");
+    mcp::start(
+        &[],
+        &[
+            ("PLUGGEDIN_API_KEY", api.key()),
+            ("PLUGGEDIN_API_BASE_URL", &base),
+        ],
+    )
+    .await
+}
+
+/// Adds a server to the embedded API's account; returns its uuid.
+async fn create_server(api: &common::TestApi, server: Value) -> String {
+    let created = api
+        .call(reqwest::Method::POST, "/api/mcp-servers", Some(server))
+        .await;
+    assert_eq!(
+        created.status,
+        reqwest::StatusCode::OK,
+        "{:?}",
+        created.body
+    );
+    created.body["uuid"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -98,7 +141,7 @@ async fn two_servers_with_the_same_tool_names_each_answer_for_themselves() {
         &[],
     )
     .await;
-    let names = wait_for_tools(&mcp, "both servers up", |n| {
+    let names = wait_for_tools(&mcp.client, "both servers up", |n| {
         n.contains(&"alpha__echo".into()) && n.contains(&"beta__echo".into())
     })
     .await;
@@ -143,7 +186,10 @@ async fn two_servers_with_the_same_tool_names_each_answer_for_themselves() {
 #[tokio::test]
 async fn a_crashed_server_restarts_and_the_next_call_works() {
     let (mcp, _dir, _file) = start_hub(json!({"alpha": stdio_server("A")}), &[]).await;
-    wait_for_tools(&mcp, "server up", |n| n.contains(&"alpha__crash".into())).await;
+    wait_for_tools(&mcp.client, "server up", |n| {
+        n.contains(&"alpha__crash".into())
+    })
+    .await;
     let crashed = mcp.call("alpha__crash", json!({})).await;
     assert_eq!(crashed.is_error, Some(true), "{crashed:?}");
     // The next call finds the server down, asks for a reconnect and waits for it.
@@ -159,7 +205,7 @@ async fn a_hung_server_fails_at_its_deadline_while_others_answer() {
     let mut slow = stdio_server("H");
     slow["timeout"] = json!(1);
     let (mcp, _dir, _file) = start_hub(json!({"hung": slow, "fine": stdio_server("F")}), &[]).await;
-    wait_for_tools(&mcp, "both up", |n| {
+    wait_for_tools(&mcp.client, "both up", |n| {
         n.contains(&"hung__hang".into()) && n.contains(&"fine__echo".into())
     })
     .await;
@@ -188,7 +234,7 @@ async fn a_broken_entry_is_reported_and_the_others_run() {
         &[],
     )
     .await;
-    wait_for_tools(&mcp, "good up", |n| n.contains(&"good__echo".into())).await;
+    wait_for_tools(&mcp.client, "good up", |n| n.contains(&"good__echo".into())).await;
     let status = mcp.call("hub_status", json!({})).await;
     let servers = status.structured_content.unwrap()["servers"].clone();
     let by_name = |name: &str| {
@@ -219,14 +265,20 @@ async fn a_broken_entry_is_reported_and_the_others_run() {
 #[tokio::test]
 async fn editing_the_file_updates_the_catalog_and_announces_it() {
     let (mcp, _dir, file) = start_hub(json!({"alpha": stdio_server("A")}), &[]).await;
-    wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__echo".into())).await;
+    wait_for_tools(&mcp.client, "alpha up", |n| {
+        n.contains(&"alpha__echo".into())
+    })
+    .await;
     let before = mcp.recorder.tool_list_changes.load(Ordering::SeqCst);
 
     write_servers(
         &file,
         json!({"alpha": stdio_server("A"), "beta": stdio_server("B")}),
     );
-    wait_for_tools(&mcp, "beta added", |n| n.contains(&"beta__echo".into())).await;
+    wait_for_tools(&mcp.client, "beta added", |n| {
+        n.contains(&"beta__echo".into())
+    })
+    .await;
     assert!(
         mcp.recorder.tool_list_changes.load(Ordering::SeqCst) > before,
         "no tools/list_changed after the file changed"
@@ -240,7 +292,7 @@ async fn editing_the_file_updates_the_catalog_and_announces_it() {
     );
 
     write_servers(&file, json!({"beta": stdio_server("B")}));
-    wait_for_tools(&mcp, "alpha removed", |n| {
+    wait_for_tools(&mcp.client, "alpha removed", |n| {
         !n.contains(&"alpha__echo".into())
     })
     .await;
@@ -248,7 +300,7 @@ async fn editing_the_file_updates_the_catalog_and_announces_it() {
     // A server announcing its own change reaches the client too.
     let grown = mcp.call("beta__grow", json!({})).await;
     assert_eq!(text_of(&grown), "grown_1");
-    wait_for_tools(&mcp, "grown tool listed", |n| {
+    wait_for_tools(&mcp.client, "grown tool listed", |n| {
         n.contains(&"beta__grown_1".into())
     })
     .await;
@@ -256,13 +308,20 @@ async fn editing_the_file_updates_the_catalog_and_announces_it() {
     // A broken edit keeps what runs.
     std::fs::write(&file, "{ not json").unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert!(tool_names(&mcp).await.contains(&"beta__echo".to_string()));
+    assert!(
+        tool_names(&mcp.client)
+            .await
+            .contains(&"beta__echo".to_string())
+    );
 }
 
 #[tokio::test]
 async fn read_only_hides_downstream_tools_not_marked_read_only() {
     let (mcp, _dir, _file) = start_hub(json!({"alpha": stdio_server("A")}), &["--read-only"]).await;
-    let names = wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__echo".into())).await;
+    let names = wait_for_tools(&mcp.client, "alpha up", |n| {
+        n.contains(&"alpha__echo".into())
+    })
+    .await;
     assert!(
         !names.contains(&"alpha__unannotated_write".to_string()),
         "{names:?}"
@@ -286,7 +345,10 @@ async fn allow_and_deny_lists_filter_a_servers_tools() {
     alpha["allowTools"] = json!(["echo", "slow"]);
     alpha["denyTools"] = json!(["slow"]);
     let (mcp, _dir, _file) = start_hub(json!({"alpha": alpha}), &[]).await;
-    let names = wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__echo".into())).await;
+    let names = wait_for_tools(&mcp.client, "alpha up", |n| {
+        n.contains(&"alpha__echo".into())
+    })
+    .await;
     let hub_tools: Vec<&String> = names.iter().filter(|n| n.starts_with("alpha__")).collect();
     assert_eq!(hub_tools, ["alpha__echo"]);
 }
@@ -320,7 +382,10 @@ async fn a_legacy_sse_server_is_reached() {
         &[],
     )
     .await;
-    wait_for_tools(&mcp, "sse server up", |n| n.contains(&"old__echo".into())).await;
+    wait_for_tools(&mcp.client, "sse server up", |n| {
+        n.contains(&"old__echo".into())
+    })
+    .await;
     let answer = mcp.call("old__echo", json!({"text": "over sse"})).await;
     assert_eq!(text_of(&answer), "S: over sse");
     let status = mcp.call("hub_status", json!({})).await;
@@ -339,7 +404,10 @@ async fn a_streamable_http_server_is_reached_with_its_headers() {
         &[],
     )
     .await;
-    wait_for_tools(&mcp, "remote up", |n| n.contains(&"remote__echo".into())).await;
+    wait_for_tools(&mcp.client, "remote up", |n| {
+        n.contains(&"remote__echo".into())
+    })
+    .await;
     let answer = mcp.call("remote__echo", json!({"text": "over http"})).await;
     assert_eq!(text_of(&answer), "R: over http");
     child.kill().await.unwrap();
@@ -357,34 +425,17 @@ fn free_port() -> u16 {
 async fn account_servers_come_from_the_api_and_follow_its_changes() {
     // Cloud mode against the embedded API: the same routes Plugged.in serves.
     let api = common::TestApi::start().await;
-    let created = api
-        .call(
-            reqwest::Method::POST,
-            "/api/mcp-servers",
-            Some(json!({
-                "name": "Fixture Server", "type": "STDIO",
-                "command": fixture_bin(), "args": [], "env": {"FIXTURE_LABEL": "acct"},
-                "customInstructions": [{"role": "user", "content": {"type": "text", "text": "Prefer echo."}}]
-            })),
-        )
-        .await;
-    assert_eq!(
-        created.status,
-        reqwest::StatusCode::OK,
-        "{:?}",
-        created.body
-    );
-    let uuid = created.body["uuid"].as_str().unwrap().to_string();
-    let base = api.url("");
-    let mcp = mcp::start(
-        &[],
-        &[
-            ("PLUGGEDIN_API_KEY", api.key()),
-            ("PLUGGEDIN_API_BASE_URL", &base),
-        ],
+    let uuid = create_server(
+        &api,
+        json!({
+            "name": "Fixture Server", "type": "STDIO",
+            "command": fixture_bin(), "args": [], "env": {"FIXTURE_LABEL": "acct"},
+            "customInstructions": [{"role": "user", "content": {"type": "text", "text": "Prefer echo."}}]
+        }),
     )
     .await;
-    wait_for_tools(&mcp, "account server up", |n| {
+    let mcp = start_cloud(&api).await;
+    wait_for_tools(&mcp.client, "account server up", |n| {
         n.contains(&"fixture-server__echo".into())
     })
     .await;
@@ -461,7 +512,7 @@ async fn account_servers_come_from_the_api_and_follow_its_changes() {
         .await;
     assert_eq!(off.status, reqwest::StatusCode::OK, "{:?}", off.body);
     mcp.call("hub_refresh", json!({})).await;
-    wait_for_tools(&mcp, "account server gone", |n| {
+    wait_for_tools(&mcp.client, "account server gone", |n| {
         !n.iter().any(|t| t.starts_with("fixture-server__"))
     })
     .await;
@@ -471,17 +522,14 @@ async fn account_servers_come_from_the_api_and_follow_its_changes() {
 async fn the_first_tools_list_carries_the_accounts_cached_catalog() {
     // A server that takes 2 s to start, whose tools the account's catalog already knows.
     let api = common::TestApi::start().await;
-    let created = api
-        .call(
-            reqwest::Method::POST,
-            "/api/mcp-servers",
-            Some(json!({
-                "name": "Slow Server", "type": "STDIO", "command": fixture_bin(),
-                "env": {"FIXTURE_LABEL": "slow", "FIXTURE_START_DELAY_MS": "2000"},
-            })),
-        )
-        .await;
-    let uuid = created.body["uuid"].as_str().unwrap().to_string();
+    let uuid = create_server(
+        &api,
+        json!({
+            "name": "Slow Server", "type": "STDIO", "command": fixture_bin(),
+            "env": {"FIXTURE_LABEL": "slow", "FIXTURE_START_DELAY_MS": "2000"},
+        }),
+    )
+    .await;
     let schema = json!({"type": "object", "properties": {"text": {"type": "string"}}});
     let reported = api
         .call(
@@ -493,15 +541,7 @@ async fn the_first_tools_list_carries_the_accounts_cached_catalog() {
         )
         .await;
     assert_eq!(reported.body["successCount"], 1, "{:?}", reported.body);
-    let base = api.url("");
-    let mcp = mcp::start(
-        &[],
-        &[
-            ("PLUGGEDIN_API_KEY", api.key()),
-            ("PLUGGEDIN_API_BASE_URL", &base),
-        ],
-    )
-    .await;
+    let mcp = start_cloud(&api).await;
     // The very first list, long before the server is up.
     let tools = mcp.client.list_all_tools().await.unwrap();
     let echo = tools
@@ -564,7 +604,7 @@ async fn downstream_prompts_and_resources_are_merged_and_routed() {
         &[],
     )
     .await;
-    wait_for_tools(&mcp, "both up", |n| {
+    wait_for_tools(&mcp.client, "both up", |n| {
         n.contains(&"alpha__echo".into()) && n.contains(&"beta__echo".into())
     })
     .await;
@@ -749,7 +789,10 @@ async fn a_huge_downstream_result_is_cut_to_the_result_budget() {
         &["--max-result-bytes", "65536"],
     )
     .await;
-    wait_for_tools(&mcp, "alpha up", |n| n.contains(&"alpha__big".into())).await;
+    wait_for_tools(&mcp.client, "alpha up", |n| {
+        n.contains(&"alpha__big".into())
+    })
+    .await;
     let big = mcp.call("alpha__big", json!({"bytes": 1_000_000})).await;
     let size = serde_json::to_vec(&big).unwrap().len();
     assert!(size <= 65_536 + 4_096, "{size} bytes came through");
@@ -765,7 +808,7 @@ async fn many_servers_starting_together_are_all_listed() {
         .collect();
     // 352 tools: listed, not searched, for this test.
     let (mcp, _dir, _file) = start_hub(Value::Object(servers), &["--tool-search", "off"]).await;
-    wait_for_tools(&mcp, "all 16 servers listed", |n| {
+    wait_for_tools(&mcp.client, "all 16 servers listed", |n| {
         n.iter().filter(|t| t.ends_with("__echo")).count() == 16
     })
     .await;
@@ -780,7 +823,7 @@ async fn toolsets_without_hub_start_no_servers() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let names = tool_names(&mcp).await;
+    let names = tool_names(&mcp.client).await;
     assert!(
         names
             .iter()

@@ -11,35 +11,22 @@
 use std::time::{Duration, Instant};
 
 use rmcp::{
-    ClientServiceExt,
     model::{
         CallToolRequest, CallToolRequestParams, ClientRequest, LoggingLevel, ProtocolVersion,
         ServerResult, SetLevelRequestParams,
     },
-    service::{ClientLifecycleMode, PeerRequestOptions, RequestHandle},
-    transport::StreamableHttpClientTransport,
+    service::{PeerRequestOptions, RequestHandle},
 };
 use serde_json::{Value, json};
 
 use super::{
-    common::mcp::{self, Mcp, Recorder, TEST_ROOT, text_of},
-    stdio_server, wait_for_tools, write_servers,
+    common::mcp::{Mcp, Recorder, TEST_ROOT, text_of},
+    start_hub_as, stdio_server, wait_for_tools, write_servers,
 };
 
 async fn hub_as(recorder: Recorder, extra: &[&str]) -> (Mcp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("servers.json");
-    write_servers(&file, json!({"a": stdio_server("a")}));
-    let data = dir.path().join("data");
-    let mut args = vec![
-        "--servers",
-        file.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let mcp = mcp::start_as(&args, &[], recorder).await;
-    wait_for_tools(&mcp, "fixture up", |n| n.contains(&"a__echo".into())).await;
+    let (mcp, dir, _file) = start_hub_as(json!({"a": stdio_server("a")}), extra, recorder).await;
+    wait_for_tools(&mcp.client, "fixture up", |n| n.contains(&"a__echo".into())).await;
     (mcp, dir)
 }
 
@@ -216,15 +203,7 @@ async fn clients_of_both_protocol_revisions_share_one_hub() {
     let (server, _data) =
         crate::common::http::spawn_local_http(&["--servers", file.to_str().unwrap()]);
     let legacy = server.connect(None).await;
-    let modern = Recorder::default()
-        .serve_with_lifecycle(
-            StreamableHttpClientTransport::from_uri(server.mcp_url()),
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("server/discover works");
+    let modern = server.connect_modern().await;
     assert_eq!(
         modern.peer_info().unwrap().protocol_version,
         ProtocolVersion::V_2026_07_28

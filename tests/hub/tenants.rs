@@ -20,7 +20,7 @@ use super::{
         http::{HttpServer, spawn_http},
         mcp::{Recorder, text_of},
     },
-    fixture_bin, processes_with_env,
+    fixture_bin, processes_with_env, tool_names, wait_for_tools,
 };
 
 const KEY_A: &str = "pg_in_tenant_alpha_key_0123456789abcdef";
@@ -77,32 +77,6 @@ async fn connect(server: &HttpServer, key: &str) -> RunningService<rmcp::RoleCli
     server.connect(Some(key)).await
 }
 
-async fn names(client: &RunningService<rmcp::RoleClient, Recorder>) -> Vec<String> {
-    client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect()
-}
-
-async fn wait_for(
-    client: &RunningService<rmcp::RoleClient, Recorder>,
-    what: &str,
-    ready: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let listed = names(client).await;
-        if ready(&listed) {
-            return listed;
-        }
-        assert!(Instant::now() < deadline, "{what}: {listed:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn call(
     client: &RunningService<rmcp::RoleClient, Recorder>,
     tool: &str,
@@ -142,11 +116,11 @@ async fn each_key_reaches_only_its_own_servers() {
     let alpha = connect(&server, KEY_A).await;
     let bravo = connect(&server, KEY_B).await;
 
-    wait_for(&alpha, "alpha's servers", |n| {
+    wait_for_tools(&alpha, "alpha's servers", |n| {
         n.contains(&"shared__echo".into()) && n.contains(&"alpha-only__echo".into())
     })
     .await;
-    let bravo_names = wait_for(&bravo, "bravo's server", |n| {
+    let bravo_names = wait_for_tools(&bravo, "bravo's server", |n| {
         n.contains(&"shared__echo".into())
     })
     .await;
@@ -202,7 +176,7 @@ async fn each_key_reaches_only_its_own_servers() {
 
     // A key Plugged.in does not know gets no hub, and starts nothing.
     let stranger = connect(&server, "pg_in_stranger_key_0123456789abcdefgh").await;
-    let listed = names(&stranger).await;
+    let listed = tool_names(&stranger).await;
     assert!(!listed.iter().any(|n| n.contains("__")), "{listed:?}");
     let status = call(&stranger, "hub_status", json!({})).await.unwrap();
     assert!(text_of(&status).contains("rejected"), "{status:?}");
@@ -230,7 +204,7 @@ async fn limits_per_key_and_in_total_are_enforced_and_said() {
         &["--hub-max-servers-per-key", "2", "--hub-max-servers", "3"],
     );
     let alpha = connect(&server, KEY_A).await;
-    wait_for(&alpha, "alpha's two servers", |n| {
+    wait_for_tools(&alpha, "alpha's two servers", |n| {
         n.iter().filter(|t| t.ends_with("__echo")).count() == 2
     })
     .await;
@@ -253,7 +227,7 @@ async fn limits_per_key_and_in_total_are_enforced_and_said() {
 
     // Bravo gets the one connection left; its other server waits, saying why.
     let bravo = connect(&server, KEY_B).await;
-    wait_for(&bravo, "bravo's one server", |n| {
+    wait_for_tools(&bravo, "bravo's one server", |n| {
         n.iter().filter(|t| t.ends_with("__echo")).count() == 1
     })
     .await;
@@ -280,7 +254,7 @@ async fn idle_hubs_close_and_their_children_go() {
     let mock = plugged_in(vec![row("Idle", &tag, "x")], vec![]).await;
     let server = passthrough(&mock, &["--hub-idle-timeout", "1"]);
     let alpha = connect(&server, KEY_A).await;
-    wait_for(&alpha, "alpha's server", |n| {
+    wait_for_tools(&alpha, "alpha's server", |n| {
         n.contains(&"idle__echo".into())
     })
     .await;
@@ -290,7 +264,7 @@ async fn idle_hubs_close_and_their_children_go() {
     })
     .await;
     // The next request brings the key's hub back.
-    wait_for(&alpha, "alpha's server again", |n| {
+    wait_for_tools(&alpha, "alpha's server again", |n| {
         n.contains(&"idle__echo".into())
     })
     .await;
@@ -302,7 +276,7 @@ async fn a_key_plugged_in_rejects_loses_its_hub_at_once() {
     let mock = plugged_in(vec![row("Revoked", &tag, "x")], vec![]).await;
     let server = passthrough(&mock, &[]);
     let alpha = connect(&server, KEY_A).await;
-    wait_for(&alpha, "alpha's server", |n| {
+    wait_for_tools(&alpha, "alpha's server", |n| {
         n.contains(&"revoked__echo".into())
     })
     .await;
@@ -320,6 +294,6 @@ async fn a_key_plugged_in_rejects_loses_its_hub_at_once() {
         processes_with_env(&format!("FIXTURE_LABEL={tag}")) == 0
     })
     .await;
-    let listed = names(&alpha).await;
+    let listed = tool_names(&alpha).await;
     assert!(!listed.iter().any(|n| n.contains("__")), "{listed:?}");
 }

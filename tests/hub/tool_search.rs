@@ -54,7 +54,7 @@ async fn a_big_catalog_is_searched_and_each_query_finds_its_tool() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let listed = tool_names(&mcp).await;
+    let listed = tool_names(&mcp.client).await;
     assert!(
         listed.contains(&"hub_search_tools".to_string()),
         "{listed:?}"
@@ -130,7 +130,7 @@ async fn a_big_catalog_is_searched_and_each_query_finds_its_tool() {
 async fn a_small_catalog_is_listed_unless_search_is_asked_for() {
     let server = json!({"a": {"command": fixture_bin(), "env": {"FIXTURE_LABEL": "a"}}});
     let (mcp, _dir, _file) = start_hub(server.clone(), &[]).await;
-    let names = wait_for_tools(&mcp, "fixture up", |n| n.contains(&"a__echo".into())).await;
+    let names = wait_for_tools(&mcp.client, "fixture up", |n| n.contains(&"a__echo".into())).await;
     assert!(
         !names.contains(&"hub_search_tools".to_string()),
         "{names:?}"
@@ -149,7 +149,7 @@ async fn a_small_catalog_is_listed_unless_search_is_asked_for() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(found["tools"][0]["name"], "a__echo", "{found}");
-    let names = tool_names(&mcp).await;
+    let names = tool_names(&mcp.client).await;
     assert!(names.contains(&"hub_search_tools".to_string()), "{names:?}");
     assert!(!names.contains(&"a__echo".to_string()), "{names:?}");
     let bad = mcp

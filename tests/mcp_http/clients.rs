@@ -1,10 +1,7 @@
 //! Streamable HTTP with the rmcp client: stateful, stateless, and the 2026-07-28 lifecycle.
 
 use crate::common::http::{call, spawn_local_http};
-use rmcp::{
-    ClientServiceExt, model::ProtocolVersion, service::ClientLifecycleMode,
-    transport::StreamableHttpClientTransport,
-};
+use rmcp::model::ProtocolVersion;
 use serde_json::json;
 
 async fn exercise(
@@ -49,19 +46,7 @@ async fn stateless_mode() {
 #[tokio::test]
 async fn protocol_2026_07_28_without_a_handshake() {
     let (server, _dir) = spawn_local_http(&[]);
-    let client = crate::common::mcp::Recorder::default()
-        .serve_with_lifecycle(
-            StreamableHttpClientTransport::from_uri(server.mcp_url()),
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("server/discover works");
-    assert_eq!(
-        client.peer_info().unwrap().protocol_version,
-        ProtocolVersion::V_2026_07_28
-    );
+    let client = server.connect_modern().await;
     exercise(&client, "modern").await;
     client.cancel().await.unwrap();
 }
