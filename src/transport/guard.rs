@@ -233,6 +233,18 @@ pub async fn limit_body(State(limits): State<BodyLimits>, req: Request, next: Ne
     response
 }
 
+/// A session closed with `DELETE /mcp` is answered 204 No Content. rmcp answers 202, which
+/// the MCP Python SDK (and so Pydantic AI, the OpenAI Agents SDK and LangChain's adapters,
+/// all built on it) reports as "Session termination failed: 202": it expects 200 or 204.
+pub async fn session_closed_no_content(req: Request, next: Next) -> Response {
+    let delete = req.method() == Method::DELETE;
+    let mut response = next.run(req).await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
+}
+
 /// Every answer of the MCP routes is JSON-RPC. Before rmcp sees a POST: a body that is not a
 /// valid message is answered here (rmcp answers 415 text), with the request's id when it can
 /// be read. After: an error rmcp answers in plain text (404 unknown session, 406, 415) gets a

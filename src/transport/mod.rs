@@ -227,7 +227,8 @@ where
         .route_service("/mcp", streamable.clone())
         .route_service("/", streamable)
         .layer(middleware::from_fn_with_state(sessions, cap_sessions::<S>))
-        .layer(middleware::from_fn(guard::jsonrpc_errors));
+        .layer(middleware::from_fn(guard::jsonrpc_errors))
+        .layer(middleware::from_fn(guard::session_closed_no_content));
     let mut router = Router::new()
         .route(
             "/health",
