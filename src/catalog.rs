@@ -61,7 +61,7 @@ pub fn catalog_markdown() -> Result<String, RegistryError> {
     );
     out.push_str(&format!(
         "{} tools. Names, descriptions and input schemas: **{facing} bytes** \
-         (about {} tokens; budget 16 384). Whole `tools/list` entry set with output schemas \
+         (about {} tokens; budget 18 432). Whole `tools/list` entry set with output schemas \
          and annotations: {full} bytes.\n\n",
         tools.len(),
         facing / 4

@@ -18,7 +18,7 @@ use std::{path::PathBuf, process::Command};
 use serde_json::{Value, json};
 
 /// Tools a client sees in local mode without hub servers.
-const OWN_TOOLS: u64 = 25;
+const OWN_TOOLS: usize = common::LISTED_TOOLS;
 
 fn python() -> PathBuf {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/venv/bin/python");

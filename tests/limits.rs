@@ -79,6 +79,17 @@ impl Respond for Huge {
             ("POST", "rag/query") => {
                 json!({ "answer": big("answer"), "sources": ["s"], "documentIds": [UUID] })
             }
+            ("POST", "memory/sessions") => {
+                json!({ "success": true, "data": { "uuid": UUID, "memorySessionId": big("ms") } })
+            }
+            ("POST", "memory/search") => json!({ "success": true, "data":
+                (0..3).map(|_| json!({ "uuid": UUID, "ringType": "practice", "content": big("memory"),
+                    "similarity": 0.9, "tags": [big("tag")] })).collect::<Vec<_>>() }),
+            ("POST", "memory/search/details") => json!({ "success": true, "data":
+                (0..3).map(|_| json!({ "uuid": UUID, "contentFull": big("full") })).collect::<Vec<_>>() }),
+            (_, p) if p.starts_with("memory/") => {
+                json!({ "success": true, "data": { "uuid": UUID } })
+            }
             ("GET", "notifications") => json!({ "notifications":
                 [{ "id": UUID, "title": big("title"), "message": big("message") }] }),
             _ => message,
@@ -110,6 +121,11 @@ fn arguments(tool: &str) -> Value {
         "rag_ask" => json!({ "question": "what?" }),
         "search_docs" => json!({ "query": "q" }),
         "send_notification" => json!({ "message": "m" }),
+        "memory_start" => json!({ "content_session_id": "c" }),
+        "memory_end" => json!({ "session": "ms_x" }),
+        "memory_observe" => json!({ "session_uuid": UUID, "type": "insight", "content": "c" }),
+        "memory_search" => json!({ "query": "q" }),
+        "memory_details" => json!({ "memory_uuids": [UUID] }),
         other => panic!("no arguments written for the tool {other}: add them here"),
     }
 }
@@ -131,7 +147,7 @@ async fn every_tool_result_stays_within_the_budget_whatever_the_upstream_sends()
     )
     .await;
     let tools = mcp.client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 25);
+    assert_eq!(tools.len(), common::LISTED_TOOLS);
     let mut marked = Vec::new();
     for tool in tools {
         let name = tool.name.to_string();

@@ -179,7 +179,11 @@ fn every_tool_answers_random_arguments_with_a_result() {
         })
         .unwrap();
     let alive = runtime.block_on(mcp.client.list_all_tools()).unwrap();
-    assert_eq!(alive.len(), 25, "the server is still serving");
+    assert_eq!(
+        alive.len(),
+        common::LISTED_TOOLS,
+        "the server is still serving"
+    );
     let stderr = mcp.stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
     runtime.block_on(mcp.close());

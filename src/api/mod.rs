@@ -7,6 +7,7 @@ pub mod clipboard;
 pub mod documents;
 mod error;
 pub mod hub;
+pub mod memory;
 pub mod notifications;
 pub mod rag;
 

@@ -12,6 +12,7 @@ pub mod documents;
 mod fts;
 pub mod http;
 pub mod mcp_servers;
+pub mod memory;
 pub mod notifications;
 pub mod rag;
 pub mod store;
@@ -85,6 +86,7 @@ pub fn router(state: AppState, key: &Secret) -> Router {
         .merge(notifications::routes())
         .merge(mcp_servers::routes())
         .merge(tool_cache::routes())
+        .merge(memory::routes())
         .route_layer(middleware::from_fn_with_state(
             http::ApiKey(key.expose().into()),
             http::require_bearer,

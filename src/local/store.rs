@@ -223,6 +223,67 @@ CREATE TABLE mcp_tools (
     PRIMARY KEY (mcp_server_uuid, name)
 );
 "#,
+    r#"
+CREATE TABLE memory_sessions (
+    seq INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    memory_session_id TEXT NOT NULL UNIQUE,
+    content_session_id TEXT NOT NULL,
+    agent_uuid TEXT,
+    status TEXT NOT NULL,
+    observation_count INTEGER NOT NULL DEFAULT 0,
+    total_tokens INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE TABLE memory_observations (
+    seq INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    session_uuid TEXT NOT NULL REFERENCES memory_sessions(uuid),
+    agent_uuid TEXT,
+    observation_type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    outcome TEXT,
+    metadata TEXT,
+    token_count INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX memory_observations_session ON memory_observations(session_uuid, seq);
+CREATE TABLE memory_ring (
+    seq INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    agent_uuid TEXT,
+    ring_type TEXT NOT NULL,
+    content_full TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    source_session_uuid TEXT,
+    source_observation_uuid TEXT,
+    token_count INTEGER NOT NULL,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    success_score REAL,
+    is_shock INTEGER NOT NULL DEFAULT 0,
+    last_accessed_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE memory_ring_fts USING fts5(
+    content_full, tags,
+    content='memory_ring', content_rowid='seq', tokenize='porter unicode61'
+);
+CREATE TRIGGER memory_ring_fts_insert AFTER INSERT ON memory_ring BEGIN
+    INSERT INTO memory_ring_fts(rowid, content_full, tags) VALUES (new.seq, new.content_full, new.tags);
+END;
+CREATE TRIGGER memory_ring_fts_delete AFTER DELETE ON memory_ring BEGIN
+    INSERT INTO memory_ring_fts(memory_ring_fts, rowid, content_full, tags)
+    VALUES ('delete', old.seq, old.content_full, old.tags);
+END;
+CREATE TRIGGER memory_ring_fts_update AFTER UPDATE OF content_full, tags ON memory_ring BEGIN
+    INSERT INTO memory_ring_fts(memory_ring_fts, rowid, content_full, tags)
+    VALUES ('delete', old.seq, old.content_full, old.tags);
+    INSERT INTO memory_ring_fts(rowid, content_full, tags) VALUES (new.seq, new.content_full, new.tags);
+END;
+"#,
 ];
 
 /// The database behind the embedded API.

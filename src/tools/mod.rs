@@ -9,6 +9,7 @@ mod completion;
 mod documents;
 mod hub;
 mod logging;
+mod memory;
 mod notifications;
 mod params;
 mod prompts;
@@ -201,6 +202,7 @@ impl PluggedinServer {
             Toolset::Rag => Self::rag_tools(),
             Toolset::Clipboard => Self::clipboard_tools(),
             Toolset::Notifications => Self::notification_tools(),
+            Toolset::Memory => Self::memory_tools(),
             Toolset::Hub => Self::hub_tools(),
         }
     }
@@ -413,6 +415,9 @@ impl PluggedinServer {
         }
         if sel.has(Toolset::Notifications) {
             parts.push("notifications");
+        }
+        if sel.has(Toolset::Memory) {
+            parts.push("long-term memory (memory_start a session, memory_observe as you work, memory_search before acting, memory_end)");
         }
         let read_only = if sel.read_only() {
             " Read-only: tools that change data are not offered."

@@ -58,6 +58,14 @@ const PROMPTS: &[Spec] = &[
         writes: true,
     },
     Spec {
+        name: "long_task_memory",
+        title: "Memory over a long task",
+        description: "How to use long-term memory through a long task: start a session, search before acting, record observations as you work, end it.",
+        arguments: &[("task", "The task you are about to work on.", true)],
+        needs: &[Toolset::Memory],
+        writes: true,
+    },
+    Spec {
         name: "research_and_record",
         title: "Research and record",
         description: "Research a topic in the knowledge base and save a sourced document with attribution.",
@@ -189,6 +197,18 @@ pub fn get(
                  Do not run any action without the user's approval."
             )
         }
+        "long_task_memory" => {
+            let task = required(args, "task")?;
+            format!(
+                "You are working on: {task}\n\n\
+                 Use long-term memory so that what you learn outlives this conversation:\n\
+                 1. Start: memory_start with content_session_id set to a short id for this task. Keep the uuid (for memory_observe) and the memory_session_id (for memory_end).\n\
+                 2. Before each significant step, memory_search for what was learned before about it (how it was done: ring procedures; what failed: ring shocks; the user's preferences: ring longterm). Read the full text of a promising memory with memory_details.\n\
+                 3. As you work, memory_observe what matters, one observation per event: a decision and why (decision), a step of a procedure that worked (workflow_step, success_pattern), an error and its fix (error_pattern, failure_pattern), something the user prefers (user_preference), a lesson (insight). Set outcome when you know it. Keep each observation specific and self-contained; never record secrets.\n\
+                 4. When the task is done (or abandoned), memory_end the session.\n\n\
+                 Start now with memory_start, then search memory for this task before your first action."
+            )
+        }
         "working_memory" => {
             let task = required(args, "task")?;
             format!(
@@ -220,7 +240,7 @@ mod tests {
     #[test]
     fn read_only_hides_writing_prompts() {
         let names = |s: &Selection| list(s).into_iter().map(|p| p.name).collect::<Vec<_>>();
-        assert_eq!(names(&Selection::all()).len(), 4);
+        assert_eq!(names(&Selection::all()).len(), 5);
         assert_eq!(names(&Selection::new(&[], true)), ["agent_health_report"]);
         assert_eq!(
             names(&Selection::new(&[Toolset::Clipboard], false)),

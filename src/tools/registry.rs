@@ -96,7 +96,7 @@ mod tests {
     fn every_tool_has_a_toolset_and_a_read_only_hint() {
         let registry = Registry::build().unwrap_or_else(|e| panic!("{e}"));
         let tools = registry.tools();
-        assert_eq!(tools.len(), 29);
+        assert_eq!(tools.len(), 34);
         for tool in &tools {
             assert!(registry.toolset_of(&tool.name).is_some(), "{}", tool.name);
         }
@@ -107,7 +107,7 @@ mod tests {
             .filter(|t| registry.refusal(&read_only, &t.name).is_none())
             .map(|t| t.name.to_string())
             .collect();
-        assert_eq!(offered.len(), 14, "{offered:?}");
+        assert_eq!(offered.len(), 16, "{offered:?}");
         assert!(offered.iter().all(|n| !n.starts_with("create_")));
     }
 }

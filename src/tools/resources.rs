@@ -1,6 +1,7 @@
 //! MCP resources: documents (`pluggedin://docs/{id}`), named clipboard entries
-//! (`pluggedin://clipboard/{name}`) and agents (`pluggedin://agents/{agent}`, status as JSON),
-//! so a client can attach them as context. `resources/list` pages through all three with an
+//! (`pluggedin://clipboard/{name}`), agents (`pluggedin://agents/{agent}`, status as JSON)
+//! and memory sessions (`pluggedin://memory/sessions/{session}`, a template only: the
+//! session and its observations as JSON), so a client can attach them as context. `resources/list` pages through all three with an
 //! opaque cursor; what is offered follows `--toolsets`.
 
 use base64::Engine;
@@ -20,6 +21,9 @@ const PAGE: u32 = 50;
 const DOCS: &str = "pluggedin://docs/";
 const CLIPBOARD: &str = "pluggedin://clipboard/";
 const AGENTS: &str = "pluggedin://agents/";
+const MEMORY_SESSIONS: &str = "pluggedin://memory/sessions/";
+/// Longest observation text a memory session resource carries.
+const OBSERVATION_CHARS: usize = 2_000;
 /// User data changes at any time: list and document pages may be reused for a few seconds,
 /// agents and clipboard values not at all (their point is being current).
 const LIST_TTL_MS: u64 = 5_000;
@@ -34,6 +38,14 @@ fn kinds(server: &PluggedinServer) -> Vec<Toolset> {
 }
 
 pub fn templates(server: &PluggedinServer) -> Vec<ResourceTemplate> {
+    let memory = server.selection().has(Toolset::Memory).then(|| {
+        ResourceTemplate::new(format!("{MEMORY_SESSIONS}{{session}}"), "memory_session")
+            .with_title("Memory session")
+            .with_description(
+                "A memory session (by uuid or memory_session_id) and its observations.",
+            )
+            .with_mime_type("application/json")
+    });
     kinds(server)
         .into_iter()
         .map(|kind| match kind {
@@ -48,6 +60,7 @@ pub fn templates(server: &PluggedinServer) -> Vec<ResourceTemplate> {
                 .with_title("Clipboard entry")
                 .with_description("A named clipboard entry's value."),
         })
+        .chain(memory)
         .collect()
 }
 
@@ -469,12 +482,76 @@ pub async fn read(
             0,
         ));
     }
+    if let Some(session) = uri.strip_prefix(MEMORY_SESSIONS) {
+        if !sel.has(Toolset::Memory) {
+            return Err(not_offered(uri));
+        }
+        let json = memory_session(server, &client, ctx, uri, session).await?;
+        return Ok(finish(
+            vec![ResourceContents::text(json, uri).with_mime_type("application/json")],
+            0,
+        ));
+    }
     Err(ErrorData::resource_not_found(
         format!(
-            "no resource at {uri}: this server serves pluggedin://docs/, pluggedin://clipboard/ and pluggedin://agents/ URIs"
+            "no resource at {uri}: this server serves pluggedin://docs/, pluggedin://clipboard/, pluggedin://agents/ and pluggedin://memory/sessions/ URIs"
         ),
         Some(serde_json::json!({ "uri": uri })),
     ))
+}
+
+/// A memory session and its observations (each cut to [`OBSERVATION_CHARS`]), as JSON within
+/// the result budget.
+async fn memory_session(
+    server: &PluggedinServer,
+    client: &crate::api::Client,
+    ctx: &RequestContext<RoleServer>,
+    uri: &str,
+    session: &str,
+) -> Result<String, ErrorData> {
+    if session.is_empty()
+        || !session
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ErrorData::resource_not_found(
+            format!(
+                "no resource at {uri}: a memory session is named by its uuid or memory_session_id"
+            ),
+            None,
+        ));
+    }
+    let row = cancellable(&ctx.ct, client.memory_session(session))
+        .await
+        .map_err(|e| upstream(e, uri))?;
+    let uuid = row
+        .get("uuid")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(session)
+        .to_string();
+    let mut observations = cancellable(&ctx.ct, client.memory_observations(&uuid))
+        .await
+        .map_err(|e| upstream(e, uri))?;
+    for o in observations.iter_mut() {
+        if let Some(text) = o.get("content").and_then(serde_json::Value::as_str) {
+            o["content"] = crate::text::truncate(text, OBSERVATION_CHARS).into();
+        }
+    }
+    let json = serde_json::to_string_pretty(
+        &serde_json::json!({ "session": row, "observations": observations }),
+    )
+    .unwrap_or_default();
+    if json.len() > server.budget().text_bytes() {
+        return Err(ErrorData::invalid_request(
+            format!(
+                "{uri} is {} bytes, over the {} result limit; search it with memory_search instead",
+                json.len(),
+                server.budget().describe()
+            ),
+            None,
+        ));
+    }
+    Ok(json)
 }
 
 #[cfg(test)]

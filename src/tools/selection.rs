@@ -10,17 +10,20 @@ pub enum Toolset {
     Rag,
     Clipboard,
     Notifications,
+    /// Memory sessions, observations and recall.
+    Memory,
     /// The user's own MCP servers (hub mode) and the tools about them.
     Hub,
 }
 
 impl Toolset {
-    pub const ALL: [Toolset; 6] = [
+    pub const ALL: [Toolset; 7] = [
         Toolset::Agents,
         Toolset::Docs,
         Toolset::Rag,
         Toolset::Clipboard,
         Toolset::Notifications,
+        Toolset::Memory,
         Toolset::Hub,
     ];
 
@@ -31,6 +34,7 @@ impl Toolset {
             Toolset::Rag => "rag",
             Toolset::Clipboard => "clipboard",
             Toolset::Notifications => "notifications",
+            Toolset::Memory => "memory",
             Toolset::Hub => "hub",
         }
     }

@@ -11,4 +11,5 @@ pub mod clipboard;
 pub mod documents;
 pub mod keys;
 pub mod limits;
+pub mod memory;
 pub mod notifications;

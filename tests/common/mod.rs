@@ -13,6 +13,11 @@
 pub mod http;
 pub mod mcp;
 
+/// The tools a client is offered with every toolset and no hub server: ours, less the hub's
+/// (listed only while the hub has servers).
+#[allow(dead_code, reason = "not every test crate counts the tools")]
+pub const LISTED_TOOLS: usize = 30;
+
 use std::time::Duration;
 
 use pluggedin_mcp::{

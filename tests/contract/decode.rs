@@ -14,6 +14,7 @@ use pluggedin_mcp::{
             DocumentUpdate, DocumentUpdateMetadata, ListQuery, ModelRef, NewDocument,
             NewDocumentMetadata,
         },
+        memory::{MemoryQuery, NewObservation},
     },
     secret::Secret,
 };
@@ -78,6 +79,8 @@ enum Expect {
 fn expected_outcome(fixture: &Exchange) -> Expect {
     match (fixture.name.as_str(), fixture.status) {
         ("clipboard_pop_empty", 404) => Expect::Ok,
+        // Ending an ended memory session is a 200 with `success: false`: a conflict.
+        ("memory_end_again", 200) => Expect::Error("Conflict"),
         (_, 200..=299) => Expect::Ok,
         (_, 401) => Expect::Error("Unauthorized"),
         (_, 403) => Expect::Error("Forbidden"),
@@ -314,6 +317,33 @@ async fn call(client: &Client, fixture: &Exchange) -> Result<Result<(), ApiError
                 .await,
         ),
         "agent_delete" | "agent_delete_missing" => done(client.delete_agent(ID).await),
+        "memory_start" | "memory_start_invalid" => done(client.memory_start("c", None).await),
+        "memory_session" | "memory_session_missing" => done(client.memory_session(ID).await),
+        "memory_observe" | "memory_observe_invalid" => done(
+            client
+                .memory_observe(
+                    ID,
+                    &NewObservation {
+                        kind: "insight".into(),
+                        content: "c".into(),
+                        outcome: None,
+                        metadata: None,
+                    },
+                )
+                .await,
+        ),
+        "memory_observations" => done(client.memory_observations(ID).await),
+        "memory_search" | "memory_search_invalid" => done(
+            client
+                .memory_search(&MemoryQuery {
+                    query: "q".into(),
+                    top_k: 5,
+                    ..MemoryQuery::default()
+                })
+                .await,
+        ),
+        "memory_details" => done(client.memory_details(&[ID.to_string()]).await),
+        "memory_end" | "memory_end_again" => done(client.memory_end(ID).await),
         other => return Err(format!("no client call is mapped to the fixture {other}")),
     };
     Ok(outcome)

@@ -197,6 +197,40 @@ pub const STEPS: &[Step] = &[
         .body(r#"{"drain_timeout_seconds":10}"#),
     step("agent_delete", "DELETE", "/api/agents/{agent}"),
     step("agent_delete_missing", "DELETE", "/api/agents/{missing}"),
+    // Memory: a session's life, its observations, search and details.
+    step("memory_start", "POST", "/api/memory/sessions")
+        .body(r#"{"content_session_id":"contract-{run}"}"#)
+        .capture(&[("memsession", "/data/uuid"), ("memid", "/data/memorySessionId")]),
+    step("memory_start_invalid", "POST", "/api/memory/sessions").body("{}"),
+    step("memory_session", "GET", "/api/memory/sessions/{memid}"),
+    step("memory_session_missing", "GET", "/api/memory/sessions/{missing}"),
+    step(
+        "memory_observe",
+        "POST",
+        "/api/memory/sessions/{memsession}/observations",
+    )
+    .body(
+        r#"{"type":"insight","content":"The contract walk records an insight about {run}.","outcome":"success","metadata":{"tool_name":"contract"}}"#,
+    ),
+    step(
+        "memory_observe_invalid",
+        "POST",
+        "/api/memory/sessions/{memsession}/observations",
+    )
+    .body(r#"{"type":"nonsense","content":"x"}"#),
+    step(
+        "memory_observations",
+        "GET",
+        "/api/memory/sessions/{memsession}/observations",
+    ),
+    step("memory_search", "POST", "/api/memory/search")
+        .body(r#"{"query":"contract walk insight","top_k":5}"#),
+    step("memory_search_invalid", "POST", "/api/memory/search").body(r#"{"query":""}"#),
+    step("memory_details", "POST", "/api/memory/search/details")
+        .body(r#"{"memory_uuids":["{missing}"]}"#),
+    step("memory_end", "PATCH", "/api/memory/sessions/{memid}").body(r#"{"action":"end"}"#),
+    step("memory_end_again", "PATCH", "/api/memory/sessions/{memid}")
+        .body(r#"{"action":"end"}"#),
     step("wrong_key", "GET", "/api/notifications?limit=1").wrong_key(),
 ];
 

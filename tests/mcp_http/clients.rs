@@ -9,7 +9,7 @@ async fn exercise(
     name: &str,
 ) {
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 25);
+    assert_eq!(tools.len(), crate::common::LISTED_TOOLS);
     let (err, set) = call(
         client,
         "clipboard_set",
@@ -49,4 +49,38 @@ async fn protocol_2026_07_28_without_a_handshake() {
     let client = server.connect_modern().await;
     exercise(&client, "modern").await;
     client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn memory_over_http_for_both_protocol_revisions() {
+    let (server, _dir) = spawn_local_http(&[]);
+    let legacy = server.connect(None).await;
+    let modern = server.connect_modern().await;
+    let (err, started) = call(
+        &legacy,
+        "memory_start",
+        json!({ "content_session_id": "http-task" }),
+    )
+    .await;
+    assert!(!err, "{started}");
+    let uuid = started["uuid"].as_str().unwrap();
+    let (err, observed) = call(
+        &modern,
+        "memory_observe",
+        json!({ "session_uuid": uuid, "type": "user_preference", "content": "The user prefers YAML over JSON configs." }),
+    )
+    .await;
+    assert!(!err, "{observed}");
+    let (err, found) = call(&legacy, "memory_search", json!({ "query": "YAML configs" })).await;
+    assert!(!err, "{found}");
+    assert_eq!(found["memories"][0]["ring"], "longterm", "{found}");
+    let (err, ended) = call(
+        &modern,
+        "memory_end",
+        json!({ "session": started["memory_session_id"] }),
+    )
+    .await;
+    assert!(!err, "{ended}");
+    legacy.cancel().await.unwrap();
+    modern.cancel().await.unwrap();
 }

@@ -100,7 +100,10 @@ async fn a_legacy_sse_client_initializes_lists_and_calls() {
         .await
         .unwrap();
     let list = sse.response(2).await;
-    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 25);
+    assert_eq!(
+        list["result"]["tools"].as_array().unwrap().len(),
+        crate::common::LISTED_TOOLS
+    );
 
     post(json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call",
         "params": { "name": "clipboard_push", "arguments": { "value": "via sse" } } }))

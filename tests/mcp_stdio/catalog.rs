@@ -21,7 +21,7 @@ async fn every_tool_is_fully_described_and_portable() {
     let mcp = start_local(dir.path()).await;
     let tools = mcp.client.list_all_tools().await.unwrap();
     mcp.close().await;
-    assert_eq!(tools.len(), 25);
+    assert_eq!(tools.len(), crate::common::LISTED_TOOLS);
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     let mut sorted = names.clone();
     sorted.sort_unstable();
@@ -103,11 +103,19 @@ async fn every_tool_is_fully_described_and_portable() {
     }
 }
 
+/// What every tool costs a model, all toolsets together. 16 KiB held 25 tools; it became
+/// 18 KiB with the memory toolset (5 tools, descriptions already cut to the bone) and the
+/// hub's 4 tools, which are listed only in hub mode (status and refresh while servers are
+/// configured, search and call instead of a catalog too big to list).
+const CATALOG_BUDGET_BYTES: usize = 18 * 1024;
+
 #[test]
 fn the_catalog_fits_the_token_budget() {
     let bytes = catalog::model_facing_bytes(&PluggedinServer::catalog().unwrap());
-    println!("tool catalog: {bytes} bytes of names, descriptions and input schemas (budget 16384)");
-    assert!(bytes <= 16 * 1024, "{bytes} bytes");
+    println!(
+        "tool catalog: {bytes} bytes of names, descriptions and input schemas (budget {CATALOG_BUDGET_BYTES})"
+    );
+    assert!(bytes <= CATALOG_BUDGET_BYTES, "{bytes} bytes");
 }
 
 /// The lines of `new` that differ from `old`, as `-`/`+` pairs around the first difference

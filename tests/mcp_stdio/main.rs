@@ -13,5 +13,6 @@ mod catalog;
 mod data;
 mod failures;
 mod fidelity;
+mod memory;
 mod protocol;
 mod surface;

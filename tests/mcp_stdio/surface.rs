@@ -81,7 +81,7 @@ async fn resources_of_every_kind_with_paging() {
     assert!(bad_cursor.is_err());
 
     let templates = mcp.client.list_all_resource_templates().await.unwrap();
-    assert_eq!(templates.len(), 3);
+    assert_eq!(templates.len(), 4);
 
     let read = |uri: String| {
         let client = &mcp.client;
@@ -146,6 +146,7 @@ async fn prompts_render_with_arguments() {
         [
             "agent_health_report",
             "deploy_agent",
+            "long_task_memory",
             "research_and_record",
             "working_memory"
         ]
@@ -358,7 +359,7 @@ async fn read_only_lists_and_refuses() {
             .all(|t| t.annotations.as_ref().unwrap().read_only_hint == Some(true))
     );
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names.len(), 11, "{names:?}");
+    assert_eq!(names.len(), 13, "{names:?}");
     assert!(
         names.contains(&"agent_status")
             && names.contains(&"rag_ask")

@@ -1,0 +1,343 @@
+//! Memory tools: a session per task, observations recorded while working, and search over
+//! what was learned (Plugged.in's `/api/memory/…`, or the embedded API offline). The
+//! official server's hidden pattern and archetype tools are not here: the embedded API has
+//! no collective memory or Jungian model to answer them honestly.
+
+use rmcp::{RoleServer, service::RequestContext, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    PluggedinServer, cancellable,
+    params::Parameters,
+    reply::{Json, ToolError},
+};
+use crate::{
+    api::memory::{MemoryQuery, NewObservation},
+    vocab::memory::{ObservationType, Outcome, RingType},
+};
+
+/// Plugged.in's limit on one observation.
+const MAX_CONTENT_CHARS: usize = 10_000;
+const MAX_QUERY_CHARS: usize = 1_000;
+const MAX_DETAILS: usize = 20;
+/// Longest memory text a search result carries (details has the rest).
+const RESULT_CHARS: usize = 1_000;
+const SESSION_NEXT: &str = "memory_start gives a session's uuid and memory_session_id.";
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StartParams {
+    /// Your id for the task this session covers.
+    pub content_session_id: String,
+    /// Agent uuid, if it is an agent's memory.
+    pub agent_uuid: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Started {
+    /// Pass to memory_observe as session_uuid.
+    pub uuid: String,
+    /// Pass to memory_end.
+    pub memory_session_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EndParams {
+    /// memory_session_id or uuid.
+    pub session: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Ended {
+    /// The session's uuid.
+    pub uuid: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ObserveParams {
+    /// uuid from memory_start.
+    pub session_uuid: String,
+    #[serde(rename = "type")]
+    pub kind: ObservationType,
+    /// Up to 10,000 chars.
+    pub content: String,
+    pub outcome: Option<Outcome>,
+    /// e.g. tool_name.
+    pub metadata: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Observed {
+    pub uuid: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchParams {
+    /// Up to 1,000 chars.
+    pub query: String,
+    /// procedures (how-to), practice (what was done), longterm (preferences, insights), shocks (failures).
+    pub ring_types: Option<Vec<RingType>>,
+    /// Only this agent's (uuid).
+    pub agent_uuid: Option<String>,
+    /// 1-50, default 10.
+    pub top_k: Option<u8>,
+    /// Add collective patterns (Plugged.in only).
+    #[serde(default)]
+    pub include_gut: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Memory {
+    /// Pass to memory_details for the full text.
+    pub uuid: String,
+    pub ring: String,
+    /// The memory's text (cut to 1,000 characters).
+    pub content: String,
+    /// Relevance to the query, 0-1.
+    pub similarity: f64,
+    pub decay_stage: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Memories {
+    pub memories: Vec<Memory>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DetailsParams {
+    /// 1-20 uuids from memory_search.
+    pub memory_uuids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Details {
+    /// Each memory in full, as Plugged.in keeps it.
+    pub memories: Vec<Value>,
+}
+
+fn uuid_arg(field: &str, value: &str, next: &str) -> Result<String, ToolError> {
+    uuid::Uuid::parse_str(value.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| ToolError::invalid(field, format!("must be a uuid; {next}")))
+}
+
+fn chars_between(field: &str, value: &str, max: usize) -> Result<(), ToolError> {
+    let n = value.chars().count();
+    if value.trim().is_empty() || n > max {
+        return Err(ToolError::invalid(
+            field,
+            format!("must be 1 to {max} characters (got {n})"),
+        ));
+    }
+    Ok(())
+}
+
+fn memory_of(v: &Value) -> Memory {
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Memory {
+        uuid: text("uuid"),
+        ring: text("ringType"),
+        content: crate::text::truncate(&text("content"), RESULT_CHARS),
+        similarity: v.get("similarity").and_then(Value::as_f64).unwrap_or(0.0),
+        decay_stage: text("decayStage"),
+        tags: v
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|t| {
+                t.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        created_at: text("createdAt"),
+    }
+}
+
+#[tool_router(router = memory_tools, vis = "pub(crate)")]
+impl PluggedinServer {
+    /// Start a memory session for a task (then memory_observe, memory_end).
+    #[tool(
+        title = "Start memory session",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn memory_start(
+        &self,
+        Parameters(p): Parameters<StartParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Started>, ToolError> {
+        chars_between("content_session_id", &p.content_session_id, 500)?;
+        let agent = p
+            .agent_uuid
+            .as_deref()
+            .map(|a| uuid_arg("agent_uuid", a, "list_agents shows agents' uuids"))
+            .transpose()?;
+        let started = cancellable(
+            &ctx.ct,
+            self.client(&ctx)?
+                .memory_start(p.content_session_id.trim(), agent.as_deref()),
+        )
+        .await?;
+        Ok(Json::new(Started {
+            uuid: started.uuid,
+            memory_session_id: started.memory_session_id,
+        }))
+    }
+
+    /// End a memory session; Plugged.in then consolidates it.
+    #[tool(
+        title = "End memory session",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn memory_end(
+        &self,
+        Parameters(p): Parameters<EndParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Ended>, ToolError> {
+        let session = p.session.trim();
+        if session.is_empty()
+            || session.len() > 100
+            || !session
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ToolError::invalid(
+                "session",
+                format!(
+                    "must be a memory_session_id (ms_…) or uuid: letters, digits, _ and -; {SESSION_NEXT}"
+                ),
+            ));
+        }
+        let ended = cancellable(&ctx.ct, self.client(&ctx)?.memory_end(session))
+            .await
+            .map_err(|e| ToolError::api(e, SESSION_NEXT))?;
+        Ok(Json::new(Ended { uuid: ended.uuid }))
+    }
+
+    /// Record what happened, was decided or learned in a memory session.
+    #[tool(
+        title = "Record observation",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn memory_observe(
+        &self,
+        Parameters(p): Parameters<ObserveParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Observed>, ToolError> {
+        let session = uuid_arg("session_uuid", &p.session_uuid, SESSION_NEXT)?;
+        chars_between("content", &p.content, MAX_CONTENT_CHARS)?;
+        let observation = NewObservation {
+            kind: p.kind.as_str().to_string(),
+            content: p.content,
+            outcome: p.outcome.map(|o| o.as_str().to_string()),
+            metadata: p.metadata,
+        };
+        let observed = cancellable(
+            &ctx.ct,
+            self.client(&ctx)?.memory_observe(&session, &observation),
+        )
+        .await
+        .map_err(|e| ToolError::api(e, SESSION_NEXT))?;
+        Ok(Json::new(Observed {
+            uuid: observed.uuid,
+            kind: observation.kind,
+        }))
+    }
+
+    /// Search what was learned in all sessions, best first.
+    #[tool(
+        title = "Search memory",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn memory_search(
+        &self,
+        Parameters(p): Parameters<SearchParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Memories>, ToolError> {
+        chars_between("query", &p.query, MAX_QUERY_CHARS)?;
+        let top_k = p.top_k.unwrap_or(10);
+        if !(1..=50).contains(&top_k) {
+            return Err(ToolError::invalid("top_k", "must be between 1 and 50"));
+        }
+        let agent = p
+            .agent_uuid
+            .as_deref()
+            .map(|a| uuid_arg("agent_uuid", a, "list_agents shows agents' uuids"))
+            .transpose()?;
+        let query = MemoryQuery {
+            query: p.query,
+            ring_types: p
+                .ring_types
+                .map(|r| r.iter().map(|t| t.as_str().to_string()).collect()),
+            agent_uuid: agent,
+            top_k,
+            include_gut: p.include_gut,
+        };
+        let found = cancellable(&ctx.ct, self.client(&ctx)?.memory_search(&query)).await?;
+        Ok(Json::new(Memories {
+            memories: found.iter().map(memory_of).collect(),
+        }))
+    }
+
+    /// Full text and history of memories from memory_search.
+    #[tool(
+        title = "Memory details",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn memory_details(
+        &self,
+        Parameters(p): Parameters<DetailsParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Details>, ToolError> {
+        if p.memory_uuids.is_empty() || p.memory_uuids.len() > MAX_DETAILS {
+            return Err(ToolError::invalid(
+                "memory_uuids",
+                format!(
+                    "must list 1 to {MAX_DETAILS} uuids (got {})",
+                    p.memory_uuids.len()
+                ),
+            ));
+        }
+        let uuids = p
+            .memory_uuids
+            .iter()
+            .map(|u| uuid_arg("memory_uuids", u, "memory_search gives memories' uuids"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let memories = cancellable(&ctx.ct, self.client(&ctx)?.memory_details(&uuids)).await?;
+        Ok(Json::new(Details { memories }))
+    }
+}
