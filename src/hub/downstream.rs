@@ -225,6 +225,11 @@ impl Downstream {
         lock(&self.snapshot).clone()
     }
 
+    /// Whether a call to it is in flight.
+    pub fn busy(&self) -> bool {
+        self.in_flight.any()
+    }
+
     /// Whether `which` names this server (its configured name or its tool prefix).
     pub fn answers_to(&self, which: &str) -> bool {
         which == self.spec.name || which == self.prefix

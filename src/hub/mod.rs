@@ -500,6 +500,11 @@ impl Hub {
             .clone()
     }
 
+    /// Whether a call to one of its servers is in flight.
+    pub fn busy(&self) -> bool {
+        lock(&self.inner.servers).values().any(|s| s.busy())
+    }
+
     /// Whether no source configures any server (the hub's own tools are then not listed).
     pub fn is_empty(&self) -> bool {
         lock(&self.inner.servers).is_empty()

@@ -135,6 +135,11 @@ impl InFlight {
             .map(|(_, c)| c.clone())
     }
 
+    /// Whether a call is in flight.
+    pub fn any(&self) -> bool {
+        !lock(&self.calls).is_empty()
+    }
+
     fn latest(&self) -> Option<Arc<Caller>> {
         lock(&self.calls).last().map(|(_, c)| c.clone())
     }

@@ -229,8 +229,10 @@ impl Tenants {
     fn close_idle(&self) -> usize {
         let idle: Vec<String> = lock(&self.tenants)
             .iter()
+            // A call still in flight (a long one, reporting progress) is use.
             .filter(|(_, s)| {
-                s.hub.initialized() && lock(&s.last_used).elapsed() >= self.limits.idle
+                s.hub.get().is_some_and(|t| !t.hub.busy())
+                    && lock(&s.last_used).elapsed() >= self.limits.idle
             })
             .map(|(fp, _)| fp.clone())
             .collect();

@@ -259,6 +259,11 @@ async fn idle_hubs_close_and_their_children_go() {
     })
     .await;
     assert_eq!(processes_with_env(&format!("FIXTURE_LABEL={tag}")), 1);
+    // A call in flight for longer than the idle time is use: the hub stays for it.
+    let slow = call(&alpha, "idle__slow", json!({"ms": 2500}))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&slow), format!("{tag}: slept 2500 ms"), "{slow:?}");
     wait_until("the idle hub's child is gone", || {
         processes_with_env(&format!("FIXTURE_LABEL={tag}")) == 0
     })
