@@ -76,7 +76,7 @@ pub struct ToolMatch {
     pub description: Option<String>,
     /// The JSON Schema of its arguments.
     #[serde(rename = "inputSchema")]
-    pub input_schema: serde_json::Value,
+    pub input_schema: serde_json::Map<String, serde_json::Value>,
     /// Relevance; only comparable within one search.
     pub score: f64,
 }
@@ -262,7 +262,7 @@ impl PluggedinServer {
                 name: tool.name.to_string(),
                 server,
                 description: tool.description.map(|d| d.to_string()),
-                input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
+                input_schema: (*tool.input_schema).clone(),
                 score: (score * 1000.0).round() / 1000.0,
             })
             .collect();

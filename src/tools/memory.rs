@@ -117,7 +117,7 @@ pub struct DetailsParams {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Details {
     /// Each memory in full, as Plugged.in keeps it.
-    pub memories: Vec<Value>,
+    pub memories: Vec<serde_json::Map<String, Value>>,
 }
 
 fn uuid_arg(field: &str, value: &str, next: &str) -> Result<String, ToolError> {
@@ -337,7 +337,14 @@ impl PluggedinServer {
             .iter()
             .map(|u| uuid_arg("memory_uuids", u, "memory_search gives memories' uuids"))
             .collect::<Result<Vec<_>, _>>()?;
-        let memories = cancellable(&ctx.ct, self.client(&ctx)?.memory_details(&uuids)).await?;
+        let memories = cancellable(&ctx.ct, self.client(&ctx)?.memory_details(&uuids))
+            .await?
+            .into_iter()
+            .filter_map(|m| match m {
+                Value::Object(m) => Some(m),
+                _ => None,
+            })
+            .collect();
         Ok(Json::new(Details { memories }))
     }
 }
