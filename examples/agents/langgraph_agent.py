@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import warnings
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -51,14 +50,13 @@ class ScriptedChatModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> ChatResult:
         seen = [m for m in messages if isinstance(m, ToolMessage)]
-        self.report.tool_results = [
-            ("error: " if m.status == "error" else "") + text_of(m) for m in seen
-        ]
-        calls = task.steps(self.report.run)
-        if self.only_count or len(seen) >= len(calls):
+        step = self.report.next_call(
+            [("error: " if m.status == "error" else "") + text_of(m) for m in seen]
+        )
+        if self.only_count or step is None:
             message = AIMessage(content="ok" if self.only_count else "done")
         else:
-            name, args = calls[len(seen)]
+            name, args = step
             message = AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"call_{len(seen)}"}])
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -66,21 +64,18 @@ class ScriptedChatModel(BaseChatModel):
 async def main() -> None:
     args = task.parse_args("LangGraph")
     report = task.Report("langgraph", args.transport, args.run_id)
-    http = None
-    if args.transport == "stdio":
-        connection = {
-            "transport": "stdio",
-            "command": task.binary(),
-            "args": task.server_args(args.data_dir),
-            "env": task.server_env(),
-        }
-    else:
-        http = task.HttpServer(args.data_dir)
-        connection = {"transport": "streamable_http", "url": http.url}
-    try:
+    with task.http_server(args) as http:
+        if http:
+            connection = {"transport": "streamable_http", "url": http.url}
+        else:
+            connection = {
+                "transport": "stdio",
+                "command": task.binary(),
+                "args": task.server_args(args.data_dir),
+                "env": task.server_env(),
+            }
         client = MultiServerMCPClient({"pluggedin": connection})
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with task.recording_warnings(report):
             tools = await client.get_tools()
             if task.real_model():
                 from langchain.chat_models import init_chat_model
@@ -91,10 +86,6 @@ async def main() -> None:
             agent = create_agent(model, tools, system_prompt=task.INSTRUCTIONS.format(run=args.run_id))
             state = await agent.ainvoke({"messages": [("user", "Do the task.")]}, {"recursion_limit": 40})
         report.answer = str(state["messages"][-1].content)
-        report.schema_warnings = [str(w.message) for w in caught]
-    finally:
-        if http:
-            http.close()
     report.print()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import warnings
 from typing import Any
 
 from agents import Agent, Runner, set_tracing_disabled
@@ -48,16 +47,15 @@ class ScriptedModel(Model):
 
     def __init__(self, report: task.Report, only_count: bool = False):
         self.report = report
-        self.calls = task.steps(report.run)
         self.only_count = only_count
 
     async def get_response(self, system_instructions, input, model_settings, tools, *args, **kwargs):
         self.report.tools_offered = len(tools)
         seen = tool_results(input)
-        self.report.tool_results = seen
-        if self.only_count or len(seen) >= len(self.calls):
+        step = self.report.next_call(seen)
+        if self.only_count or step is None:
             return _answer("done" if not self.only_count else "ok")
-        name, arguments = self.calls[len(seen)]
+        name, arguments = step
         call = ResponseFunctionToolCall(
             id=f"fc_{len(seen)}",
             call_id=f"call_{len(seen)}",
@@ -86,23 +84,17 @@ def _answer(text: str) -> ModelResponse:
 async def main() -> None:
     args = task.parse_args("OpenAI Agents SDK")
     report = task.Report("openai-agents", args.transport, args.run_id)
-    http = None
-    if args.transport == "stdio":
-        server = MCPServerStdio(
-            params={
+    options = {"cache_tools_list": True, "client_session_timeout_seconds": 30}
+    with task.http_server(args) as http:
+        if http:
+            server = MCPServerStreamableHttp(params={"url": http.url}, **options)
+        else:
+            params = {
                 "command": task.binary(),
                 "args": task.server_args(args.data_dir),
                 "env": task.server_env(),
-            },
-            cache_tools_list=True,
-            client_session_timeout_seconds=30,
-        )
-    else:
-        http = task.HttpServer(args.data_dir)
-        server = MCPServerStreamableHttp(
-            params={"url": http.url}, cache_tools_list=True, client_session_timeout_seconds=30
-        )
-    try:
+            }
+            server = MCPServerStdio(params=params, **options)
         async with server:
             if not task.real_model():
                 # Offline: traces would go to OpenAI's platform, which needs a key.
@@ -114,14 +106,9 @@ async def main() -> None:
                 mcp_servers=[server],
                 model=model,
             )
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            with task.recording_warnings(report):
                 result = await Runner.run(agent, "Do the task.", max_turns=20)
             report.answer = str(result.final_output)
-            report.schema_warnings = [str(w.message) for w in caught]
-    finally:
-        if http:
-            http.close()
     report.print()
 
 

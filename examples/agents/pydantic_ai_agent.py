@@ -9,7 +9,6 @@ PLUGGEDIN_AGENT_MODEL=openai:gpt-5 (and OPENAI_API_KEY) a real model does the ta
 from __future__ import annotations
 
 import asyncio
-import warnings
 
 from fastmcp.client.transports import StdioTransport
 from pydantic_ai import Agent
@@ -43,14 +42,11 @@ def tool_results(messages: list[ModelMessage]) -> list[str]:
 
 
 def scripted(report: task.Report):
-    calls = task.steps(report.run)
-
     def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         report.tools_offered = len(info.function_tools)
-        seen = tool_results(messages)
-        report.tool_results = seen
-        if len(seen) < len(calls):
-            name, args = calls[len(seen)]
+        call = report.next_call(tool_results(messages))
+        if call:
+            name, args = call
             return ModelResponse(parts=[ToolCallPart(tool_name=name, args=args)])
         return ModelResponse(parts=[TextPart("done")])
 
@@ -60,20 +56,14 @@ def scripted(report: task.Report):
 async def main() -> None:
     args = task.parse_args("Pydantic AI")
     report = task.Report("pydantic-ai", args.transport, args.run_id)
-    server = None
-    if args.transport == "stdio":
-        connection = StdioTransport(
+    with task.http_server(args) as http:
+        connection = http.url if http else StdioTransport(
             command=task.binary(), args=task.server_args(args.data_dir), env=task.server_env()
         )
-    else:
-        server = task.HttpServer(args.data_dir)
-        connection = server.url
-    try:
         toolset = MCPToolset(connection)
         model = task.real_model() or scripted(report)
         agent = Agent(model, toolsets=[toolset], instructions=task.INSTRUCTIONS.format(run=args.run_id))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with task.recording_warnings(report):
             if args.check_schemas:
                 # The model's first turn receives every tool as Pydantic AI converted it.
                 check = Agent(
@@ -83,10 +73,6 @@ async def main() -> None:
             else:
                 result = await agent.run("Do the task.")
                 report.answer = str(result.output)
-        report.schema_warnings = [str(w.message) for w in caught]
-    finally:
-        if server:
-            server.close()
     report.print()
 
 

@@ -12,6 +12,7 @@ the same task from the instructions instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +74,13 @@ class Report:
     tool_results: list[str] = field(default_factory=list)
     answer: str = ""
     schema_warnings: list[str] = field(default_factory=list)
+
+    def next_call(self, seen: list[str]) -> tuple[str, dict] | None:
+        """The scripted model's turn: records what the tools answered so far (`seen`, as the
+        model sees it) and gives the next call of the task, or None when it is done."""
+        self.tool_results = seen
+        calls = steps(self.run)
+        return calls[len(seen)] if len(seen) < len(calls) else None
 
     def result_of(self, tool: str) -> str:
         """What `tool` answered, as the model saw it ("" if it was not called)."""
@@ -177,6 +186,20 @@ class HttpServer:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def http_server(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """The HTTP server for `--transport http` (None for stdio), stopped on exit."""
+    return HttpServer(args.data_dir) if args.transport == "http" else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def recording_warnings(report: Report):
+    """Every warning raised inside (schema conversion among them) goes into the report."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    report.schema_warnings = [str(w.message) for w in caught]
 
 
 def real_model() -> str | None:

@@ -76,11 +76,9 @@ impl Client {
         if let Some(agent) = agent_uuid {
             body["agent_uuid"] = json!(agent);
         }
-        self.json::<Envelope<StartedSession>>(
-            Request::post(&["api", "memory", "sessions"], body).not_retried(),
-        )
-        .await?
-        .into_data()
+        self.json::<Envelope<StartedSession>>(Request::post(&["api", "memory", "sessions"], body))
+            .await?
+            .into_data()
     }
 
     /// Ends a session, by its uuid or its `ms_…` id.
@@ -105,13 +103,10 @@ impl Client {
         session_uuid: &str,
         observation: &NewObservation,
     ) -> Result<Uuid, ApiError> {
-        self.json::<Envelope<Uuid>>(
-            Request::post(
-                &["api", "memory", "sessions", session_uuid, "observations"],
-                json!(observation),
-            )
-            .not_retried(),
-        )
+        self.json::<Envelope<Uuid>>(Request::post(
+            &["api", "memory", "sessions", session_uuid, "observations"],
+            json!(observation),
+        ))
         .await?
         .into_data()
     }

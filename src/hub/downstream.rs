@@ -273,10 +273,7 @@ impl Downstream {
     ) -> Result<CallToolResponse, CallError> {
         let (timeout, max_total) = bounds;
         let deadline = tokio::time::Instant::now() + timeout;
-        let peer = match self.current_peer() {
-            Some(peer) => peer,
-            None => self.wait_for_peer(deadline, ct).await?,
-        };
+        let peer = self.live_peer(deadline, ct).await?;
         let started = Instant::now();
         let options = PeerRequestOptions::with_timeout(timeout)
             .reset_timeout_on_progress()
@@ -384,10 +381,7 @@ impl Downstream {
         Fut: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
     {
         let deadline = tokio::time::Instant::now() + timeout;
-        let peer = match self.current_peer() {
-            Some(peer) => peer,
-            None => self.wait_for_peer(deadline, ct).await?,
-        };
+        let peer = self.live_peer(deadline, ct).await?;
         let started = Instant::now();
         // Dropping the request future cancels it downstream (rmcp sends notifications/cancelled).
         let outcome = tokio::select! {
@@ -403,12 +397,16 @@ impl Downstream {
         outcome.map_err(|e| self.failed(e))
     }
 
-    /// A server that is down gets one immediate reconnect; the call waits for it.
-    async fn wait_for_peer(
+    /// The live connection; a server that is down gets one immediate reconnect, and the
+    /// call waits for it.
+    async fn live_peer(
         &self,
         deadline: tokio::time::Instant,
         ct: &CancellationToken,
     ) -> Result<Peer<RoleClient>, CallError> {
+        if let Some(peer) = self.current_peer() {
+            return Ok(peer);
+        }
         let down = |s: &Self| {
             let snap = s.snapshot();
             let reason = match snap.state {

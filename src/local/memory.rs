@@ -64,6 +64,17 @@ fn invalid_body(field: &str, message: impl Into<String>) -> ErrorResponse {
     )
 }
 
+/// `limit` (1..=`max`, default `default`) and `offset` (0 and up); values out of range or
+/// not numbers fall back to the defaults, as in the cloud.
+fn paging(q: &QueryParams, default: i64, max: i64) -> (i64, i64) {
+    let number = |key: &str| q.get(key).and_then(|v| v.parse::<i64>().ok());
+    let limit = number("limit")
+        .filter(|l| *l >= 1)
+        .map_or(default, |l| l.min(max));
+    let offset = number("offset").filter(|o| *o >= 0).unwrap_or(0);
+    (limit, offset)
+}
+
 fn created(data: Value) -> Response {
     (
         StatusCode::CREATED,
@@ -187,17 +198,7 @@ async fn list_sessions(State(app): State<AppState>, q: QueryParams) -> HttpResul
             "Invalid agent_uuid format",
         ));
     }
-    // Out-of-range values fall back to the defaults, as in the cloud.
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .filter(|l| *l >= 1)
-        .map_or(20, |l| l.min(100));
-    let offset = q
-        .get("offset")
-        .and_then(|o| o.parse::<i64>().ok())
-        .filter(|o| *o >= 0)
-        .unwrap_or(0);
+    let (limit, offset) = paging(&q, 20, 100);
     let status = q
         .get("status")
         .filter(|s| SESSION_STATUSES.contains(s))
@@ -384,16 +385,7 @@ async fn list_observations(
     q: QueryParams,
 ) -> HttpResult<Response> {
     let session_uuid = session_uuid_param(&id)?;
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .filter(|l| *l >= 1)
-        .map_or(100, |l| l.min(500));
-    let offset = q
-        .get("offset")
-        .and_then(|o| o.parse::<i64>().ok())
-        .filter(|o| *o >= 0)
-        .unwrap_or(0);
+    let (limit, offset) = paging(&q, 100, 500);
     let profile = app.store.profile_uuid.to_string();
     let rows = app
         .store

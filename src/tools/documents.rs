@@ -203,9 +203,11 @@ fn tags_arg(tags: Option<Vec<String>>) -> Result<Vec<String>, ToolError> {
 }
 
 fn doc_id(id: &str) -> Result<String, ToolError> {
-    uuid::Uuid::parse_str(id.trim())
-        .map(|u| u.to_string())
-        .map_err(|_| ToolError::invalid("id", format!("must be a document uuid. {NOT_FOUND_NEXT}")))
+    super::params::uuid_arg(
+        "id",
+        id,
+        &format!("must be a document uuid. {NOT_FOUND_NEXT}"),
+    )
 }
 
 impl PluggedinServer {

@@ -114,23 +114,9 @@ impl PluggedinServer {
         &self,
         ctx: &rmcp::service::RequestContext<rmcp::RoleServer>,
     ) -> Result<Hub, ToolError> {
-        match &self.shared.options.hub {
-            None => Err(ToolError::Refused(
-                "hub mode is off: start pluggedin-mcp with --servers FILE to reach your own MCP servers".into(),
-            )),
-            Some(super::HubAccess::Shared(hub)) => Ok(hub.clone()),
-            Some(super::HubAccess::PerKey(tenants)) => {
-                let key = super::ClientKey::of(ctx).ok_or_else(|| {
-                    ToolError::Refused(
-                        "this request carried no API key: send `Authorization: Bearer <your Plugged.in API key>`".into(),
-                    )
-                })?;
-                tenants
-                    .hub_for(&key)
-                    .await
-                    .map_err(|refusal| ToolError::Refused(refusal.to_string()))
-            }
-        }
+        self.hub_or_why(&ctx.extensions)
+            .await
+            .map_err(ToolError::Refused)
     }
 }
 

@@ -121,9 +121,14 @@ pub struct Details {
 }
 
 fn uuid_arg(field: &str, value: &str, next: &str) -> Result<String, ToolError> {
-    uuid::Uuid::parse_str(value.trim())
-        .map(|u| u.to_string())
-        .map_err(|_| ToolError::invalid(field, format!("must be a uuid; {next}")))
+    super::params::uuid_arg(field, value, &format!("must be a uuid; {next}"))
+}
+
+/// The optional `agent_uuid` of start and search.
+fn agent_arg(agent: Option<&str>) -> Result<Option<String>, ToolError> {
+    agent
+        .map(|a| uuid_arg("agent_uuid", a, "list_agents shows agents' uuids"))
+        .transpose()
 }
 
 fn chars_between(field: &str, value: &str, max: usize) -> Result<(), ToolError> {
@@ -181,11 +186,7 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Started>, ToolError> {
         chars_between("content_session_id", &p.content_session_id, 500)?;
-        let agent = p
-            .agent_uuid
-            .as_deref()
-            .map(|a| uuid_arg("agent_uuid", a, "list_agents shows agents' uuids"))
-            .transpose()?;
+        let agent = agent_arg(p.agent_uuid.as_deref())?;
         let started = cancellable(
             &ctx.ct,
             self.client(&ctx)?
@@ -288,11 +289,7 @@ impl PluggedinServer {
         if !(1..=50).contains(&top_k) {
             return Err(ToolError::invalid("top_k", "must be between 1 and 50"));
         }
-        let agent = p
-            .agent_uuid
-            .as_deref()
-            .map(|a| uuid_arg("agent_uuid", a, "list_agents shows agents' uuids"))
-            .transpose()?;
+        let agent = agent_arg(p.agent_uuid.as_deref())?;
         let query = MemoryQuery {
             query: p.query,
             ring_types: p

@@ -260,21 +260,31 @@ impl PluggedinServer {
     }
 
     /// The hub of the request that carried `extensions`: the shared one, or the one of its
-    /// client key. A key Plugged.in refuses (or a request without one) has none.
-    async fn hub(&self, extensions: &rmcp::model::Extensions) -> Option<crate::hub::Hub> {
-        match self.hub_access()? {
-            HubAccess::Shared(hub) => Some(hub.clone()),
-            HubAccess::PerKey(tenants) => {
-                let key = ClientKey::from_extensions(extensions)?;
-                match tenants.hub_for(&key).await {
-                    Ok(hub) => Some(hub),
-                    Err(refusal) => {
-                        tracing::debug!("no hub for this request: {refusal}");
-                        None
-                    }
-                }
+    /// client key; otherwise why there is none (no hub configured, no key, a key Plugged.in
+    /// refuses).
+    async fn hub_or_why(
+        &self,
+        extensions: &rmcp::model::Extensions,
+    ) -> Result<crate::hub::Hub, String> {
+        match self.hub_access() {
+            None => Err("hub mode is off: start pluggedin-mcp with --servers FILE to reach your own MCP servers".into()),
+            Some(HubAccess::Shared(hub)) => Ok(hub.clone()),
+            Some(HubAccess::PerKey(tenants)) => {
+                let key = ClientKey::from_extensions(extensions).ok_or_else(|| {
+                    "this request carried no API key: send `Authorization: Bearer <your Plugged.in API key>`".to_string()
+                })?;
+                tenants.hub_for(&key).await.map_err(|refusal| refusal.to_string())
             }
         }
+    }
+
+    /// [`Self::hub_or_why`], for the handlers that simply go without a hub.
+    async fn hub(&self, extensions: &rmcp::model::Extensions) -> Option<crate::hub::Hub> {
+        self.hub_access()?;
+        self.hub_or_why(extensions)
+            .await
+            .inspect_err(|why| tracing::debug!("no hub for this request: {why}"))
+            .ok()
     }
 
     pub fn backend(&self) -> Backend {

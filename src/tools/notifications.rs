@@ -73,14 +73,11 @@ pub struct Changed {
 }
 
 fn notification_id(id: &str) -> Result<String, ToolError> {
-    uuid::Uuid::parse_str(id.trim())
-        .map(|u| u.to_string())
-        .map_err(|_| {
-            ToolError::invalid(
-                "id",
-                format!("must be a notification uuid; {NOT_FOUND_NEXT}"),
-            )
-        })
+    super::params::uuid_arg(
+        "id",
+        id,
+        &format!("must be a notification uuid; {NOT_FOUND_NEXT}"),
+    )
 }
 
 #[tool_router(router = notification_tools, vis = "pub(crate)")]

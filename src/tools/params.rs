@@ -44,3 +44,11 @@ impl<S, P: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Paramet
             })
     }
 }
+
+/// A uuid argument, normalized; otherwise an invalid-argument error naming `field`, with
+/// `rule` (what the id is, and where to find one).
+pub fn uuid_arg(field: &str, value: &str, rule: &str) -> Result<String, super::reply::ToolError> {
+    uuid::Uuid::parse_str(value.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| super::reply::ToolError::invalid(field, rule))
+}

@@ -19,6 +19,21 @@ async fn start_session(mcp: &crate::common::mcp::Mcp, task: &str) -> (String, St
     )
 }
 
+/// `pluggedin://memory/sessions/{session}`, parsed.
+async fn session_resource(mcp: &crate::common::mcp::Mcp, session: &str) -> Value {
+    let read = mcp
+        .client
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "pluggedin://memory/sessions/{session}"
+        )))
+        .await
+        .unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("{read:?}")
+    };
+    serde_json::from_str(text).unwrap()
+}
+
 #[tokio::test]
 async fn a_session_is_recorded_searched_and_ended() {
     let dir = tempfile::tempdir().unwrap();
@@ -89,17 +104,7 @@ async fn a_session_is_recorded_searched_and_ended() {
     assert!(memory["accessCount"].as_i64().unwrap() >= 2, "{memory}");
 
     // The session as a resource: the session and its observations, in order.
-    let read = mcp
-        .client
-        .read_resource(ReadResourceRequestParams::new(format!(
-            "pluggedin://memory/sessions/{ms_id}"
-        )))
-        .await
-        .unwrap();
-    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
-        panic!("{read:?}")
-    };
-    let resource: Value = serde_json::from_str(text).unwrap();
+    let resource = session_resource(&mcp, &ms_id).await;
     assert_eq!(resource["session"]["status"], "active");
     assert_eq!(resource["session"]["observation_count"], 3);
     assert_eq!(resource["observations"].as_array().unwrap().len(), 3);
@@ -171,17 +176,7 @@ async fn memory_survives_a_restart_and_concurrent_observations_lose_nothing() {
     mcp.close().await;
 
     let mcp = spawn_local(dir.path()).await;
-    let read = mcp
-        .client
-        .read_resource(ReadResourceRequestParams::new(format!(
-            "pluggedin://memory/sessions/{ms_id}"
-        )))
-        .await
-        .unwrap();
-    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
-        panic!("{read:?}")
-    };
-    let resource: Value = serde_json::from_str(text).unwrap();
+    let resource = session_resource(&mcp, &ms_id).await;
     assert_eq!(resource["session"]["observation_count"], 40);
     assert_eq!(resource["observations"].as_array().unwrap().len(), 40);
     let found = mcp
