@@ -32,6 +32,8 @@ use support::{Stdio_, ms, percentile, print_table, row, rss_mb, timed};
 /// Set in the environment of the children that must act as the fixture server.
 const ROLE: &str = "HUB_BENCH_ROLE";
 const CALLS: usize = 2_000;
+/// Calls measured on one side before switching to the other.
+const BLOCK: usize = 100;
 
 fn me() -> String {
     std::env::current_exe().unwrap().display().to_string()
@@ -172,16 +174,23 @@ fn main() {
     eprintln!("measuring… (about a minute)");
 
     // Proxied call overhead: the same echo straight to the downstream, then through the hub.
+    // Measured in alternating blocks, so a machine that slows down or speeds up while it
+    // runs (shared, noisy) weighs on both sides alike.
     let mut direct = Stdio_::spawn_program(&me(), &[], &[(ROLE, "fixture")]);
     direct.initialize();
-    let args = json!({ "text": "ping" });
-    let straight = timed(CALLS, || {
-        direct.call("echo", args.clone());
-    });
     let mut through = hub(dir.path(), json!({ "f": fixture_entry(json!({})) }), 8);
-    let proxied = timed(CALLS, || {
-        through.call("f__echo", args.clone());
-    });
+    let args = json!({ "text": "ping" });
+    let (mut straight, mut proxied) = (Vec::new(), Vec::new());
+    for _ in 0..CALLS / BLOCK {
+        straight.extend(timed(BLOCK, || {
+            direct.call("echo", args.clone());
+        }));
+        proxied.extend(timed(BLOCK, || {
+            through.call("f__echo", args.clone());
+        }));
+    }
+    straight.sort();
+    proxied.sort();
     let (d50, _) = p50_p95(&straight);
     let (h50, h95) = p50_p95(&proxied);
     rows.push(row(

@@ -1,7 +1,7 @@
 //! The `pluggedin-mcp` binary: parse the command line, send logs to stderr, run.
 
 use clap::Parser;
-use pluggedin_mcp::config::{Cli, Command};
+use pluggedin_mcp::config::{Cli, Command, Transport};
 
 /// rmcp's transport worker logs a downstream server's connection failure with its raw URL
 /// (which may carry a token) at ERROR; the hub reports the same failure itself, scrubbed.
@@ -20,9 +20,21 @@ fn main() -> anyhow::Result<()> {
     // processes with a soft limit of 1024 and a much higher hard one.
     let files = pluggedin_mcp::listener::raise_file_limit();
     tracing::debug!(open_file_limit = files, "file limit");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // Over stdio one client talks to us, one message at a time on each pipe: a single thread
+    // serves it with no wake-ups between threads (a proxied hub call crosses four pipes, and
+    // each hand-off from one worker to another costs more than the work). Blocking work
+    // (SQLite, fork/exec) still runs on tokio's blocking pool. HTTP serves many clients at
+    // once, on every core.
+    let one_client = command.is_none() && cli.serve.http.transport == Transport::Stdio;
+    let runtime = if one_client {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
     runtime.block_on(async move {
         match command {
             Some(args) => pluggedin_mcp::serve::run_api(args).await,

@@ -71,6 +71,12 @@ pub enum Frame {
 
 /// Classifies one frame (one line on stdio, one HTTP body).
 pub fn classify(bytes: &[u8]) -> Frame {
+    // Almost every frame is valid: decoded once, straight from the bytes (rmcp checks
+    // `jsonrpc` is "2.0" and the id's type itself). Only a frame that fails is read again
+    // as plain JSON, to say what is wrong with it.
+    if let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(bytes) {
+        return Frame::Message(Box::new(message));
+    }
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {

@@ -59,7 +59,66 @@ where
 
 /// The stdio transport of the real process.
 pub fn stdio() -> StdioTransport {
-    start(tokio::io::stdin(), tokio::io::stdout())
+    start(fd::stdin(), fd::stdout())
+}
+
+/// stdin and stdout read and written through the runtime's event loop when they are pipes or
+/// sockets (what MCP clients give a server: Python's subprocess makes pipes, Node's makes
+/// Unix sockets). tokio's own `Stdin`/`Stdout` hand every read and write to a blocking
+/// thread, which costs two thread wake-ups per message; a terminal or a file keeps them.
+mod fd {
+    use std::os::{
+        fd::{AsFd, OwnedFd},
+        unix::fs::FileTypeExt,
+    };
+
+    use tokio::io::{AsyncRead, AsyncWrite};
+
+    enum Kind {
+        Pipe,
+        Socket,
+        Other,
+    }
+
+    /// A duplicate of `fd` (the same open file) and what it is.
+    fn open(fd: impl AsFd) -> Option<(OwnedFd, Kind)> {
+        let owned = fd.as_fd().try_clone_to_owned().ok()?;
+        let file = std::fs::File::from(owned);
+        let kind = match file.metadata().ok()?.file_type() {
+            t if t.is_fifo() => Kind::Pipe,
+            t if t.is_socket() => Kind::Socket,
+            _ => Kind::Other,
+        };
+        Some((file.into(), kind))
+    }
+
+    fn socket(fd: OwnedFd) -> Option<tokio::net::UnixStream> {
+        let socket = std::os::unix::net::UnixStream::from(fd);
+        socket.set_nonblocking(true).ok()?;
+        tokio::net::UnixStream::from_std(socket).ok()
+    }
+
+    pub fn stdin() -> Box<dyn AsyncRead + Unpin + Send> {
+        let evented: Option<Box<dyn AsyncRead + Unpin + Send>> = match open(std::io::stdin()) {
+            Some((fd, Kind::Pipe)) => tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
+                .ok()
+                .map(|r| Box::new(r) as _),
+            Some((fd, Kind::Socket)) => socket(fd).map(|s| Box::new(s) as _),
+            _ => None,
+        };
+        evented.unwrap_or_else(|| Box::new(tokio::io::stdin()))
+    }
+
+    pub fn stdout() -> Box<dyn AsyncWrite + Unpin + Send> {
+        let evented: Option<Box<dyn AsyncWrite + Unpin + Send>> = match open(std::io::stdout()) {
+            Some((fd, Kind::Pipe)) => tokio::net::unix::pipe::Sender::from_owned_fd(fd)
+                .ok()
+                .map(|w| Box::new(w) as _),
+            Some((fd, Kind::Socket)) => socket(fd).map(|s| Box::new(s) as _),
+            _ => None,
+        };
+        evented.unwrap_or_else(|| Box::new(tokio::io::stdout()))
+    }
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(mut output: W, mut frames: mpsc::Receiver<Vec<u8>>) {
