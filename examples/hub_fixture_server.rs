@@ -17,6 +17,13 @@
 //! sends a log message; `wait_cancel` waits to be cancelled and `cancellations` counts how
 //! many calls were.
 //!
+//! For tasks (SEP-2663): `task_job` runs `steps` steps over `ms`; for a client that declared
+//! the tasks extension it is a task (status message and `notifications/tasks` each step;
+//! with `text`, it asks the user that, as an input request, before it finishes), otherwise
+//! an ordinary call. `FIXTURE_RAW_TASKS=1` makes a server without rmcp that answers every
+//! `tools/call` with a task, asked for or not, as a careless server might (the hub then
+//! follows the task itself), and counts `tasks/cancel` in `cancellations`.
+//!
 //! For tool search: with `FIXTURE_DOMAINS` (a file like `tests/fixtures/tool_search/
 //! domains.json`), the server is the domain its label names, with 20 tools of that domain
 //! (create, list, get, update and delete of its four kinds of things) and nothing else.
@@ -51,6 +58,7 @@ struct Fixture {
     cancellations: Arc<std::sync::atomic::AtomicUsize>,
     /// A domain's tools (`FIXTURE_DOMAINS`): when set, the only tools.
     domain: Arc<Vec<Tool>>,
+    tasks: rmcp::task_manager::TaskManager,
 }
 
 /// The 20 tools of the domain `label` in the domains file at `path`.
@@ -176,6 +184,11 @@ impl Fixture {
                 "How many calls were cancelled.",
                 Some(true),
             ),
+            tool(
+                "task_job",
+                "Runs `steps` steps over `ms`: a task for clients that follow tasks.",
+                Some(true),
+            ),
         ];
         tools.extend(self.extra.lock().unwrap().iter().cloned());
         tools
@@ -194,6 +207,7 @@ impl ServerHandler for Fixture {
                 .enable_tool_list_changed()
                 .enable_prompts()
                 .enable_resources()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new(
@@ -278,6 +292,31 @@ impl ServerHandler for Fixture {
         .into())
     }
 
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        Ok(GetTaskResult::new(self.tasks.get_task(&request.task_id)?))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks
+            .update_task(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks.cancel_task(&request.task_id)
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -295,6 +334,22 @@ impl ServerHandler for Fixture {
         let result = match request.name.as_ref() {
             name if self.domain.iter().any(|t| t.name == name) => {
                 text(format!("{}: {name}", self.label))
+            }
+            "task_job"
+                if ctx
+                    .client_capabilities()
+                    .is_some_and(|c| c.supports_tasks()) =>
+            {
+                return Ok(CallToolResponse::Task(self.task_job(
+                    int("ms"),
+                    int("steps").max(1),
+                    said,
+                    ctx.peer.clone(),
+                )));
+            }
+            "task_job" => {
+                tokio::time::sleep(Duration::from_millis(int("ms"))).await;
+                text(format!("{}: job done without a task", self.label))
             }
             "progress" => {
                 let steps = int("steps").max(1);
@@ -384,11 +439,8 @@ impl ServerHandler for Fixture {
             ),
             "echo" => {
                 let said = args.get("text").and_then(Value::as_str).unwrap_or("");
-                let meta = request
-                    .meta
-                    .as_ref()
-                    .map(|m| json!(m))
-                    .unwrap_or(Value::Null);
+                // rmcp hands a request's `_meta` to the handler in its context.
+                let meta = json!(ctx.meta);
                 let mut result = text(format!("{}: {said}", self.label));
                 result.structured_content = Some(json!({
                     "label": self.label, "text": said, "meta": meta
@@ -420,6 +472,71 @@ impl ServerHandler for Fixture {
             other => return Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
         };
         Ok(result.into())
+    }
+}
+
+impl Fixture {
+    /// `task_job` as a task: a step every `ms / steps`, each announced; with `ask`, an
+    /// input request before the end.
+    fn task_job(
+        &self,
+        ms: u64,
+        steps: u64,
+        ask: String,
+        peer: Peer<RoleServer>,
+    ) -> CreateTaskResult {
+        use rmcp::task_manager::{TaskExit, TaskOptions};
+        let label = self.label.clone();
+        let options = TaskOptions::new()
+            .with_poll_interval_ms(50)
+            .with_ttl_ms(60_000)
+            .with_status_message("queued");
+        let task = self.tasks.spawn(options, move |tc| {
+            Box::pin(async move {
+                for step in 1..=steps {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(ms / steps)) => {}
+                        _ = tc.cancelled() => return Err(TaskExit::Cancelled),
+                    }
+                    let message = format!("step {step} of {steps}");
+                    tc.set_status_message(message.clone());
+                    let now = rmcp::task_manager::current_timestamp();
+                    let state = Task::new(tc.task_id(), TaskStatus::Working, now.clone(), now)
+                        .with_status_message(message);
+                    let params = TaskStatusNotificationParams::new(DetailedTask::new(
+                        state,
+                        TaskPayload::Working,
+                    ));
+                    let _ = peer
+                        .send_notification(ServerNotification::TaskStatusNotification(
+                            Notification::new(params),
+                        ))
+                        .await;
+                }
+                let mut answer = String::new();
+                if !ask.is_empty() {
+                    let schema = ElicitationSchema::builder()
+                        .required_string("answer")
+                        .build()
+                        .unwrap();
+                    let question = ElicitRequest::new(ElicitRequestParams::FormElicitationParams {
+                        meta: None,
+                        message: ask,
+                        requested_schema: schema,
+                    });
+                    let reply = tc
+                        .request_input("question", InputRequest::Elicitation(question))
+                        .await?;
+                    answer = format!(" with answer {}", reply["content"]["answer"]);
+                }
+                // Its own id, so a test can tell it from the hub's.
+                Ok(text(format!(
+                    "{label}: task done{answer} (task {})",
+                    tc.task_id()
+                )))
+            })
+        });
+        CreateTaskResult::new(task)
     }
 }
 
@@ -469,6 +586,10 @@ pub async fn run(port: Option<u16>) {
     if knob("FIXTURE_HANG").is_some() {
         std::future::pending::<()>().await;
     }
+    if knob("FIXTURE_RAW_TASKS").is_some() {
+        raw_tasks::serve(&fixture.label).await;
+        return;
+    }
     match port {
         None => {
             let service = fixture
@@ -491,5 +612,150 @@ pub async fn run(port: Option<u16>) {
             .await
             .expect("serve");
         }
+    }
+}
+
+/// A server written without rmcp that answers every `tools/call` with a task (SEP-2663),
+/// whether the client offered to follow tasks or not. Each `tasks/get` moves its task on:
+/// two working steps, then (with `text`) an input request until `tasks/update` answers it,
+/// then completed — or failed, with `fail`.
+mod raw_tasks {
+    use std::collections::HashMap;
+
+    use serde_json::{Value, json};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    #[derive(Default)]
+    struct Job {
+        polls: u32,
+        ask: String,
+        fail: bool,
+        answer: Option<Value>,
+        cancelled: bool,
+    }
+
+    fn task(id: &str, status: &str, message: &str) -> Value {
+        json!({
+            "taskId": id, "status": status, "statusMessage": message,
+            "createdAt": "2026-01-01T00:00:00Z", "lastUpdatedAt": "2026-01-01T00:00:00Z",
+            "ttlMs": 60000, "pollIntervalMs": 50
+        })
+    }
+
+    pub async fn serve(label: &str) {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        let mut out = tokio::io::stdout();
+        let mut jobs: HashMap<String, Job> = HashMap::new();
+        let mut cancellations = 0;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let Some(id) = message.get("id").cloned() else {
+                continue;
+            };
+            let params = &message["params"];
+            let task_id = params["taskId"].as_str().unwrap_or_default().to_string();
+            let result = match message["method"].as_str().unwrap_or_default() {
+                "initialize" => json!({
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": { "tools": {}, "extensions": { "io.modelcontextprotocol/tasks": {} } },
+                    "serverInfo": { "name": format!("raw-{label}"), "version": "0.0.0" }
+                }),
+                "ping" => json!({}),
+                "tools/list" => json!({ "tools": [
+                    { "name": "task_job", "description": "Always a task.", "inputSchema": { "type": "object" },
+                      "annotations": { "readOnlyHint": true } },
+                    { "name": "cancellations", "description": "Tasks cancelled.", "inputSchema": { "type": "object" },
+                      "annotations": { "readOnlyHint": true } }
+                ]}),
+                "tools/call" if params["name"] == "cancellations" => json!({
+                    "content": [{ "type": "text", "text": cancellations.to_string() }]
+                }),
+                "tools/call" => {
+                    let id = format!("raw-{}", jobs.len() + 1);
+                    let args = &params["arguments"];
+                    jobs.insert(
+                        id.clone(),
+                        Job {
+                            ask: args["text"].as_str().unwrap_or_default().to_string(),
+                            fail: args["fail"] == true,
+                            ..Job::default()
+                        },
+                    );
+                    let mut created = task(&id, "working", "queued");
+                    created["resultType"] = json!("task");
+                    created
+                }
+                "tasks/get" => match jobs.get_mut(&task_id) {
+                    None => {
+                        error(&mut out, id, -32602, "unknown task").await;
+                        continue;
+                    }
+                    Some(job) => {
+                        job.polls += 1;
+                        let mut state = if job.cancelled {
+                            task(&task_id, "cancelled", "cancelled")
+                        } else if job.polls <= 2 {
+                            task(&task_id, "working", &format!("step {}", job.polls))
+                        } else if !job.ask.is_empty() && job.answer.is_none() {
+                            let mut state =
+                                task(&task_id, "input_required", "waiting for the user");
+                            state["inputRequests"] = json!({ "q": {
+                                "method": "elicitation/create",
+                                "params": { "mode": "form", "message": job.ask, "requestedSchema": {
+                                    "type": "object", "properties": { "answer": { "type": "string" } },
+                                    "required": ["answer"] } }
+                            }});
+                            state
+                        } else if job.fail {
+                            let mut state = task(&task_id, "failed", "failed");
+                            state["error"] = json!({ "code": -32603, "message": "boom" });
+                            state
+                        } else {
+                            let answer = job
+                                .answer
+                                .as_ref()
+                                .map(|a| format!(" with answer {}", a["content"]["answer"]))
+                                .unwrap_or_default();
+                            let mut state = task(&task_id, "completed", "done");
+                            state["result"] = json!({ "content": [
+                                { "type": "text", "text": format!("{label}: raw task done{answer}") }
+                            ], "isError": false });
+                            state
+                        };
+                        state["resultType"] = json!("complete");
+                        state
+                    }
+                },
+                "tasks/update" => {
+                    if let Some(job) = jobs.get_mut(&task_id) {
+                        job.answer = params["inputResponses"]["q"].clone().into();
+                    }
+                    json!({ "resultType": "complete" })
+                }
+                "tasks/cancel" => {
+                    if let Some(job) = jobs.get_mut(&task_id) {
+                        job.cancelled = true;
+                        cancellations += 1;
+                    }
+                    json!({ "resultType": "complete" })
+                }
+                _ => {
+                    error(&mut out, id, -32601, "method not found").await;
+                    continue;
+                }
+            };
+            let line = json!({ "jsonrpc": "2.0", "id": id, "result": result });
+            let _ = out.write_all(format!("{line}\n").as_bytes()).await;
+            let _ = out.flush().await;
+        }
+    }
+
+    async fn error(out: &mut tokio::io::Stdout, id: Value, code: i64, message: &str) {
+        let line =
+            json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } });
+        let _ = out.write_all(format!("{line}\n").as_bytes()).await;
+        let _ = out.flush().await;
     }
 }

@@ -13,6 +13,7 @@ pub mod relay;
 pub mod search;
 pub mod spec;
 pub mod tap;
+pub mod tasks;
 pub mod tenants;
 pub mod watch_file;
 
@@ -22,9 +23,13 @@ use std::{
     time::Duration,
 };
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse, Prompt,
-    ReadResourceRequestParams, ReadResourceResponse, Resource, ResourceTemplate, Tool,
+use rmcp::{
+    ErrorData,
+    model::{
+        CallToolRequestParams, CallToolResponse, CancelTaskParams, GetPromptRequestParams,
+        GetPromptResponse, GetTaskParams, GetTaskResult, Prompt, ReadResourceRequestParams,
+        ReadResourceResponse, Resource, ResourceTemplate, Tool, UpdateTaskParams,
+    },
 };
 use tokio_util::sync::CancellationToken;
 
@@ -180,6 +185,8 @@ struct Inner {
     changes: tokio::sync::watch::Sender<Changes>,
     /// Called when Plugged.in rejects the account's key ([`Hub::on_revoked`]).
     revoked: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// Tasks servers made for calls whose clients follow them, under the hub's ids.
+    tasks: Arc<tasks::Tasks>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -214,6 +221,7 @@ impl Hub {
                 catalog: RwLock::default(),
                 changes: tokio::sync::watch::Sender::new(Changes::default()),
                 revoked: Mutex::default(),
+                tasks: Arc::default(),
             }),
         }
     }
@@ -345,9 +353,12 @@ impl Hub {
                             spec.clone(),
                             prefix,
                             cached,
-                            self.inner.clients.clone(),
-                            self.inner.settings.connections.clone(),
-                            on_change.clone(),
+                            downstream::Shared {
+                                clients: self.inner.clients.clone(),
+                                tasks: self.inner.tasks.clone(),
+                                connections: self.inner.settings.connections.clone(),
+                                on_change: on_change.clone(),
+                            },
                             self.inner.gate.subscribe(),
                         )
                     }
@@ -503,6 +514,13 @@ impl Hub {
     /// Whether a call to one of its servers is in flight.
     pub fn busy(&self) -> bool {
         lock(&self.inner.servers).values().any(|s| s.busy())
+    }
+
+    /// Whether a server is still starting (its tools are about to change the lists).
+    pub fn settling(&self) -> bool {
+        lock(&self.inner.servers)
+            .values()
+            .any(|s| s.snapshot().state == State::Starting)
     }
 
     /// Whether no source configures any server (the hub's own tools are then not listed).
@@ -693,6 +711,57 @@ impl Hub {
         };
         self.report(&server, "tool_call", original, started, failure);
         Some(outcome)
+    }
+
+    /// `tasks/get` of a task a server made for a call through the hub (by the hub's id).
+    pub async fn get_task(
+        &self,
+        params: GetTaskParams,
+        ct: &CancellationToken,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let id = params.task_id.clone();
+        let (server, original) = self.task_server(&id)?;
+        server
+            .get_task(&id, original, params, self.timeout_of(&server), ct)
+            .await
+    }
+
+    /// `tasks/update`: the client's answers to what a task asked.
+    pub async fn update_task(
+        &self,
+        params: UpdateTaskParams,
+        ct: &CancellationToken,
+    ) -> Result<(), ErrorData> {
+        let (server, original) = self.task_server(&params.task_id)?;
+        server
+            .update_task(original, params, self.timeout_of(&server), ct)
+            .await
+    }
+
+    /// `tasks/cancel` of a task.
+    pub async fn cancel_task(
+        &self,
+        params: CancelTaskParams,
+        ct: &CancellationToken,
+    ) -> Result<(), ErrorData> {
+        let (server, original) = self.task_server(&params.task_id)?;
+        server
+            .cancel_task(original, params, self.timeout_of(&server), ct)
+            .await
+    }
+
+    /// The server a task of the hub's belongs to, and the server's own id for it.
+    fn task_server(&self, id: &str) -> Result<(Arc<Downstream>, String), ErrorData> {
+        let (name, original) = self
+            .inner
+            .tasks
+            .route(id)
+            .ok_or_else(|| downstream::unknown_task(id))?;
+        let server = lock(&self.inner.servers)
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| downstream::unknown_task(id))?;
+        Ok((server, original))
     }
 
     /// Every configured server, by name.

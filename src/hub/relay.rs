@@ -19,11 +19,14 @@ use rmcp::{
     ErrorData, RoleServer,
     model::{
         ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-        ElicitResult, ErrorCode, ListRootsResult, LoggingLevel, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ProgressToken,
+        ElicitResult, ErrorCode, InputRequest, ListRootsResult, LoggingLevel,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+        ServerNotification, TaskStatus, TaskStatusNotificationParams,
     },
     service::Peer,
 };
+
+use serde_json::Value;
 
 use crate::redact::Scrubber;
 
@@ -193,6 +196,10 @@ impl Need {
 pub struct Relay {
     /// How the server is named to clients (its tool prefix).
     pub server: String,
+    /// Its configured name (the key of its tasks).
+    pub name: String,
+    /// The hub's tasks, for the server's task status notifications.
+    pub tasks: Arc<super::tasks::Tasks>,
     pub in_flight: Arc<InFlight>,
     pub clients: Arc<Clients>,
     /// Removes the server's own secrets from what it sends back.
@@ -266,6 +273,52 @@ impl Relay {
         peer.list_roots()
             .await
             .map_err(|e| self.client_failed(Need::Roots, e))
+    }
+
+    /// Answers one request a server made inside a task (SEP-2663 `inputRequests`) through
+    /// the client whose call is following it; the answer is what `tasks/update` carries.
+    pub async fn answer_input(&self, request: InputRequest) -> Result<Value, ErrorData> {
+        let answer = match request {
+            InputRequest::CreateMessage(r) => {
+                serde_json::to_value(self.create_message(r.params).await?)
+            }
+            InputRequest::Elicitation(r) => {
+                serde_json::to_value(self.create_elicitation(r.params).await?)
+            }
+            InputRequest::ListRoots(_) => serde_json::to_value(self.list_roots().await?),
+            _ => {
+                return Err(ErrorData::new(
+                    ErrorCode::METHOD_NOT_FOUND,
+                    "pluggedin-mcp does not know this kind of request, so cannot relay it to its client",
+                    None,
+                ));
+            }
+        };
+        answer.map_err(|e| ErrorData::internal_error(e.to_string(), None))
+    }
+
+    /// Forwards a server's `notifications/tasks` to the client that owns the task, under
+    /// the hub's id for it. Only while the task runs (working, input required, cancelled):
+    /// a final result or error is read with `tasks/get`, where it is scrubbed and held to
+    /// the result budget like every answer. Tasks the hub does not know are dropped.
+    pub async fn task_status(&self, mut params: TaskStatusNotificationParams) {
+        let status = params.task.status();
+        if matches!(status, TaskStatus::Completed | TaskStatus::Failed) {
+            return;
+        }
+        let Some((id, owner)) = self.tasks.owner(&self.name, &params.task.task.task_id) else {
+            return;
+        };
+        params.task.task.task_id = id;
+        params.task.task.status_message = params
+            .task
+            .task
+            .status_message
+            .map(|m| self.scrubber.scrub(&m).into_owned());
+        let notification = ServerNotification::TaskStatusNotification(
+            rmcp::model::TaskStatusNotification::new(params),
+        );
+        let _ = owner.send_notification(notification).await;
     }
 
     /// The client a request needing `need` goes to (see the module's doc).

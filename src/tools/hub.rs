@@ -286,10 +286,12 @@ impl PluggedinServer {
         let arguments = p.arguments.unwrap_or_default();
         check_arguments(&tool, &arguments)?;
         let request = rmcp::model::CallToolRequestParams::new(p.name).with_arguments(arguments);
-        match self.call_downstream(&hub, request, ctx).await {
+        // A task the server makes of the call is followed by the hub: this tool answers
+        // with the result.
+        match self.call_downstream(&hub, request, ctx, false).await {
             rmcp::model::CallToolResponse::Complete(result) => Ok(result),
             _ => Err(ToolError::Refused(format!(
-                "{} answered with a long-running task, which hub_call_tool cannot follow; call {} by its own name",
+                "{} asked for more input before answering, which hub_call_tool cannot pass on; call {} by its own name",
                 tool.name, tool.name
             ))),
         }

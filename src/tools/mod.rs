@@ -26,11 +26,12 @@ use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     handler::server::tool::{ToolCallContext, ToolRouter},
     model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-        CompleteResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
-        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-        PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, Resource,
-        ServerCapabilities, ServerConfig, Tool,
+        CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+        CompleteRequestParams, CompleteResult, ContentBlock, GetPromptRequestParams,
+        GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, Resource, ServerCapabilities,
+        ServerConfig, TaskPayload, Tool, UpdateTaskParams,
     },
     service::RequestContext,
 };
@@ -58,6 +59,9 @@ const SEARCH_TOOLS: &[&str] = &["hub_search_tools", "hub_call_tool"];
 /// With a hub, the tool list follows the user's servers: clients may cache it for as long as
 /// the account's servers are polled, and only for this user.
 const HUB_LIST_TTL_MS: u64 = 60_000;
+/// ... and while a server is still starting, only briefly: its tools are about to join the
+/// list, and a 2026-07-28 client that is not listening for changes would miss them.
+const HUB_SETTLING_TTL_MS: u64 = 1_000;
 
 /// Where the server's data lives, for the notes it gives the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,10 +239,11 @@ impl PluggedinServer {
     /// How long clients may cache the tool, prompt and template lists, and for whom: ours
     /// never change while we run and are the same for everyone; with a hub, downstream
     /// servers change them at any time (`list_changed` says when) and they are this user's.
-    fn list_cache_hint(&self) -> (u64, CacheScope) {
-        match self.hub_access() {
-            Some(_) => (HUB_LIST_TTL_MS, CacheScope::Private),
-            None => (STATIC_LIST_TTL_MS, CacheScope::Public),
+    fn list_cache_hint(&self, hub: Option<&crate::hub::Hub>) -> (u64, CacheScope) {
+        match (self.hub_access(), hub) {
+            (Some(_), Some(hub)) if hub.settling() => (HUB_SETTLING_TTL_MS, CacheScope::Private),
+            (Some(_), _) => (HUB_LIST_TTL_MS, CacheScope::Private),
+            (None, _) => (STATIC_LIST_TTL_MS, CacheScope::Public),
         }
     }
 
@@ -453,44 +458,75 @@ impl PluggedinServer {
 /// How often a session's change announcer checks that its client is still there.
 const ANNOUNCER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Sends `notifications/{tools,prompts,resources}/list_changed` to one session whenever
-/// the matching hub list changes, until the session ends.
-async fn announce_changes(
+/// One of the lists a hub changes.
+#[derive(Debug, Clone, Copy)]
+enum List {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+/// Calls `send` for each hub list that changes, until `until` resolves or `send` says the
+/// client is gone: the `list_changed` of a 2025-11-25 session, or of a 2026-07-28 client's
+/// `subscriptions/listen`.
+async fn announce_changes<F, Fut>(
     mut changes: tokio::sync::watch::Receiver<crate::hub::Changes>,
-    peer: rmcp::service::Peer<RoleServer>,
-) {
+    mut send: F,
+    until: impl std::future::Future<Output = ()>,
+) where
+    F: FnMut(List) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let mut seen = *changes.borrow_and_update();
+    tokio::pin!(until);
     loop {
         tokio::select! {
+            _ = &mut until => return,
             changed = changes.changed() => {
                 if changed.is_err() {
                     return;
                 }
                 let now = *changes.borrow_and_update();
-                let sent = async {
-                    if now.tools != seen.tools {
-                        peer.notify_tool_list_changed().await?;
+                for (list, changed) in [
+                    (List::Tools, now.tools != seen.tools),
+                    (List::Prompts, now.prompts != seen.prompts),
+                    (List::Resources, now.resources != seen.resources),
+                ] {
+                    if changed && !send(list).await {
+                        return;
                     }
-                    if now.prompts != seen.prompts {
-                        peer.notify_prompt_list_changed().await?;
-                    }
-                    if now.resources != seen.resources {
-                        peer.notify_resource_list_changed().await?;
-                    }
-                    Ok::<(), rmcp::service::ServiceError>(())
-                };
-                if sent.await.is_err() {
-                    return;
                 }
                 seen = now;
             }
-            _ = tokio::time::sleep(ANNOUNCER_CHECK) => {
-                if peer.is_transport_closed() {
-                    return;
-                }
-            }
         }
     }
+}
+
+/// [`announce_changes`] to a 2025-11-25 session, until it ends.
+async fn announce_to_session(
+    changes: tokio::sync::watch::Receiver<crate::hub::Changes>,
+    peer: rmcp::service::Peer<RoleServer>,
+) {
+    let closed = {
+        let peer = peer.clone();
+        async move {
+            while !peer.is_transport_closed() {
+                tokio::time::sleep(ANNOUNCER_CHECK).await;
+            }
+        }
+    };
+    let send = |list| {
+        let peer = peer.clone();
+        async move {
+            match list {
+                List::Tools => peer.notify_tool_list_changed().await,
+                List::Prompts => peer.notify_prompt_list_changed().await,
+                List::Resources => peer.notify_resource_list_changed().await,
+            }
+            .is_ok()
+        }
+    };
+    announce_changes(changes, send, closed).await;
 }
 
 impl PluggedinServer {
@@ -511,22 +547,32 @@ impl PluggedinServer {
     }
 
     /// A call to a downstream server's tool: its answer as it is (within the result budget,
-    /// scrubbed like ours), or an error result saying why there is none.
+    /// scrubbed like ours), or an error result saying why there is none. A task the server
+    /// makes of it is handed to the client when `may_follow` and the client declared the
+    /// tasks extension; otherwise the hub follows it and answers with its result.
     async fn call_downstream(
         &self,
         hub: &crate::hub::Hub,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
+        may_follow: bool,
     ) -> CallToolResponse {
         let scrubber = self
             .client(&context)
             .map(|c| c.scrubber())
             .unwrap_or_default();
+        let mut capabilities = context.client_capabilities().unwrap_or_default();
+        if !may_follow && let Some(extensions) = capabilities.extensions.as_mut() {
+            extensions.remove(rmcp::model::TASKS_EXTENSION_ID);
+        }
+        // The client's `_meta` goes on with the call (the hub's own progress token and hop
+        // keys replace the client's).
+        let request = with_meta(request, &context);
         let caller = crate::hub::relay::Caller {
             peer: context.peer.clone(),
             progress_token: context.meta.get_progress_token(),
             log_level: logging::threshold(&context, &self.session),
-            capabilities: context.client_capabilities().unwrap_or_default(),
+            capabilities,
         };
         let outcome = hub.call(request, Some(Arc::new(caller)), &context.ct).await;
         match outcome {
@@ -545,6 +591,48 @@ impl PluggedinServer {
             .into(),
         }
     }
+}
+
+impl PluggedinServer {
+    /// A downstream task's final result, held to what every result of ours is held to (the
+    /// budget, the key scrubbed). A result that is not a tool result is only scrubbed.
+    fn finish_task_result(
+        &self,
+        result: &mut rmcp::model::JsonObject,
+        context: &RequestContext<RoleServer>,
+    ) {
+        let scrubber = self
+            .client(context)
+            .map(|c| c.scrubber())
+            .unwrap_or_default();
+        let mut value = serde_json::Value::Object(std::mem::take(result));
+        match serde_json::from_value::<CallToolResult>(value.clone()) {
+            Ok(mut tool_result) => {
+                reply::finish(&mut tool_result, &scrubber, self.budget());
+                if let Ok(finished) = serde_json::to_value(tool_result) {
+                    value = finished;
+                }
+            }
+            Err(_) => {
+                scrubber.scrub_known_json(&mut value);
+            }
+        }
+        if let serde_json::Value::Object(clean) = value {
+            *result = clean;
+        }
+    }
+}
+
+/// `params` with the `_meta` the client sent, which rmcp keeps in the request's context:
+/// what the hub passes on to a downstream server with the request.
+fn with_meta<P: rmcp::model::RequestParamsMeta>(
+    mut params: P,
+    context: &RequestContext<RoleServer>,
+) -> P {
+    if !context.meta.0.0.is_empty() {
+        params.set_meta(context.meta.clone());
+    }
+    params
 }
 
 /// Whether this request speaks 2026-07-28 or later.
@@ -638,6 +726,14 @@ impl ServerHandler for PluggedinServer {
             .enable_logging()
             .build();
         if self.hub_access().is_some() {
+            // Downstream servers' tasks (SEP-2663) are passed on to clients that follow them.
+            capabilities
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    rmcp::model::TASKS_EXTENSION_ID.to_string(),
+                    Default::default(),
+                );
             // Downstream servers come and go: the lists change while we run.
             if let Some(tools) = capabilities.tools.as_mut() {
                 tools.list_changed = Some(true);
@@ -670,7 +766,7 @@ impl ServerHandler for PluggedinServer {
                     .unwrap_or_default(),
                 log_level: Arc::new(move || Some(session.get())),
             });
-            tokio::spawn(announce_changes(hub.subscribe(), context.peer));
+            tokio::spawn(announce_to_session(hub.subscribe(), context.peer));
         }
     }
 
@@ -689,7 +785,7 @@ impl ServerHandler for PluggedinServer {
             && let Some(hub) = self.hub(&context.extensions).await
             && hub.has_tool(&request.name)
         {
-            return Ok(self.call_downstream(&hub, request, context).await);
+            return Ok(self.call_downstream(&hub, request, context, true).await);
         }
         if !self.shared.tools.has_route(&request.name)
             && let Some(reason) = self
@@ -719,6 +815,88 @@ impl ServerHandler for PluggedinServer {
         })
     }
 
+    /// 2026-07-28 clients hear of list changes through `subscriptions/listen`: in hub mode
+    /// (where lists change) the tools, prompts and resources lists.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        self.hub_access()?;
+        let mut accepted = rmcp::model::SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.prompts_list_changed = requested.prompts_list_changed;
+        accepted.resources_list_changed = requested.resources_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        let Some(hub) = self.hub(&context.request_context().extensions).await else {
+            context.cancelled().await;
+            return Ok(());
+        };
+        let sink = context.sink().clone();
+        let send = |list| {
+            let sink = sink.clone();
+            async move {
+                // A list the client did not ask for is refused by the sink: not a reason to
+                // stop.
+                let sent = match list {
+                    List::Tools => sink.notify_tool_list_changed().await,
+                    List::Prompts => sink.notify_prompt_list_changed().await,
+                    List::Resources => sink.notify_resource_list_changed().await,
+                };
+                !matches!(
+                    sent,
+                    Err(rmcp::service::SubscriptionSendError::SubscriptionClosed
+                        | rmcp::service::SubscriptionSendError::Service(_))
+                )
+            }
+        };
+        announce_changes(hub.subscribe(), send, context.cancelled()).await;
+        Ok(())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let Some(hub) = self.hub(&context.extensions).await else {
+            return Err(crate::hub::downstream::unknown_task(&request.task_id));
+        };
+        let mut state = hub
+            .get_task(with_meta(request, &context), &context.ct)
+            .await?;
+        if let TaskPayload::Completed { result } = &mut state.task.payload {
+            self.finish_task_result(result, &context);
+        }
+        Ok(state)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some(hub) = self.hub(&context.extensions).await else {
+            return Err(crate::hub::downstream::unknown_task(&request.task_id));
+        };
+        hub.update_task(with_meta(request, &context), &context.ct)
+            .await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some(hub) = self.hub(&context.extensions).await else {
+            return Err(crate::hub::downstream::unknown_task(&request.task_id));
+        };
+        hub.cancel_task(with_meta(request, &context), &context.ct)
+            .await
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -728,7 +906,7 @@ impl ServerHandler for PluggedinServer {
         if let Some(hub) = &hub {
             hub.sources_loaded(crate::hub::SOURCES_WAIT).await;
         }
-        let (ttl, scope) = self.list_cache_hint();
+        let (ttl, scope) = self.list_cache_hint(hub.as_ref());
         Ok(cache_hints(
             &context,
             ListToolsResult::with_all_items(self.tools(hub.as_ref())),
@@ -752,10 +930,11 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let mut list = prompts::list(self.selection());
-        if let Some(hub) = self.hub(&context.extensions).await {
+        let hub = self.hub(&context.extensions).await;
+        if let Some(hub) = &hub {
             list.extend(hub.prompts());
         }
-        let (ttl, scope) = self.list_cache_hint();
+        let (ttl, scope) = self.list_cache_hint(hub.as_ref());
         Ok(cache_hints(
             &context,
             ListPromptsResult::with_all_items(list),
@@ -770,7 +949,9 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         if let Some(hub) = self.hub(&context.extensions).await
-            && let Some(outcome) = hub.get_prompt(request.clone(), &context.ct).await
+            && let Some(outcome) = hub
+                .get_prompt(with_meta(request.clone(), &context), &context.ct)
+                .await
         {
             let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
             if let GetPromptResponse::Complete(result) = &answer {
@@ -814,10 +995,11 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let mut templates = resources::templates(self);
-        if let Some(hub) = self.hub(&context.extensions).await {
+        let hub = self.hub(&context.extensions).await;
+        if let Some(hub) = &hub {
             templates.extend(hub.resource_templates());
         }
-        let (ttl, scope) = self.list_cache_hint();
+        let (ttl, scope) = self.list_cache_hint(hub.as_ref());
         Ok(cache_hints(
             &context,
             ListResourceTemplatesResult::with_all_items(templates),
@@ -833,7 +1015,9 @@ impl ServerHandler for PluggedinServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         if !request.uri.starts_with(OWN_URI_SCHEME)
             && let Some(hub) = self.hub(&context.extensions).await
-            && let Some(outcome) = hub.read_resource(request.clone(), &context.ct).await
+            && let Some(outcome) = hub
+                .read_resource(with_meta(request.clone(), &context), &context.ct)
+                .await
         {
             let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
             if let ReadResourceResponse::Complete(result) = &answer {

@@ -115,8 +115,16 @@ impl HttpServer {
     /// An rmcp Streamable HTTP client of the 2026-07-28 revision (`server/discover`, no
     /// session).
     pub async fn connect_modern(&self) -> RunningService<rmcp::RoleClient, Recorder> {
+        self.connect_modern_as(Recorder::default()).await
+    }
+
+    /// [`Self::connect_modern`] with a client of the test's making.
+    pub async fn connect_modern_as(
+        &self,
+        recorder: Recorder,
+    ) -> RunningService<rmcp::RoleClient, Recorder> {
         use rmcp::ClientServiceExt;
-        let client = Recorder::default()
+        let client = recorder
             .serve_with_lifecycle(
                 StreamableHttpClientTransport::from_uri(self.mcp_url()),
                 rmcp::service::ClientLifecycleMode::Discover {

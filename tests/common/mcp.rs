@@ -32,6 +32,10 @@ use tokio::{io::AsyncReadExt, process::Command};
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub capable: bool,
+    /// Declares the tasks extension (SEP-2663): it follows tasks itself.
+    pub tasks: bool,
+    /// `notifications/tasks` received.
+    pub task_status: Arc<Mutex<Vec<rmcp::model::TaskStatusNotificationParams>>>,
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     pub logs: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
     /// `notifications/tools/list_changed` received.
@@ -52,6 +56,11 @@ impl ClientHandler for Recorder {
                     .with_form(Default::default())
                     .with_url(Default::default()),
             );
+        }
+        if self.tasks {
+            caps.extensions
+                .get_or_insert_with(Default::default)
+                .insert(TASKS_EXTENSION_ID.to_string(), Default::default());
         }
         ClientConfig::new(caps, Implementation::new("hub-test-client", "0.0.0"))
     }
@@ -137,6 +146,13 @@ impl ClientHandler for Recorder {
         _: NotificationContext<RoleClient>,
     ) {
         self.logs.lock().unwrap().push(params);
+    }
+    async fn on_task_status(
+        &self,
+        params: rmcp::model::TaskStatusNotificationParams,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.task_status.lock().unwrap().push(params);
     }
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.tool_list_changes

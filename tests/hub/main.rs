@@ -12,6 +12,7 @@ mod common;
 
 mod everything;
 mod passthrough;
+mod tasks;
 mod tenants;
 mod tool_search;
 

@@ -243,3 +243,64 @@ async fn clients_of_both_protocol_revisions_share_one_hub() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_2026_07_28_client_hears_of_list_changes_through_subscriptions_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("servers.json");
+    let mut slow = stdio_server("a");
+    slow["env"]["FIXTURE_START_DELAY_MS"] = json!("1500");
+    write_servers(&file, json!({"a": slow}));
+    let (server, _data) =
+        crate::common::http::spawn_local_http(&["--servers", file.to_str().unwrap()]);
+    let client = server.connect_modern().await;
+    let mut subscription = client
+        .peer()
+        .listen(
+            rmcp::model::SubscriptionFilter::builder()
+                .tools_list_changed()
+                .build(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(subscription.acknowledged().tools_list_changed, Some(true));
+    // While the server starts, the list may be cached only briefly.
+    let first = client.peer().list_tools(None).await.unwrap();
+    assert!(first.tools.iter().all(|t| !t.name.starts_with("a__")));
+    assert!(
+        first.ttl_ms.is_some_and(|ttl| ttl <= 1_000),
+        "{:?}",
+        first.ttl_ms
+    );
+    let heard = tokio::time::timeout(Duration::from_secs(20), subscription.next())
+        .await
+        .expect("no list change heard")
+        .unwrap();
+    assert!(
+        matches!(
+            heard,
+            Some(rmcp::model::ServerNotification::ToolListChangedNotification(_))
+        ),
+        "{heard:?}"
+    );
+    let now = client.peer().list_tools(None).await.unwrap();
+    assert!(now.tools.iter().any(|t| t.name == "a__echo"));
+    assert_eq!(now.ttl_ms, Some(60_000));
+}
+
+#[tokio::test]
+async fn a_calls_meta_reaches_the_server_with_the_hubs_own_progress_token() {
+    let (mcp, _dir) = hub_as(Recorder::default(), &[]).await;
+    let mut meta = rmcp::model::RequestMetaObject::new();
+    meta.0.0.insert("custom/trace".into(), json!({"id": 7}));
+    let mut params = CallToolRequestParams::new("a__echo");
+    params.meta = Some(meta);
+    let rmcp::model::CallToolResponse::Complete(echo) =
+        mcp.client.peer().call_tool_once(params).await.unwrap()
+    else {
+        panic!("not a result");
+    };
+    let seen = &echo.structured_content.as_ref().unwrap()["meta"];
+    assert_eq!(seen["custom/trace"], json!({"id": 7}), "{seen}");
+    assert!(seen["progressToken"].is_number(), "{seen}");
+}

@@ -36,11 +36,14 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    relay::{Caller, Clients, InFlight, Relay},
+    relay::{Caller, Clients, Relay},
     spec::{ServerSpec, Transport},
     tap::Tapped,
 };
 use crate::redact::Scrubber;
+
+mod tasks;
+pub use tasks::unknown_task;
 
 /// Longest a connection may take to start and answer its first `tools/list`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -161,13 +164,26 @@ pub struct Downstream {
     /// Removes the values of secret-named env vars and headers from its results (not every
     /// value: a path in its env is not a secret, and may be in its answers).
     result_scrubber: Scrubber,
-    /// Its calls in flight, for what it sends back during them.
-    in_flight: Arc<InFlight>,
-    clients: Arc<Clients>,
+    /// Its way back to the clients: its calls in flight (for what it sends back during
+    /// them), the hub's client sessions and tasks.
+    relay: Relay,
 }
 
 /// Called whenever a server's tools or state change.
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+
+/// What a server shares with the rest of its hub.
+#[derive(Clone)]
+pub struct Shared {
+    /// The hub's client sessions (what servers may be promised, who answers them).
+    pub clients: Arc<Clients>,
+    /// The tasks servers made for calls whose clients follow them.
+    pub tasks: Arc<super::tasks::Tasks>,
+    /// Live connections shared with other hubs, when limited ([`super::HubSettings`]).
+    pub connections: Option<Arc<tokio::sync::Semaphore>>,
+    /// Called whenever the server's tools or state change.
+    pub on_change: OnChange,
+}
 
 impl Downstream {
     /// Starts supervising `spec` in the background once `gate` opens; returns at once.
@@ -177,17 +193,29 @@ impl Downstream {
         spec: ServerSpec,
         prefix: String,
         cached: Arc<Vec<Tool>>,
-        clients: Arc<Clients>,
-        connections: Option<Arc<tokio::sync::Semaphore>>,
-        on_change: OnChange,
+        shared: Shared,
         gate: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let Shared {
+            clients,
+            tasks,
+            connections,
+            on_change,
+        } = shared;
         let secrets = secrets_of(&spec);
         for secret in &secrets {
             crate::redact::log::register(secret);
         }
         let scrubber = Scrubber::new(secrets.iter().map(String::as_str));
         let result_scrubber = Scrubber::new(named_secrets_of(&spec).iter().map(String::as_str));
+        let relay = Relay {
+            server: prefix.clone(),
+            name: spec.name.clone(),
+            tasks,
+            in_flight: Arc::default(),
+            clients,
+            scrubber: scrubber.clone(),
+        };
         let this = Arc::new(Self {
             spec,
             prefix,
@@ -209,8 +237,7 @@ impl Downstream {
             stop: CancellationToken::new(),
             scrubber,
             result_scrubber,
-            in_flight: Arc::default(),
-            clients,
+            relay,
         });
         tokio::spawn(this.clone().supervise(on_change, gate, connections));
         this
@@ -227,7 +254,7 @@ impl Downstream {
 
     /// Whether a call to it is in flight.
     pub fn busy(&self) -> bool {
-        self.in_flight.any()
+        self.relay.in_flight.any()
     }
 
     /// Whether `which` names this server (its configured name or its tool prefix).
@@ -272,12 +299,18 @@ impl Downstream {
         ct: &CancellationToken,
     ) -> Result<CallToolResponse, CallError> {
         let (timeout, max_total) = bounds;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let call_started = tokio::time::Instant::now();
+        let deadline = call_started + timeout;
         let peer = self.live_peer(deadline, ct).await?;
         let started = Instant::now();
         let options = PeerRequestOptions::with_timeout(timeout)
             .reset_timeout_on_progress()
             .with_max_total_timeout(max_total.max(timeout));
+        let mut params = params;
+        let takes_tasks = caller
+            .as_ref()
+            .is_some_and(|c| c.capabilities.supports_tasks());
+        self.hop_meta(&mut params.meta, &peer, takes_tasks);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let handle = peer
             .send_request_with_option(request, options)
@@ -286,7 +319,11 @@ impl Downstream {
         // rmcp gives the request its own progress token: the server's progress arrives under
         // it and is mapped back to the client's. Registered before this task yields, so
         // before any answer of the server can be read.
-        let _registered = caller.map(|c| self.in_flight.register(handle.progress_token.clone(), c));
+        let _registered = caller.clone().map(|c| {
+            self.relay
+                .in_flight
+                .register(handle.progress_token.clone(), c)
+        });
         let mut abandoned = Abandoned::new(&peer, handle.id.clone());
         let outcome = tokio::select! {
             biased;
@@ -304,7 +341,25 @@ impl Downstream {
             Ok(ServerResult::InputRequiredResult(result)) => {
                 Ok(CallToolResponse::InputRequired(result))
             }
-            Ok(ServerResult::CreateTaskResult(result)) => Ok(CallToolResponse::Task(result)),
+            Ok(ServerResult::CreateTaskResult(mut created)) => match caller {
+                // The client follows the task itself, under the hub's id for it.
+                Some(caller) if takes_tasks => {
+                    created.task.task_id = self.relay.tasks.adopt(
+                        &self.spec.name,
+                        &created.task.task_id,
+                        caller.peer.clone(),
+                        created.task.ttl_ms,
+                    );
+                    Ok(CallToolResponse::Task(created))
+                }
+                // A client that cannot follow a task gets its result: the hub follows it.
+                caller => {
+                    let bounds = (timeout, max_total.max(timeout), call_started);
+                    self.follow(&peer, created.task, caller, bounds, ct)
+                        .await
+                        .map(CallToolResponse::Complete)
+                }
+            },
             // A result with neither content nor anything else decodes as empty.
             Ok(ServerResult::EmptyResult(_)) => {
                 Ok(CallToolResponse::Complete(CallToolResult::default()))
@@ -345,10 +400,11 @@ impl Downstream {
     /// `prompts/get` under the prompt's own name.
     pub async fn get_prompt(
         &self,
-        params: GetPromptRequestParams,
+        mut params: GetPromptRequestParams,
         timeout: Duration,
         ct: &CancellationToken,
     ) -> Result<GetPromptResponse, CallError> {
+        tasks::strip_hop_keys(&mut params.meta);
         self.request(timeout, ct, |peer| async move {
             peer.get_prompt_once(params).await
         })
@@ -358,10 +414,11 @@ impl Downstream {
     /// `resources/read` of one of its URIs.
     pub async fn read_resource(
         &self,
-        params: ReadResourceRequestParams,
+        mut params: ReadResourceRequestParams,
         timeout: Duration,
         ct: &CancellationToken,
     ) -> Result<ReadResourceResponse, CallError> {
+        tasks::strip_hop_keys(&mut params.meta);
         self.request(timeout, ct, |peer| async move {
             peer.read_resource_once(params).await
         })
@@ -550,12 +607,7 @@ impl Downstream {
     async fn run_once(&self, on_change: &OnChange) -> (bool, String) {
         let listener = Listener {
             tools_changed: Arc::default(),
-            relay: Relay {
-                server: self.prefix.clone(),
-                in_flight: self.in_flight.clone(),
-                clients: self.clients.clone(),
-                scrubber: self.scrubber.clone(),
-            },
+            relay: self.relay.clone(),
         };
         let connecting = tokio::time::timeout(START_TIMEOUT, self.connect(listener.clone()));
         let service = match connecting.await {
@@ -916,6 +968,14 @@ impl ClientHandler for Listener {
         _: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
         self.relay.list_roots().await
+    }
+
+    async fn on_task_status(
+        &self,
+        params: rmcp::model::TaskStatusNotificationParams,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.relay.task_status(params).await;
     }
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
