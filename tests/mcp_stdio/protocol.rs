@@ -252,3 +252,48 @@ fn run_by_hand_in_a_terminal_it_says_what_it_is_waiting_for() {
     assert!(shown.contains("--transport http"), "{shown}");
     assert!(!shown.contains("Error"), "{shown}");
 }
+
+#[tokio::test]
+async fn stdin_and_stdout_may_be_unix_sockets_as_node_clients_make_them() {
+    // Node (Claude Desktop, VS Code, the Inspector) gives a child socket pairs, not pipes.
+    let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .args(["--data-dir", data.path().to_str().unwrap()])
+        .env_remove("PLUGGEDIN_API_KEY")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs_in)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    ours_in.set_nonblocking(true).unwrap();
+    ours_out.set_nonblocking(true).unwrap();
+    let mut input = tokio::net::UnixStream::from_std(ours_in).unwrap();
+    let mut output = BufReader::new(tokio::net::UnixStream::from_std(ours_out).unwrap()).lines();
+    let frames = format!(
+        "{INITIALIZE}\n{INITIALIZED}\n{}\n",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"clipboard_push","arguments":{"value":"over a socket"}}}"#
+    );
+    input.write_all(frames.as_bytes()).await.unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(20), output.next_line())
+            .await
+            .expect("an answer")
+            .unwrap()
+            .expect("stdout open");
+        answers.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    assert_eq!(answers[0]["id"], 1);
+    assert_eq!(answers[1]["id"], 2);
+    assert_eq!(answers[1]["result"]["isError"], false, "{}", answers[1]);
+    // Closing its input ends it quietly.
+    drop(input);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
