@@ -19,6 +19,8 @@ pub const ENVIRONMENT_HELP: &str = "Environment:
   PLUGGEDIN_MCP_TOKEN       HTTP: accepted bearer tokens, comma-separated (--auth token)
   PLUGGEDIN_LOCAL_API_KEY   `pluggedin-mcp api`: the key its clients must send (--key)
   PLUGGEDIN_SERVERS_FILE    hub mode: your MCP servers, mcpServers JSON (--servers)
+  PLUGGEDIN_LOG_FORMAT      text or json (--log-format)
+  PLUGGEDIN_REPLICA_ID      this replica's name behind a balancer (--replica-id)
   RUST_LOG                  log filter for stderr, e.g. debug or pluggedin_mcp=trace";
 
 /// The default port of `pluggedin-mcp api`: not 12005, which is Plugged.in's own dev server.
@@ -35,6 +37,10 @@ pub const DEFAULT_API_PORT: u16 = 12050;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// How log lines are written to stderr: text, or json (one object per line, with the
+    /// request id of the call a line belongs to).
+    #[arg(long, global = true, value_enum, env = "PLUGGEDIN_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -241,6 +247,22 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace: u64,
 
+    /// Seconds to keep serving after SIGTERM before closing connections, so a balancer
+    /// that polls /ready (Kubernetes) stops sending first. /ready answers 503 and new
+    /// sessions are refused from the signal on.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, value_parser = nonnegative_secs)]
+    pub drain_delay: f64,
+
+    /// Serve Prometheus metrics at /metrics (behind the same auth as /mcp).
+    #[arg(long)]
+    pub metrics: bool,
+
+    /// This replica's name behind a balancer: session ids start with `<ID>.`, so a proxy
+    /// can send a session to the replica that made it (see deploy/nginx). Letters, digits
+    /// and `-`, at most 32.
+    #[arg(long, value_name = "ID", env = "PLUGGEDIN_REPLICA_ID", value_parser = replica_id)]
+    pub replica_id: Option<String>,
+
     /// Most connections open at once; more get 503 and are closed [default: the open-file
     /// limit (raised to its maximum at start) less 256, at most 10000].
     #[arg(long, value_name = "N")]
@@ -295,6 +317,33 @@ fn positive_secs(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err("must be a positive number of seconds".into()),
     }
+}
+
+fn nonnegative_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be zero or a positive number of seconds".into()),
+    }
+}
+
+fn replica_id(s: &str) -> Result<String, String> {
+    let ok =
+        !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("must be 1 to 32 letters, digits or `-`".into())
+    }
+}
+
+/// How log lines are written to stderr.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// Where the MCP server gets its data.

@@ -1,7 +1,7 @@
 //! The `pluggedin-mcp` binary: parse the command line, send logs to stderr, run.
 
 use clap::Parser;
-use pluggedin_mcp::config::{Cli, Command, Transport};
+use pluggedin_mcp::config::{Cli, Command, LogFormat, Transport};
 
 /// rmcp's transport worker logs a downstream server's connection failure with its raw URL
 /// (which may carry a token) at ERROR; the hub reports the same failure itself, scrubbed.
@@ -15,7 +15,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Api(args)) => Some(args),
         None => None,
     };
-    init_tracing();
+    init_tracing(cli.log_format);
     // Connections, child processes and the database are file descriptors; many systems start
     // processes with a soft limit of 1024 and a much higher hard one.
     let files = pluggedin_mcp::listener::raise_file_limit();
@@ -45,12 +45,23 @@ fn main() -> anyhow::Result<()> {
 
 /// Logs go to stderr only (in stdio mode stdout carries JSON-RPC and nothing else), and
 /// through the scrubbing sink, so no secret reaches them whoever writes the line.
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(pluggedin_mcp::redact::log::ScrubbedStderr)
         .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs.init(),
+        // The span a line was written in (the request, with its id) is flattened into it.
+        LogFormat::Json => {
+            pluggedin_mcp::redact::log::set_json(true);
+            logs.json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .init()
+        }
+    }
 }

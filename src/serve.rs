@@ -262,6 +262,9 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
         session_idle: Duration::from_secs(http.session_idle_timeout.max(1)),
         max_body_bytes: crate::transport::DEFAULT_MAX_BODY_BYTES,
         shutdown_grace: Duration::from_secs(http.shutdown_grace),
+        drain_delay: Duration::from_secs_f64(http.drain_delay),
+        metrics: http.metrics,
+        replica_id: http.replica_id.clone(),
         connections: crate::transport::ConnectionLimits {
             max_connections: http
                 .max_connections

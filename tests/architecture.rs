@@ -16,7 +16,10 @@ use std::{
 /// Bottom to top.
 const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["text", "secret", "clock"]),
-    ("infrastructure", &["redact", "listener", "shutdown"]),
+    (
+        "infrastructure",
+        &["redact", "listener", "shutdown", "metrics", "request_id"],
+    ),
     ("Plugged.in vocabulary", &["vocab"]),
     ("the client and the embedded API", &["api", "local"]),
     ("the hub (downstream MCP servers)", &["hub"]),

@@ -381,6 +381,7 @@ impl Client {
                 // No time left to wait it out: say when to come back instead.
                 return Err(error);
             }
+            crate::metrics::upstream_retry();
             self.notify(UpstreamEvent::Retrying {
                 what: what.clone(),
                 attempt,
@@ -416,13 +417,21 @@ impl Client {
                 .header(header::ORIGIN, &self.shared.origin)
                 .header("X-Requested-With", "XMLHttpRequest");
         }
+        if let Some(id) = crate::request_id::current() {
+            builder = builder.header(crate::request_id::HEADER, id);
+        }
         if let Some(body) = &req.body {
             builder = builder.json(body);
         }
-        let resp = builder
-            .send()
-            .await
-            .map_err(|e| self.transport_failure(&e))?;
+        let started = Instant::now();
+        let sent = builder.send().await;
+        crate::metrics::upstream_request(
+            method_name(&req.method),
+            crate::metrics::route_of(&format!("/{}", req.segments.join("/"))),
+            sent.as_ref().ok().map(|r| r.status().as_u16()),
+            started.elapsed(),
+        );
+        let resp = sent.map_err(|e| self.transport_failure(&e))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -686,6 +695,18 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// A method's name as a metric label (the client sends no others).
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        _ => "OTHER",
+    }
 }
 
 /// Exponential backoff with jitter: `base·2^(n-1)`, capped, then a random point in its

@@ -19,21 +19,33 @@ pub const MIN_SECRET_CHARS: usize = 8;
 
 static SECRETS: LazyLock<RwLock<Vec<String>>> = LazyLock::new(RwLock::default);
 
-/// Makes `secret` unprintable in the log from now on.
+/// Makes `secret` unprintable in the log from now on — as it is, and as a log line may
+/// spell it: escaped for JSON (`--log-format json`) or by Rust's `Debug` (a `?` field).
 pub fn register(secret: &str) {
     if secret.chars().count() < MIN_SECRET_CHARS {
         return;
     }
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let debug = format!("{secret:?}");
+    let spellings = [
+        secret,
+        json.get(1..json.len().saturating_sub(1)).unwrap_or(secret),
+        debug
+            .get(1..debug.len().saturating_sub(1))
+            .unwrap_or(secret),
+    ];
     let mut secrets = SECRETS
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if secrets.iter().any(|s| s == secret) {
-        return;
+    for spelling in spellings {
+        if secrets.iter().any(|s| s == spelling) {
+            continue;
+        }
+        if secrets.len() >= MAX_SECRETS {
+            secrets.remove(0);
+        }
+        secrets.push(spelling.to_string());
     }
-    if secrets.len() >= MAX_SECRETS {
-        secrets.remove(0);
-    }
-    secrets.push(secret.to_string());
 }
 
 /// Removes the registered secrets and credential shapes from one log line.
@@ -44,6 +56,29 @@ pub fn scrub_line(line: &str) -> String {
     Scrubber::new(secrets.iter().map(String::as_str))
         .scrub(line)
         .into_owned()
+}
+
+static JSON_LINES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Log lines are JSON (`--log-format json`): [`announce`] writes JSON too.
+pub fn set_json(json: bool) {
+    JSON_LINES.store(json, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A line that must reach stderr whatever the log filter (where a server listens): plain,
+/// or as one JSON object when log lines are JSON, so a log shipper reads every line.
+pub fn announce(message: &str) {
+    let line = if JSON_LINES.load(std::sync::atomic::Ordering::Relaxed) {
+        serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "INFO",
+            "message": message,
+        })
+        .to_string()
+    } else {
+        message.to_string()
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{}", scrub_line(&line));
 }
 
 /// `tracing_subscriber`'s writer for stderr: collects one event, scrubs it, writes it.
@@ -97,5 +132,16 @@ mod tests {
         assert!(!line.contains("hub-downstream-secret-value"), "{line}");
         assert!(!line.contains("abcdef0123456789xyz"), "{line}");
         assert!(line.contains("short stays"), "{line}");
+    }
+
+    #[test]
+    fn escaped_spellings_of_a_secret_leave_log_lines_too() {
+        let secret = r#"pa"ss\word-with-quote"#;
+        register(secret);
+        let json = serde_json::json!({ "message": format!("got {secret}") }).to_string();
+        let line = scrub_line(&json);
+        assert!(!line.contains("word-with-quote"), "{line}");
+        let debug = scrub_line(&format!("value={secret:?}"));
+        assert!(!debug.contains("word-with-quote"), "{debug}");
     }
 }

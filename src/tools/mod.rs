@@ -36,9 +36,11 @@ use rmcp::{
     service::RequestContext,
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     api::{ApiError, Client},
+    metrics,
     secret::Secret,
 };
 pub use selection::{Selection, Toolset};
@@ -594,6 +596,43 @@ impl PluggedinServer {
 }
 
 impl PluggedinServer {
+    /// A call to one of our own tools (or to a name nothing answers to), its result held
+    /// to the budget.
+    async fn call_own_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if !self.shared.tools.has_route(&request.name)
+            && let Some(reason) = self
+                .shared
+                .registry
+                .refusal(self.selection(), &request.name)
+        {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
+        }
+        let name = request.name.to_string();
+        let scrubber = self
+            .client(&context)
+            .map(|c| c.scrubber())
+            .unwrap_or_default();
+        let call = ToolCallContext::new(self, request, context);
+        let response = unpanicked(&name, self.shared.tools.call(call))
+            .await
+            .unwrap_or_else(|message| {
+                Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
+            })?;
+        Ok(match response {
+            CallToolResponse::Complete(mut result) => {
+                reply::finish(&mut result, &scrubber, self.budget());
+                CallToolResponse::Complete(result)
+            }
+            other => other,
+        })
+    }
+}
+
+impl PluggedinServer {
     /// A downstream task's final result, held to what every result of ours is held to (the
     /// budget, the key scrubbed). A result that is not a tool result is only scrubbed.
     fn finish_task_result(
@@ -633,6 +672,28 @@ fn with_meta<P: rmcp::model::RequestParamsMeta>(
         params.set_meta(context.meta.clone());
     }
     params
+}
+
+/// The request's id — over HTTP its `X-Request-Id` (the transport made one if the client
+/// sent none), else a new one — and a span that marks its log lines with it.
+fn request_span(
+    context: &RequestContext<RoleServer>,
+    method: &'static str,
+) -> (String, tracing::Span) {
+    let id = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::request_id::RequestId>())
+        .map_or_else(crate::request_id::generate, |id| id.0.clone());
+    let span = tracing::info_span!("request", request_id = %id, method);
+    (id, span)
+}
+
+/// Runs one request's handler as the request [`request_span`] named: its id current (and so
+/// sent upstream), its log lines marked.
+async fn within<F: std::future::Future>(request: (String, tracing::Span), handler: F) -> F::Output {
+    let (id, span) = request;
+    crate::request_id::scope(id, handler).instrument(span).await
 }
 
 /// Whether this request speaks 2026-07-28 or later.
@@ -781,38 +842,37 @@ impl ServerHandler for PluggedinServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if !self.shared.tools.has_route(&request.name)
-            && let Some(hub) = self.hub(&context.extensions).await
-            && hub.has_tool(&request.name)
-        {
-            return Ok(self.call_downstream(&hub, request, context, true).await);
-        }
-        if !self.shared.tools.has_route(&request.name)
-            && let Some(reason) = self
-                .shared
-                .registry
-                .refusal(self.selection(), &request.name)
-        {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
-        }
+        let started = std::time::Instant::now();
         let name = request.name.to_string();
-        let scrubber = self
-            .client(&context)
-            .map(|c| c.scrubber())
-            .unwrap_or_default();
-        let call = ToolCallContext::new(self, request, context);
-        let response = unpanicked(&name, self.shared.tools.call(call))
-            .await
-            .unwrap_or_else(|message| {
-                Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
-            })?;
-        Ok(match response {
-            CallToolResponse::Complete(mut result) => {
-                reply::finish(&mut result, &scrubber, self.budget());
-                CallToolResponse::Complete(result)
+        let own = self.shared.tools.has_route(&name);
+        let hub = match own {
+            true => None,
+            false => self
+                .hub(&context.extensions)
+                .await
+                .filter(|hub| hub.has_tool(&name)),
+        };
+        let answer = within(request_span(&context, "tools/call"), async {
+            match &hub {
+                Some(hub) => Ok(self.call_downstream(hub, request, context, true).await),
+                None => self.call_own_tool(request, context).await,
             }
-            other => other,
         })
+        .await;
+        let outcome = match &answer {
+            Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
+                metrics::Outcome::Error
+            }
+            Ok(_) => metrics::Outcome::Ok,
+            Err(_) => metrics::Outcome::Failed,
+        };
+        let label = if own || hub.is_some() {
+            &name
+        } else {
+            "unknown"
+        };
+        metrics::tool_call(label, outcome, started.elapsed());
+        answer
     }
 
     /// 2026-07-28 clients hear of list changes through `subscriptions/listen`: in hub mode
@@ -948,24 +1008,27 @@ impl ServerHandler for PluggedinServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        if let Some(hub) = self.hub(&context.extensions).await
-            && let Some(outcome) = hub
-                .get_prompt(with_meta(request.clone(), &context), &context.ct)
-                .await
-        {
-            let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-            if let GetPromptResponse::Complete(result) = &answer {
-                self.within_budget(result, &request.name)?;
+        within(request_span(&context, "prompts/get"), async {
+            if let Some(hub) = self.hub(&context.extensions).await
+                && let Some(outcome) = hub
+                    .get_prompt(with_meta(request.clone(), &context), &context.ct)
+                    .await
+            {
+                let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                if let GetPromptResponse::Complete(result) = &answer {
+                    self.within_budget(result, &request.name)?;
+                }
+                return Ok(answer);
             }
-            return Ok(answer);
-        }
-        let args: BTreeMap<String, String> = request
-            .arguments
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect();
-        prompts::get(&request.name, &args, self.selection(), self.backend()).map(Into::into)
+            let args: BTreeMap<String, String> = request
+                .arguments
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                .collect();
+            prompts::get(&request.name, &args, self.selection(), self.backend()).map(Into::into)
+        })
+        .await
     }
 
     async fn list_resources(
@@ -973,20 +1036,23 @@ impl ServerHandler for PluggedinServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let cursor = request.and_then(|r| r.cursor);
-        let mut page = resources::list(self, &context, cursor.as_deref()).await?;
-        // The hub's resources ride on the first page (they are listed in full by their
-        // servers, and bounded by them).
-        if cursor.is_none()
-            && let Some(hub) = self.hub(&context.extensions).await
-        {
-            page.resources.extend(
-                hub.resources()
-                    .into_iter()
-                    .filter(|r| !r.uri.starts_with(OWN_URI_SCHEME)),
-            );
-        }
-        Ok(page)
+        within(request_span(&context, "resources/list"), async {
+            let cursor = request.and_then(|r| r.cursor);
+            let mut page = resources::list(self, &context, cursor.as_deref()).await?;
+            // The hub's resources ride on the first page (they are listed in full by their
+            // servers, and bounded by them).
+            if cursor.is_none()
+                && let Some(hub) = self.hub(&context.extensions).await
+            {
+                page.resources.extend(
+                    hub.resources()
+                        .into_iter()
+                        .filter(|r| !r.uri.starts_with(OWN_URI_SCHEME)),
+                );
+            }
+            Ok(page)
+        })
+        .await
     }
 
     async fn list_resource_templates(
@@ -1013,21 +1079,24 @@ impl ServerHandler for PluggedinServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        if !request.uri.starts_with(OWN_URI_SCHEME)
-            && let Some(hub) = self.hub(&context.extensions).await
-            && let Some(outcome) = hub
-                .read_resource(with_meta(request.clone(), &context), &context.ct)
-                .await
-        {
-            let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-            if let ReadResourceResponse::Complete(result) = &answer {
-                self.within_budget(result, &request.uri)?;
+        within(request_span(&context, "resources/read"), async {
+            if !request.uri.starts_with(OWN_URI_SCHEME)
+                && let Some(hub) = self.hub(&context.extensions).await
+                && let Some(outcome) = hub
+                    .read_resource(with_meta(request.clone(), &context), &context.ct)
+                    .await
+            {
+                let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                if let ReadResourceResponse::Complete(result) = &answer {
+                    self.within_budget(result, &request.uri)?;
+                }
+                return Ok(answer);
             }
-            return Ok(answer);
-        }
-        resources::read(self, &context, &request.uri)
-            .await
-            .map(Into::into)
+            resources::read(self, &context, &request.uri)
+                .await
+                .map(Into::into)
+        })
+        .await
     }
 
     async fn complete(
@@ -1035,7 +1104,10 @@ impl ServerHandler for PluggedinServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        completion::complete(self, &context, &request).await
+        within(request_span(&context, "completion/complete"), async {
+            completion::complete(self, &context, &request).await
+        })
+        .await
     }
 
     async fn set_level(

@@ -1,6 +1,6 @@
 //! Inbound authentication for the HTTP transport: none, static bearer tokens (compared in
 //! constant time), or passthrough (the bearer is the client's own Plugged.in key). It guards
-//! every route and method; only `/health` and the server card are open.
+//! every route and method; only `/health`, `/ready` and the server card are open.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use super::jsonrpc_error;
 use crate::{secret::Secret, tools::ClientKey};
 
 /// Routes anyone may call: liveness and the server card say nothing secret.
-pub const OPEN_PATHS: [&str; 2] = ["/health", "/.well-known/mcp.json"];
+pub const OPEN_PATHS: [&str; 3] = ["/health", "/ready", "/.well-known/mcp.json"];
 
 #[derive(Clone, Debug)]
 pub enum AuthMode {

@@ -347,10 +347,35 @@ struct Entered(InFlight);
 
 impl Drop for Entered {
     fn drop(&mut self) {
+        crate::metrics::in_flight(-1);
         if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }
     }
+}
+
+/// Counts an open SSE stream while it lives.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        crate::metrics::stream(1);
+        Self
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        crate::metrics::stream(-1);
+    }
+}
+
+fn is_event_stream(response: &Response) -> bool {
+    response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 impl InFlight {
@@ -372,8 +397,19 @@ impl InFlight {
 
 pub async fn track(State(inflight): State<InFlight>, req: Request, next: Next) -> Response {
     if req.method() == Method::GET {
-        return next.run(req).await;
+        let resp = next.run(req).await;
+        if !is_event_stream(&resp) {
+            return resp;
+        }
+        let open = OpenStream::new();
+        let (parts, body) = resp.into_parts();
+        let stream = body.into_data_stream().map(move |chunk| {
+            let _open = &open;
+            chunk
+        });
+        return Response::from_parts(parts, Body::from_stream(stream));
     }
+    crate::metrics::in_flight(1);
     inflight.count.fetch_add(1, Ordering::AcqRel);
     let entered = Entered(inflight);
     let resp = next.run(req).await;

@@ -204,6 +204,12 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
         }
     }
 
+    /// Requests of every session not yet answered (their answers go out on the streams,
+    /// so a stop waits for them before closing the streams).
+    pub fn unanswered(&self) -> usize {
+        lock(&self.sessions).values().map(|s| s.gate.len()).sum()
+    }
+
     pub fn session_count(&self) -> usize {
         lock(&self.sessions).len()
     }

@@ -4,9 +4,12 @@
 //! (`examples/conformance_server.rs`) runs on exactly this stack.
 
 pub mod auth;
+pub mod drain;
 pub mod guard;
 pub mod jsonrpc;
 pub mod legacy_sse;
+pub mod observe;
+pub mod sessions;
 pub mod stdio;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -53,6 +56,12 @@ pub struct HttpOptions {
     pub session_idle: Duration,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// How long to keep serving after the stop signal before closing connections.
+    pub drain_delay: Duration,
+    /// Serve `/metrics`.
+    pub metrics: bool,
+    /// Session ids start with `<replica>.` ([`sessions::ReplicaSessions`]).
+    pub replica_id: Option<String>,
     pub connections: ConnectionLimits,
 }
 
@@ -68,6 +77,9 @@ impl HttpOptions {
             session_idle: Duration::from_secs(1800),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: Duration::from_secs(10),
+            drain_delay: Duration::ZERO,
+            metrics: false,
+            replica_id: None,
             connections: ConnectionLimits {
                 max_connections: ConnectionLimits::default_max_connections(),
                 header_timeout: ConnectionLimits::DEFAULT_HEADER_TIMEOUT,
@@ -88,10 +100,12 @@ pub fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> (StatusCod
 }
 
 /// What the session cap needs to count sessions of both transports.
+/// What the session cap (and draining) needs: the sessions of both transports.
 struct Sessions<S> {
     streamable: Arc<LocalSessionManager>,
     sse: LegacySse<S>,
     max: usize,
+    drain: drain::Drain,
 }
 
 impl<S> Clone for Sessions<S> {
@@ -100,13 +114,23 @@ impl<S> Clone for Sessions<S> {
             streamable: self.streamable.clone(),
             sse: self.sse.clone(),
             max: self.max,
+            drain: self.drain.clone(),
         }
     }
 }
 
 impl<S: ServerHandler + Send + 'static> Sessions<S> {
+    /// Open sessions: (Streamable HTTP, legacy SSE).
+    async fn by_transport(&self) -> (usize, usize) {
+        (
+            self.streamable.sessions.read().await.len(),
+            self.sse.session_count(),
+        )
+    }
+
     async fn open(&self) -> usize {
-        self.streamable.sessions.read().await.len() + self.sse.session_count()
+        let (streamable, sse) = self.by_transport().await;
+        streamable + sse
     }
 }
 
@@ -119,7 +143,8 @@ fn too_many_sessions(max: usize) -> Response {
     .into_response()
 }
 
-/// Refuses a new session (an `initialize` without a session id) when the cap is reached.
+/// Refuses a new session (an `initialize` without a session id) when the cap is reached,
+/// or while draining.
 async fn cap_sessions<S: ServerHandler + Send + 'static>(
     State(sessions): State<Sessions<S>>,
     req: Request,
@@ -138,6 +163,9 @@ async fn cap_sessions<S: ServerHandler + Send + 'static>(
     let is_initialize = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .is_some_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"));
+    if is_initialize && sessions.drain.is_draining() {
+        return drain::refused();
+    }
     if is_initialize && sessions.open().await >= sessions.max {
         return too_many_sessions(sessions.max);
     }
@@ -175,9 +203,12 @@ struct Stack {
     router: Router,
     /// Ends MCP sessions and their streams (cancelled last, after in-flight calls finish).
     sessions_ct: CancellationToken,
-    /// Closes legacy SSE streams at once on shutdown.
+    /// Closes legacy SSE streams on shutdown.
     sse_ct: CancellationToken,
     inflight: guard::InFlight,
+    drain: drain::Drain,
+    /// The legacy SSE sessions, whose answers in flight a stop waits for.
+    unanswered: Arc<dyn Fn() -> usize + Send + Sync>,
 }
 
 fn build<S>(make_server: impl Fn() -> S + Send + Sync + 'static, options: &HttpOptions) -> Stack
@@ -199,16 +230,26 @@ where
         .with_max_request_body_bytes(options.max_body_bytes)
         .disable_allowed_hosts();
     let factory = make_server.clone();
-    let streamable = StreamableHttpService::new(move || Ok(factory()), manager.clone(), config);
+    let replica_sessions = Arc::new(sessions::ReplicaSessions::new(
+        manager.clone(),
+        options.replica_id.as_deref(),
+    ));
+    let streamable = StreamableHttpService::new(move || Ok(factory()), replica_sessions, config);
     let sse = LegacySse::new(make_server.clone(), sse_ct.clone());
+    let drain = drain::Drain::default();
     let sessions = Sessions {
         streamable: manager,
         sse: sse.clone(),
         max: options.max_sessions,
+        drain: drain.clone(),
     };
     let card = Arc::new(server_card(&make_server(), &options.auth));
     let health_sessions = sessions.clone();
     let inflight = guard::InFlight::default();
+    let unanswered: Arc<dyn Fn() -> usize + Send + Sync> = {
+        let sse = sse.clone();
+        Arc::new(move || sse.unanswered())
+    };
 
     let sse_routes = Router::new()
         .route("/sse", get(legacy_sse::open::<S>))
@@ -216,6 +257,9 @@ where
         .route_layer(middleware::from_fn_with_state(
             sessions.clone(),
             |State(s): State<Sessions<S>>, req: Request, next: Next| async move {
+                if req.uri().path() == "/sse" && s.drain.is_draining() {
+                    return drain::refused();
+                }
                 if req.uri().path() == "/sse" && s.open().await >= s.max {
                     return too_many_sessions(s.max);
                 }
@@ -226,15 +270,32 @@ where
     let mcp_routes = Router::new()
         .route_service("/mcp", streamable.clone())
         .route_service("/", streamable)
-        .layer(middleware::from_fn_with_state(sessions, cap_sessions::<S>))
+        .layer(middleware::from_fn_with_state(
+            sessions.clone(),
+            cap_sessions::<S>,
+        ))
         .layer(middleware::from_fn(guard::jsonrpc_errors))
         .layer(middleware::from_fn(guard::session_closed_no_content));
+    let ready = drain.clone();
     let mut router = Router::new()
         .route(
             "/health",
             get(move || {
                 let sessions = health_sessions.clone();
-                async move { Json(json!({ "status": "ok", "sessions": sessions.open().await })) }
+                async move {
+                    Json(json!({
+                        "status": "ok",
+                        "sessions": sessions.open().await,
+                        "draining": sessions.drain.is_draining(),
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/ready",
+            get(move || {
+                let drain = ready.clone();
+                async move { drain.readiness() }
             }),
         )
         .route(
@@ -245,7 +306,18 @@ where
             }),
         )
         .merge(sse_routes)
-        .merge(mcp_routes)
+        .merge(mcp_routes);
+    if options.metrics {
+        let counted = sessions.clone();
+        router = router.route(
+            "/metrics",
+            get(move || {
+                let sessions = counted.clone();
+                async move { observe::metrics_page(sessions.by_transport().await) }
+            }),
+        );
+    }
+    let mut router = router
         .fallback(|req: Request| async move {
             jsonrpc_error(
                 StatusCode::NOT_FOUND,
@@ -268,15 +340,20 @@ where
     if !options.allowed.origins.is_empty() {
         router = router.layer(cors(&options.allowed.origins));
     }
-    let router = router.layer(middleware::from_fn_with_state(
-        Arc::new(options.allowed.clone()),
-        guard::check_host_and_origin,
-    ));
+    let router =
+        router
+            .layer(middleware::from_fn(observe::request))
+            .layer(middleware::from_fn_with_state(
+                Arc::new(options.allowed.clone()),
+                guard::check_host_and_origin,
+            ));
     Stack {
         router,
         sessions_ct,
         sse_ct,
         inflight,
+        drain,
+        unanswered,
     }
 }
 
@@ -304,9 +381,16 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .expose_headers([HeaderName::from_static("mcp-session-id")])
 }
 
-/// Binds, announces the address on stderr, and serves until `shutdown` resolves; then stops
-/// accepting, closes SSE streams, lets in-flight calls finish within the grace period, and
-/// returns.
+/// Binds, announces the address on stderr, and serves until `shutdown` resolves; then
+/// drains and stops, in this order:
+///
+/// 1. draining: `/ready` answers 503 and requests that would open a session get a 503 with
+///    `Retry-After` ([`drain`]); everything else is still served, for `--drain-delay`
+///    (a balancer that polls `/ready` stops sending meanwhile);
+/// 2. no new connections; open ones finish the request they are on and close;
+/// 3. requests in flight finish — tool calls, answers streamed over SSE, and the answers
+///    legacy SSE sessions still owe — within `--shutdown-grace`;
+/// 4. SSE streams and sessions are closed, and this returns.
 pub async fn serve<S>(
     make_server: impl Fn() -> S + Send + Sync + 'static,
     options: HttpOptions,
@@ -320,11 +404,11 @@ where
         .with_context(|| format!("binding {}", options.bind))?;
     let addr = listener.local_addr()?;
     let stack = build(make_server, &options);
-    eprintln!(
+    crate::redact::log::announce(&format!(
         "pluggedin-mcp listening on http://{addr}/mcp (Streamable HTTP{}), legacy SSE at /sse, auth: {}",
         if options.stateless { ", stateless" } else { "" },
         options.auth.describe()
-    );
+    ));
     let stop_accepting = CancellationToken::new();
     let server = tokio::spawn(crate::listener::serve(
         listener,
@@ -335,10 +419,21 @@ where
         options.shutdown_grace + Duration::from_secs(2),
     ));
     shutdown.await;
-    tracing::info!(in_flight = stack.inflight.current(), "shutting down");
+    stack.drain.start();
+    tracing::info!(
+        in_flight = stack.inflight.current(),
+        drain_delay_s = options.drain_delay.as_secs_f64(),
+        "draining: /ready answers 503, no new sessions"
+    );
+    tokio::time::sleep(options.drain_delay).await;
     stop_accepting.cancel();
-    stack.sse_ct.cancel();
-    if tokio::time::timeout(options.shutdown_grace, stack.inflight.wait_idle())
+    let finished = async {
+        stack.inflight.wait_idle().await;
+        while (stack.unanswered)() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(options.shutdown_grace, finished)
         .await
         .is_err()
     {
@@ -347,6 +442,7 @@ where
             "grace period over; closing in-flight requests"
         );
     }
+    stack.sse_ct.cancel();
     stack.sessions_ct.cancel();
     server.await.context("HTTP server task")?;
     Ok(())

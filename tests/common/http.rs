@@ -142,6 +142,12 @@ impl HttpServer {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.send_term();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn send_term(&self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -150,6 +156,10 @@ impl HttpServer {
                 .unwrap()
                 .success()
         );
+    }
+
+    /// Waits (at most 10 s) for the process to exit.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         for _ in 0..200 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;

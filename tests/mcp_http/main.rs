@@ -11,6 +11,7 @@ mod common;
 mod clients;
 mod concurrency;
 mod connections;
+mod fleet;
 mod legacy_sse;
 mod lifecycle;
 mod security;

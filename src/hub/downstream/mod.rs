@@ -239,6 +239,7 @@ impl Downstream {
             result_scrubber,
             relay,
         });
+        crate::metrics::hub_server(State::Starting.name(), 1);
         tokio::spawn(this.clone().supervise(on_change, gate, connections));
         this
     }
@@ -277,7 +278,16 @@ impl Downstream {
     }
 
     fn update(&self, change: impl FnOnce(&mut Snapshot)) {
-        change(&mut lock(&self.snapshot));
+        {
+            let mut snapshot = lock(&self.snapshot);
+            let before = snapshot.state.name();
+            change(&mut snapshot);
+            let after = snapshot.state.name();
+            if before != after {
+                crate::metrics::hub_server(before, -1);
+                crate::metrics::hub_server(after, 1);
+            }
+        }
         self.generation.send_modify(|g| *g += 1);
     }
 
@@ -786,6 +796,7 @@ impl Downstream {
 impl Drop for Downstream {
     fn drop(&mut self) {
         self.stop.cancel();
+        crate::metrics::hub_server(lock(&self.snapshot).state.name(), -1);
     }
 }
 

@@ -1,0 +1,59 @@
+//! Draining before a stop (SIGTERM), so a balancer can take a replica out without a client
+//! noticing: from the signal on `/ready` answers 503 (`/health`, liveness, stays 200) and
+//! requests that would open a session — an `initialize`, a legacy `GET /sse` — are refused
+//! with a 503 and `Retry-After`, which a balancer retries on another replica. Sessions that
+//! are open keep being served, and requests in flight finish; see [`super::serve`] for the
+//! order in which the server then stops.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+pub struct Drain(Arc<AtomicBool>);
+
+impl Drain {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Release);
+        crate::metrics::set_draining(true);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// `GET /ready`: whether this replica takes new work.
+    pub fn readiness(&self) -> Response {
+        if self.is_draining() {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "draining" })),
+            )
+                .into_response()
+        } else {
+            Json(json!({ "status": "ready" })).into_response()
+        }
+    }
+}
+
+/// The answer to a request that would open a session while draining.
+pub fn refused() -> Response {
+    let mut response = super::jsonrpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32000,
+        "This server is shutting down and opens no new sessions; retry on another replica",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
