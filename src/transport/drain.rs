@@ -2,8 +2,10 @@
 //! noticing: from the signal on `/ready` answers 503 (`/health`, liveness, stays 200) and
 //! requests that would open a session — an `initialize`, a legacy `GET /sse` — are refused
 //! with a 503 and `Retry-After`, which a balancer retries on another replica. Sessions that
-//! are open keep being served, and requests in flight finish; see [`super::serve`] for the
-//! order in which the server then stops.
+//! are open keep being served, and requests in flight finish, each answer saying
+//! `Connection: close` so a proxy does not keep reusing the connection (a request it sent
+//! on a connection being closed would be lost); see [`super::serve`] for the order in which
+//! the server then stops.
 
 use std::sync::{
     Arc,
@@ -12,7 +14,9 @@ use std::sync::{
 
 use axum::{
     Json,
+    extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde_json::json;
@@ -55,5 +59,16 @@ pub fn refused() -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// While draining, every answer closes its connection.
+pub async fn close_connections(State(drain): State<Drain>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if drain.is_draining() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }

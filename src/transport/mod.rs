@@ -340,13 +340,16 @@ where
     if !options.allowed.origins.is_empty() {
         router = router.layer(cors(&options.allowed.origins));
     }
-    let router =
-        router
-            .layer(middleware::from_fn(observe::request))
-            .layer(middleware::from_fn_with_state(
-                Arc::new(options.allowed.clone()),
-                guard::check_host_and_origin,
-            ));
+    let router = router
+        .layer(middleware::from_fn_with_state(
+            drain.clone(),
+            drain::close_connections,
+        ))
+        .layer(middleware::from_fn(observe::request))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(options.allowed.clone()),
+            guard::check_host_and_origin,
+        ));
     Stack {
         router,
         sessions_ct,
