@@ -244,17 +244,9 @@ fn rss_kib(pid: u32) -> u64 {
 #[tokio::test]
 async fn a_legacy_sse_client_that_never_reads_is_disconnected_and_memory_stays_bounded() {
     let (server, _dir) = spawn_local_http(&[]);
-    let (mut sse, endpoint) = legacy_sse::open(&server).await;
+    let (mut sse, endpoint) = legacy_sse::open_initialized(&server, "slow").await;
     let http = reqwest::Client::new();
     let post = |body: Value| http.post(&endpoint).json(&body).send();
-    post(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": { "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": { "name": "slow", "version": "1" } } }))
-        .await
-        .unwrap();
-    sse.response(1).await;
-    post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
-        .await
-        .unwrap();
     post(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": { "name": "clipboard_set", "arguments": { "name": "big", "value": "x".repeat(1024 * 1024) } } }))
         .await

@@ -330,17 +330,9 @@ async fn a_legacy_sse_answer_in_flight_is_delivered_before_its_stream_closes() {
             ("PLUGGEDIN_API_BASE_URL", &upstream),
         ],
     );
-    let (mut sse, endpoint) = super::legacy_sse::open(&server).await;
+    let (mut sse, endpoint) = super::legacy_sse::open_initialized(&server, "legacy").await;
     let http = reqwest::Client::new();
     let post = |body: Value| http.post(&endpoint).json(&body).send();
-    post(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": { "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": { "name": "legacy", "version": "1" } } }))
-        .await
-        .unwrap();
-    sse.response(1).await;
-    post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
-        .await
-        .unwrap();
     // The answer to this call (1.5 s upstream) goes out on the stream, after POST's 202.
     let accepted = post(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": { "name": "clipboard_get", "arguments": { "name": "slow" } } }))

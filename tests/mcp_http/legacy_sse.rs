@@ -77,6 +77,22 @@ pub(crate) async fn open(server: &HttpServer) -> (SseReader, String) {
     (reader, format!("{}/{endpoint}", server.base))
 }
 
+/// [`open`], then the `initialize` handshake (as client `name`).
+pub(crate) async fn open_initialized(server: &HttpServer, name: &str) -> (SseReader, String) {
+    let (mut sse, endpoint) = open(server).await;
+    let http = reqwest::Client::new();
+    let post = |body: Value| http.post(&endpoint).json(&body).send();
+    post(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": { "name": name, "version": "1" } } }))
+        .await
+        .unwrap();
+    sse.response(1).await;
+    post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+        .await
+        .unwrap();
+    (sse, endpoint)
+}
+
 #[tokio::test]
 async fn a_legacy_sse_client_initializes_lists_and_calls() {
     let (server, _dir) = spawn_local_http(&[]);

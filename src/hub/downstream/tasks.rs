@@ -259,8 +259,7 @@ impl Downstream {
         ct: &CancellationToken,
     ) -> Result<GetTaskResult, ErrorData> {
         params.task_id = original;
-        strip_hop_keys(&mut params.meta);
-        self.offer_tasks(&mut params.meta);
+        self.task_hop(&mut params.meta);
         let mut state = self
             .task_request(
                 timeout,
@@ -287,8 +286,7 @@ impl Downstream {
         ct: &CancellationToken,
     ) -> Result<(), ErrorData> {
         params.task_id = original;
-        strip_hop_keys(&mut params.meta);
-        self.offer_tasks(&mut params.meta);
+        self.task_hop(&mut params.meta);
         self.task_request(
             timeout,
             ct,
@@ -306,14 +304,20 @@ impl Downstream {
         ct: &CancellationToken,
     ) -> Result<(), ErrorData> {
         params.task_id = original;
-        strip_hop_keys(&mut params.meta);
-        self.offer_tasks(&mut params.meta);
+        self.task_hop(&mut params.meta);
         self.task_request(
             timeout,
             ct,
             |peer| async move { peer.cancel_task(params).await },
         )
         .await
+    }
+
+    /// The `_meta` of a `tasks/*` request the client sent, for the server: its hop keys
+    /// replaced by the hub's, which follows tasks.
+    fn task_hop(&self, meta: &mut Option<RequestMetaObject>) {
+        strip_hop_keys(meta);
+        self.offer_tasks(meta);
     }
 
     fn scrub_object(&self, object: &mut JsonObject) {
