@@ -145,6 +145,17 @@ pub struct ServeArgs {
     )]
     pub hub_max_call_time: f64,
 
+    /// Hub mode: longest the first `tools/list` (and prompts/resources lists) waits for
+    /// servers starting for the first time, whose tools are not cached from an earlier
+    /// run. Servers seen before are listed at once from the cache in the data directory.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 5.0,
+        value_parser = nonnegative_secs
+    )]
+    pub hub_list_wait: f64,
+
     /// Hub mode with --auth passthrough: most live downstream connections of one client key.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub hub_max_servers_per_key: usize,
@@ -462,6 +473,9 @@ impl ServeArgs {
             connections: None,
             read_only: self.read_only,
             only: self.hub_servers.clone(),
+            list_wait: Duration::from_secs_f64(self.hub_list_wait),
+            // Kept in the data directory; passthrough hubs (many users) keep nothing.
+            cache: None,
         }
     }
 

@@ -154,10 +154,24 @@ fn start_file_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
         tracing::warn!("--servers is ignored: --toolsets leaves out `hub`");
         return Ok(None);
     }
-    let hub = crate::hub::Hub::new(args.hub_settings());
+    let hub = crate::hub::Hub::new(shared_hub_settings(args));
     crate::hub::watch_file::follow(hub.clone(), path.clone(), Default::default())
         .map_err(anyhow::Error::msg)?;
     Ok(Some(hub))
+}
+
+/// The settings of the one hub of every client: the servers' lists are kept between runs
+/// in the data directory (when there is one), so the first `tools/list` of a fresh process
+/// carries them.
+fn shared_hub_settings(args: &ServeArgs) -> crate::hub::HubSettings {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| crate::local::default_data_dir().ok());
+    crate::hub::HubSettings {
+        cache: data_dir.map(|dir| crate::hub::catalog_cache::CatalogCache::new(&dir)),
+        ..args.hub_settings()
+    }
 }
 
 /// Adds the MCP servers of the account (Plugged.in's, or the embedded API's in local mode)
@@ -181,7 +195,7 @@ fn with_account_servers(
         }
         return hub;
     }
-    let hub = hub.unwrap_or_else(|| crate::hub::Hub::new(args.hub_settings()));
+    let hub = hub.unwrap_or_else(|| crate::hub::Hub::new(shared_hub_settings(args)));
     hub.report_to(client.clone(), activity);
     crate::hub::pluggedin_source::follow(hub.clone(), client.clone(), Default::default());
     Some(hub)

@@ -5,13 +5,19 @@
 //! names ([`names`]) that route to exactly the server they name.
 
 pub mod activity;
+pub mod bridge;
+mod catalog;
+pub mod catalog_cache;
 pub mod downstream;
 pub mod legacy_sse;
+pub mod lists;
 pub mod names;
 pub mod pluggedin_source;
 pub mod relay;
+mod routing;
 pub mod search;
 pub mod spec;
+pub mod subscriptions;
 pub mod tap;
 pub mod tasks;
 pub mod tenants;
@@ -23,18 +29,13 @@ use std::{
     time::Duration,
 };
 
-use rmcp::{
-    ErrorData,
-    model::{
-        CallToolRequestParams, CallToolResponse, CancelTaskParams, GetPromptRequestParams,
-        GetPromptResponse, GetTaskParams, GetTaskResult, Prompt, ReadResourceRequestParams,
-        ReadResourceResponse, Resource, ResourceTemplate, Tool, UpdateTaskParams,
-    },
-};
-use tokio_util::sync::CancellationToken;
+use rmcp::model::{ClientCapabilities, Tool};
 
+use catalog::Catalog;
+pub use catalog::{Changes, token_cost};
 use downstream::Downstream;
 pub use downstream::{CallError, Snapshot, State};
+pub use routing::ClientSide;
 pub use spec::ServerSpec;
 
 /// Longest downstream servers wait for the first client to be answered before starting.
@@ -44,8 +45,12 @@ const START_GATE_MAX: Duration = Duration::from_millis(250);
 
 /// Longest a `tools/list` waits for the account's servers and cached catalog to arrive
 /// (once, at start): long enough for Plugged.in to answer, short enough that an
-/// unreachable Plugged.in costs the first list little. Later lists never wait.
+/// unreachable Plugged.in costs the first list little. Once it has passed, lists never
+/// wait for the account again.
 pub const SOURCES_WAIT: Duration = Duration::from_millis(1_500);
+
+/// Default of [`HubSettings::list_wait`].
+pub const LIST_WAIT: Duration = Duration::from_secs(5);
 
 /// How the hub offers downstream tools.
 #[derive(Debug, Clone)]
@@ -71,6 +76,13 @@ pub struct HubSettings {
     /// Live connections shared with other hubs (all users' in passthrough mode): a server
     /// starts only with one of them, and waits (backing off) while none is free.
     pub connections: Option<Arc<tokio::sync::Semaphore>>,
+    /// Longest the first lists wait, after servers start, for servers starting for the
+    /// first time with nothing cached (`--hub-list-wait`): a client that takes its tool list
+    /// once, right after connecting, then sees them. Never longer, so a hung server costs
+    /// only this.
+    pub list_wait: Duration,
+    /// Where servers' lists are kept between runs (the data directory); `None`: not kept.
+    pub cache: Option<catalog_cache::CatalogCache>,
 }
 
 /// When the hub's tools are found by search rather than listed (`--tool-search`).
@@ -98,6 +110,8 @@ impl Default for HubSettings {
             tool_search_budget: TOOL_SEARCH_BUDGET,
             max_servers: None,
             connections: None,
+            list_wait: LIST_WAIT,
+            cache: None,
         }
     }
 }
@@ -120,34 +134,8 @@ pub struct ServerStatus {
     pub offered_tools: usize,
     /// The user's instructions for this server.
     pub instructions: Option<String>,
-}
-
-/// The merged catalog: what clients see, and where each name goes.
-#[derive(Default)]
-struct Catalog {
-    tools: Vec<Tool>,
-    routes: HashMap<String, (Arc<Downstream>, String)>,
-    /// Prompts under `<prefix>__<prompt>` names, and where each goes.
-    prompts: Vec<Prompt>,
-    prompt_routes: HashMap<String, (Arc<Downstream>, String)>,
-    /// Resources keep their URIs; the first server to list a URI owns it.
-    resources: Vec<Resource>,
-    resource_routes: HashMap<String, Arc<Downstream>>,
-    /// Templates, and the literal start of each (before its first `{`), for reads of URIs
-    /// that no list names.
-    templates: Vec<ResourceTemplate>,
-    template_routes: Vec<(String, Arc<Downstream>)>,
-    /// Search over `tools`, and what listing them all would cost a model (in tokens).
-    index: search::Index,
-    token_cost: usize,
-}
-
-/// What changed in a rebuild, for the matching `list_changed` notifications.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Changes {
-    pub tools: u64,
-    pub prompts: u64,
-    pub resources: u64,
+    /// Tools it lists that are not offered, and why.
+    pub dropped: Vec<String>,
 }
 
 /// The hub. Cheap to clone; all clones share the servers.
@@ -169,9 +157,11 @@ struct Inner {
     reported_tools: Mutex<HashMap<String, u64>>,
     servers: Mutex<BTreeMap<String, Arc<Downstream>>>,
     /// Plugged.in's cached catalog by server uuid ([`Hub::seed_tools`]).
-    cached_tools: Mutex<HashMap<String, Arc<Vec<Tool>>>>,
+    cached_tools: Mutex<HashMap<String, Vec<Tool>>>,
     /// Sources registered but not yet delivered once ([`Hub::sources_loaded`]).
     pending_sources: tokio::sync::watch::Sender<usize>,
+    /// Until when lists wait for the sources (set by the first list to wait).
+    sources_deadline: std::sync::OnceLock<tokio::time::Instant>,
     catalog: RwLock<Arc<Catalog>>,
     /// Held for a whole rebuild: two rebuilds racing could otherwise store the older view
     /// last (servers starting together each trigger one), losing a server's tools.
@@ -181,12 +171,20 @@ struct Inner {
     clients: Arc<relay::Clients>,
     /// Opens when downstream servers may start (see [`Hub::client_joined`]).
     gate: tokio::sync::watch::Sender<bool>,
+    /// When the gate opened: the first lists wait for servers until `list_wait` after it.
+    opened_at: std::sync::OnceLock<tokio::time::Instant>,
     /// Bumped whenever a list changes; sessions send the matching `list_changed` on it.
     changes: tokio::sync::watch::Sender<Changes>,
+    /// Bumped on every rebuild (a server's state or lists changed).
+    rebuilt: tokio::sync::watch::Sender<u64>,
     /// Called when Plugged.in rejects the account's key ([`Hub::on_revoked`]).
     revoked: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     /// Tasks servers made for calls whose clients follow them, under the hub's ids.
     tasks: Arc<tasks::Tasks>,
+    /// Who subscribed to which downstream resource.
+    subscriptions: Arc<subscriptions::Subscriptions>,
+    /// 2026-07-28 clients' calls parked while their server waits for an answer.
+    bridge: bridge::Bridge,
 }
 
 impl std::fmt::Debug for Hub {
@@ -199,17 +197,12 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// A hub; must be created inside the tokio runtime (it arms the start gate's timer).
     pub fn new(settings: HubSettings) -> Self {
-        let gate = tokio::sync::watch::Sender::new(false);
-        let opener = gate.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(START_GATE_MAX).await;
-            opener.send_replace(true);
-        });
-        Self {
+        let hub = Self {
             inner: Arc::new(Inner {
                 rebuild_lock: Mutex::new(()),
                 clients: Arc::default(),
-                gate,
+                gate: tokio::sync::watch::Sender::new(false),
+                opened_at: std::sync::OnceLock::new(),
                 settings,
                 sources: Mutex::default(),
                 poll_now: tokio::sync::Notify::new(),
@@ -218,12 +211,30 @@ impl Hub {
                 servers: Mutex::default(),
                 cached_tools: Mutex::default(),
                 pending_sources: tokio::sync::watch::Sender::new(0),
+                sources_deadline: std::sync::OnceLock::new(),
                 catalog: RwLock::default(),
                 changes: tokio::sync::watch::Sender::new(Changes::default()),
+                rebuilt: tokio::sync::watch::Sender::new(0),
                 revoked: Mutex::default(),
                 tasks: Arc::default(),
+                subscriptions: Arc::default(),
+                bridge: bridge::Bridge::default(),
             }),
-        }
+        };
+        let weak = Arc::downgrade(&hub.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(START_GATE_MAX).await;
+            if let Some(inner) = weak.upgrade() {
+                Hub { inner }.open_gate();
+            }
+        });
+        hub
+    }
+
+    /// Lets downstream servers start.
+    fn open_gate(&self) {
+        self.inner.opened_at.get_or_init(tokio::time::Instant::now);
+        self.inner.gate.send_replace(true);
     }
 
     /// Replaces the servers of one source and applies the union of all sources. A name
@@ -264,10 +275,7 @@ impl Hub {
     /// Remembers what Plugged.in's catalog knows of each account server's tools (by server
     /// uuid): servers started after this offer them until they list their own.
     pub fn seed_tools(&self, by_server: HashMap<String, Vec<Tool>>) {
-        *lock(&self.inner.cached_tools) = by_server
-            .into_iter()
-            .map(|(uuid, tools)| (uuid, Arc::new(tools)))
-            .collect();
+        *lock(&self.inner.cached_tools) = by_server;
     }
 
     /// A source that delivers its servers later (the account's): until it has delivered
@@ -278,11 +286,105 @@ impl Hub {
         move || pending.send_modify(|n| *n = n.saturating_sub(1))
     }
 
-    /// Waits, at most `bound`, until every source delivered its servers once, so the first
-    /// `tools/list` can carry the account's catalog. Never waits for a downstream server.
+    /// Waits until every source delivered its servers once, so the first `tools/list` can
+    /// carry the account's catalog: at most `bound` after the first wait began, so once
+    /// that has passed nothing waits for the sources again.
     pub async fn sources_loaded(&self, bound: Duration) {
+        let deadline = *self
+            .inner
+            .sources_deadline
+            .get_or_init(|| tokio::time::Instant::now() + bound);
+        self.sources_loaded_by(deadline).await;
+    }
+
+    async fn sources_loaded_by(&self, deadline: tokio::time::Instant) {
         let mut pending = self.inner.pending_sources.subscribe();
-        let _ = tokio::time::timeout(bound, pending.wait_for(|n| *n == 0)).await;
+        let _ = tokio::time::timeout_at(deadline, pending.wait_for(|n| *n == 0)).await;
+    }
+
+    /// Waits for what the first lists should carry: the sources' servers (as
+    /// [`Self::sources_loaded`]), then the servers starting for the first time with
+    /// nothing cached — until each is up or has failed, or [`HubSettings::list_wait`] after
+    /// servers began to start. Later lists find nothing to wait for, or the time over.
+    pub async fn first_lists(&self) {
+        self.sources_loaded(SOURCES_WAIT).await;
+        let mut rebuilt = self.inner.rebuilt.subscribe();
+        let mut gate = self.inner.gate.subscribe();
+        let until = async {
+            let _ = gate.wait_for(|open| *open).await;
+            let opened = self
+                .inner
+                .opened_at
+                .get()
+                .copied()
+                .unwrap_or_else(tokio::time::Instant::now);
+            tokio::time::sleep_until(opened + self.inner.settings.list_wait).await;
+        };
+        let settled = async {
+            loop {
+                let fresh = lock(&self.inner.servers)
+                    .values()
+                    .any(|s| s.snapshot().first_start());
+                if !fresh || rebuilt.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            _ = until => {}
+            _ = settled => {}
+        }
+    }
+
+    /// Waits, within `bound`, until a call to `name` can be routed: the sources have
+    /// delivered their servers, and the server the name's prefix points to has listed (or
+    /// is up, or down). So a call made right after start, before the account was read or
+    /// its server started, reaches it instead of finding no such tool.
+    pub async fn wait_for_tool(&self, name: &str, bound: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + bound;
+        self.sources_loaded_by(deadline).await;
+        let mut rebuilt = self.inner.rebuilt.subscribe();
+        let waited = tokio::time::timeout_at(deadline, async {
+            loop {
+                if self.has_tool(name) {
+                    return true;
+                }
+                let pending = lock(&self.inner.servers).values().any(|s| {
+                    s.snapshot().first_start()
+                        && (s.prefix.is_empty()
+                            || name
+                                .strip_prefix(s.prefix.as_str())
+                                .is_some_and(|rest| rest.starts_with(names::SEPARATOR)))
+                });
+                if !pending || rebuilt.changed().await.is_err() {
+                    return false;
+                }
+            }
+        })
+        .await;
+        waited.unwrap_or(false)
+    }
+
+    /// A 2026-07-28 client made a request: what it can do joins what servers may be
+    /// promised, and servers may start (such a client sends no `initialize`).
+    pub fn client_seen(&self, capabilities: &ClientCapabilities) {
+        self.inner.clients.declare(capabilities);
+        self.open_gate();
+    }
+
+    /// The bound of a call to a server that sets no timeout of its own.
+    pub fn call_timeout(&self) -> Duration {
+        self.inner.settings.call_timeout
+    }
+
+    /// The parked calls of 2026-07-28 clients.
+    pub fn parked_calls(&self) -> usize {
+        self.inner.bridge.len()
+    }
+
+    /// Tools a server lists that are not offered, with why: (server, reasons).
+    pub fn dropped_tools(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.catalog().dropped.clone()
     }
 
     /// Reports discovered tools, and each proxied call when `activity`, to `client`.
@@ -294,7 +396,7 @@ impl Hub {
     /// client (and those before it) can do; what they send outside calls may go to it.
     pub fn client_joined(&self, session: relay::Session) {
         self.inner.clients.join(session);
-        self.inner.gate.send_replace(true);
+        self.open_gate();
     }
 
     /// Asks polling sources to poll now.
@@ -324,8 +426,11 @@ impl Hub {
                 ));
             }
         }
-        let prefixes =
-            names::assign_prefixes(specs.iter().map(|s| (s.name.as_str(), s.slug.as_deref())));
+        let prefixes = names::assign_prefixes(
+            specs
+                .iter()
+                .map(|s| (s.name.as_str(), s.slug.as_deref(), s.prefix.as_deref())),
+        );
         let weak = Arc::downgrade(&self.inner);
         let on_change: downstream::OnChange = Arc::new(move || {
             if let Some(inner) = weak.upgrade() {
@@ -348,6 +453,7 @@ impl Hub {
                             .uuid
                             .as_ref()
                             .and_then(|uuid| lock(&self.inner.cached_tools).get(uuid).cloned())
+                            .map(lists::Lists::of_tools)
                             .unwrap_or_default();
                         Downstream::start(
                             spec.clone(),
@@ -356,7 +462,9 @@ impl Hub {
                             downstream::Shared {
                                 clients: self.inner.clients.clone(),
                                 tasks: self.inner.tasks.clone(),
+                                subscriptions: self.inner.subscriptions.clone(),
                                 connections: self.inner.settings.connections.clone(),
+                                cache: self.inner.settings.cache.clone(),
                                 on_change: on_change.clone(),
                             },
                             self.inner.gate.subscribe(),
@@ -372,143 +480,6 @@ impl Hub {
             *servers = next;
         }
         self.rebuild();
-    }
-
-    /// Recomputes the merged catalog from every server's live tools.
-    fn rebuild(&self) {
-        let _one_at_a_time = lock(&self.inner.rebuild_lock);
-        let servers: Vec<Arc<Downstream>> = lock(&self.inner.servers).values().cloned().collect();
-        let settings = &self.inner.settings;
-        let mut catalog = Catalog::default();
-        for server in servers {
-            let snapshot = server.snapshot();
-            // Listed: what the live connection offers. Routed: also what it offered when
-            // last up, so a call while it is down reconnects it.
-            let live: std::collections::HashSet<&str> = snapshot
-                .offered_tools()
-                .iter()
-                .map(|t| t.name.as_ref())
-                .collect();
-            for tool in snapshot.known_tools.iter() {
-                if !self.offers(&server, tool) {
-                    continue;
-                }
-                let exposed = names::tool_name(&server.prefix, &tool.name, settings.name_budget);
-                catalog
-                    .routes
-                    .insert(exposed.clone(), (server.clone(), tool.name.to_string()));
-                if live.contains(tool.name.as_ref()) {
-                    let mut offered = tool.clone();
-                    offered.name = exposed.into();
-                    catalog.tools.push(offered);
-                }
-            }
-            self.add_lists(&mut catalog, &server, &snapshot);
-            self.report_discovered(&server, &snapshot);
-        }
-        catalog.tools.sort_by(|a, b| a.name.cmp(&b.name));
-        catalog.prompts.sort_by(|a, b| a.name.cmp(&b.name));
-        catalog.token_cost = catalog.tools.iter().map(token_cost).sum();
-        catalog.index = search::Index::build(catalog.tools.iter().map(|t| {
-            let server = catalog
-                .routes
-                .get(t.name.as_ref())
-                .map(|(s, _)| s.spec.name.as_str())
-                .unwrap_or_default();
-            (t, server)
-        }));
-        let (tools, prompts, resources) = {
-            let mut current = self
-                .inner
-                .catalog
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let changed = (
-                current.tools != catalog.tools,
-                current.prompts != catalog.prompts,
-                current.resources != catalog.resources || current.templates != catalog.templates,
-            );
-            *current = Arc::new(catalog);
-            changed
-        };
-        if tools || prompts || resources {
-            self.inner.changes.send_modify(|c| {
-                c.tools += u64::from(tools);
-                c.prompts += u64::from(prompts);
-                c.resources += u64::from(resources);
-            });
-        }
-    }
-
-    /// Tells Plugged.in the tools of an account server when they changed.
-    fn report_discovered(&self, server: &Downstream, snapshot: &Snapshot) {
-        let Some(uuid) = &server.spec.uuid else {
-            return;
-        };
-        if snapshot.tools.is_empty() {
-            return;
-        }
-        let listing = snapshot.tools_listed;
-        if lock(&self.inner.reported_tools).insert(uuid.clone(), listing) == Some(listing) {
-            return;
-        }
-        if let Some(reporter) = lock(&self.inner.reporter).clone() {
-            reporter.discovered(uuid.clone(), snapshot.tools.clone());
-        }
-    }
-
-    /// Adds a live server's prompts, resources and templates to `catalog`.
-    fn add_lists(&self, catalog: &mut Catalog, server: &Arc<Downstream>, snapshot: &Snapshot) {
-        for prompt in snapshot.prompts.iter() {
-            let exposed = names::tool_name(
-                &server.prefix,
-                &prompt.name,
-                self.inner.settings.name_budget,
-            );
-            let mut offered = prompt.clone();
-            offered.name = exposed.clone();
-            catalog
-                .prompt_routes
-                .insert(exposed, (server.clone(), prompt.name.clone()));
-            catalog.prompts.push(offered);
-        }
-        for resource in snapshot.resources.iter() {
-            if catalog.resource_routes.contains_key(&resource.uri) {
-                continue;
-            }
-            catalog
-                .resource_routes
-                .insert(resource.uri.clone(), server.clone());
-            catalog.resources.push(resource.clone());
-        }
-        for template in snapshot.templates.iter() {
-            let literal = template
-                .uri_template
-                .split('{')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            catalog.template_routes.push((literal, server.clone()));
-            catalog.templates.push(template.clone());
-        }
-    }
-
-    fn offers(&self, server: &Downstream, tool: &Tool) -> bool {
-        let read_only_ok = !self.inner.settings.read_only
-            || tool
-                .annotations
-                .as_ref()
-                .and_then(|a| a.read_only_hint)
-                .unwrap_or(false);
-        read_only_ok && server.spec.allows(&tool.name)
-    }
-
-    fn catalog(&self) -> Arc<Catalog> {
-        self.inner
-            .catalog
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
     }
 
     /// Whether a call to one of its servers is in flight.
@@ -528,242 +499,6 @@ impl Hub {
         lock(&self.inner.servers).is_empty()
     }
 
-    /// Every downstream tool offered, under its hub name, sorted.
-    pub fn tools(&self) -> Vec<Tool> {
-        self.catalog().tools.clone()
-    }
-
-    pub fn tool(&self, name: &str) -> Option<Tool> {
-        self.catalog()
-            .tools
-            .iter()
-            .find(|t| t.name == name)
-            .cloned()
-    }
-
-    /// Whether `tools/list` should offer the search tools instead of every downstream tool.
-    pub fn searching(&self) -> bool {
-        match self.inner.settings.tool_search {
-            ToolSearch::On => true,
-            ToolSearch::Off => false,
-            ToolSearch::Auto => self.catalog().token_cost > self.inner.settings.tool_search_budget,
-        }
-    }
-
-    /// What listing every downstream tool costs a model, in estimated tokens.
-    pub fn catalog_tokens(&self) -> usize {
-        self.catalog().token_cost
-    }
-
-    /// The downstream tools best matching `query`, best first: (tool, server name, score).
-    pub fn search(&self, query: &str, limit: usize) -> Vec<(Tool, String, f64)> {
-        let catalog = self.catalog();
-        catalog
-            .index
-            .search(query, limit)
-            .into_iter()
-            .map(|(i, score)| {
-                let tool = catalog.tools[i].clone();
-                let server = catalog
-                    .routes
-                    .get(tool.name.as_ref())
-                    .map(|(s, _)| s.spec.name.clone())
-                    .unwrap_or_default();
-                (tool, server, score)
-            })
-            .collect()
-    }
-
-    pub fn has_tool(&self, name: &str) -> bool {
-        self.catalog().routes.contains_key(name)
-    }
-
-    /// Every downstream prompt, under its hub name, sorted.
-    pub fn prompts(&self) -> Vec<Prompt> {
-        self.catalog().prompts.clone()
-    }
-
-    /// Every downstream resource, with its own URI.
-    pub fn resources(&self) -> Vec<Resource> {
-        self.catalog().resources.clone()
-    }
-
-    pub fn resource_templates(&self) -> Vec<ResourceTemplate> {
-        self.catalog().templates.clone()
-    }
-
-    /// `prompts/get` of a hub prompt; `None`: no such hub prompt.
-    pub async fn get_prompt(
-        &self,
-        mut params: GetPromptRequestParams,
-        ct: &CancellationToken,
-    ) -> Option<Result<GetPromptResponse, CallError>> {
-        let (server, original) = self
-            .catalog()
-            .prompt_routes
-            .get(params.name.as_str())
-            .cloned()?;
-        params.name = original.clone();
-        let started = std::time::Instant::now();
-        let outcome = server
-            .get_prompt(params, self.timeout_of(&server), ct)
-            .await;
-        self.report(
-            &server,
-            "prompt_get",
-            original,
-            started,
-            outcome.as_ref().err(),
-        );
-        Some(outcome)
-    }
-
-    /// `resources/read` of a URI a downstream server listed, or one that matches the start
-    /// of one of their templates; `None`: not a hub resource.
-    pub async fn read_resource(
-        &self,
-        params: ReadResourceRequestParams,
-        ct: &CancellationToken,
-    ) -> Option<Result<ReadResourceResponse, CallError>> {
-        let catalog = self.catalog();
-        let server = catalog
-            .resource_routes
-            .get(&params.uri)
-            .cloned()
-            .or_else(|| {
-                catalog
-                    .template_routes
-                    .iter()
-                    .filter(|(literal, _)| !literal.is_empty() && params.uri.starts_with(literal))
-                    .max_by_key(|(literal, _)| literal.len())
-                    .map(|(_, server)| server.clone())
-            })?;
-        let uri = params.uri.clone();
-        let started = std::time::Instant::now();
-        let outcome = server
-            .read_resource(params, self.timeout_of(&server), ct)
-            .await;
-        self.report(
-            &server,
-            "resource_read",
-            uri,
-            started,
-            outcome.as_ref().err(),
-        );
-        Some(outcome)
-    }
-
-    fn timeout_of(&self, server: &Downstream) -> Duration {
-        server
-            .spec
-            .timeout
-            .unwrap_or(self.inner.settings.call_timeout)
-    }
-
-    /// Queues an activity report, when the hub has somewhere to send it.
-    fn report(
-        &self,
-        server: &Downstream,
-        action: &'static str,
-        item_name: String,
-        started: std::time::Instant,
-        failure: Option<impl ToString>,
-    ) {
-        let Some(reporter) = lock(&self.inner.reporter).clone() else {
-            return;
-        };
-        let error_message = failure.map(|f| f.to_string());
-        reporter.report(crate::api::hub::Activity {
-            action,
-            server_name: server.spec.name.clone(),
-            server_uuid: server.spec.uuid.clone(),
-            item_name,
-            success: error_message.is_none(),
-            error_message,
-            execution_time: started.elapsed().as_secs_f64() * 1000.0,
-        });
-    }
-
-    /// Changes of the catalog, for `notifications/*/list_changed`.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Changes> {
-        self.inner.changes.subscribe()
-    }
-
-    /// Sends a call to the server `name` routes to, under the tool's own name, with the
-    /// arguments and `_meta` as the client sent them. `None`: no such hub tool.
-    pub async fn call(
-        &self,
-        mut params: CallToolRequestParams,
-        caller: Option<Arc<relay::Caller>>,
-        ct: &CancellationToken,
-    ) -> Option<Result<CallToolResponse, CallError>> {
-        let (server, original) = self.catalog().routes.get(params.name.as_ref()).cloned()?;
-        params.name = original.clone().into();
-        let bounds = (self.timeout_of(&server), self.inner.settings.max_call_time);
-        let started = std::time::Instant::now();
-        let outcome = server.call(params, bounds, caller, ct).await;
-        let failure = match &outcome {
-            Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
-                Some("the tool reported an error".to_string())
-            }
-            Ok(_) => None,
-            Err(e) => Some(e.to_string()),
-        };
-        self.report(&server, "tool_call", original, started, failure);
-        Some(outcome)
-    }
-
-    /// `tasks/get` of a task a server made for a call through the hub (by the hub's id).
-    pub async fn get_task(
-        &self,
-        params: GetTaskParams,
-        ct: &CancellationToken,
-    ) -> Result<GetTaskResult, ErrorData> {
-        let id = params.task_id.clone();
-        let (server, original) = self.task_server(&id)?;
-        server
-            .get_task(&id, original, params, self.timeout_of(&server), ct)
-            .await
-    }
-
-    /// `tasks/update`: the client's answers to what a task asked.
-    pub async fn update_task(
-        &self,
-        params: UpdateTaskParams,
-        ct: &CancellationToken,
-    ) -> Result<(), ErrorData> {
-        let (server, original) = self.task_server(&params.task_id)?;
-        server
-            .update_task(original, params, self.timeout_of(&server), ct)
-            .await
-    }
-
-    /// `tasks/cancel` of a task.
-    pub async fn cancel_task(
-        &self,
-        params: CancelTaskParams,
-        ct: &CancellationToken,
-    ) -> Result<(), ErrorData> {
-        let (server, original) = self.task_server(&params.task_id)?;
-        server
-            .cancel_task(original, params, self.timeout_of(&server), ct)
-            .await
-    }
-
-    /// The server a task of the hub's belongs to, and the server's own id for it.
-    fn task_server(&self, id: &str) -> Result<(Arc<Downstream>, String), ErrorData> {
-        let (name, original) = self
-            .inner
-            .tasks
-            .route(id)
-            .ok_or_else(|| downstream::unknown_task(id))?;
-        let server = lock(&self.inner.servers)
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| downstream::unknown_task(id))?;
-        Ok((server, original))
-    }
-
     /// Every configured server, by name.
     pub fn status(&self) -> Vec<ServerStatus> {
         let catalog = self.catalog();
@@ -774,6 +509,11 @@ impl Hub {
                 prefix: server.prefix.clone(),
                 transport: server.spec.transport_name(),
                 instructions: server.spec.instructions.clone(),
+                dropped: catalog
+                    .dropped
+                    .get(&server.spec.name)
+                    .cloned()
+                    .unwrap_or_default(),
                 snapshot: server.snapshot(),
                 offered_tools: catalog
                     .tools
@@ -834,19 +574,6 @@ impl Hub {
         }
         self.rebuild();
     }
-}
-
-/// A rough count of the tokens a tool costs a model when listed: its name, description and
-/// schemas as JSON, at about four characters a token.
-pub fn token_cost(tool: &Tool) -> usize {
-    let schema = |s: &serde_json::Map<String, serde_json::Value>| {
-        serde_json::to_string(s).map(|j| j.len()).unwrap_or(0)
-    };
-    let chars = tool.name.len()
-        + tool.description.as_deref().map_or(0, str::len)
-        + schema(&tool.input_schema)
-        + tool.output_schema.as_deref().map_or(0, schema);
-    chars.div_ceil(4)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

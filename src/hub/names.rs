@@ -52,17 +52,24 @@ fn looks_like_uuid(text: &str) -> bool {
     text.len() == 36 && text.chars().filter(|c| *c == '-').count() == 4
 }
 
-/// The prefix each server gets, keyed by the server's configured name. Prefers the slug;
-/// a name that is a uuid, empty after cleaning, or taken gets a hash-based form.
+/// The prefix each server gets, keyed by the server's configured name: the prefix its
+/// entry sets (`""`: none, its tools keep their own names), else its slug or name. A name
+/// that is a uuid, empty after cleaning, or taken gets a hash-based form.
 pub fn assign_prefixes<'a>(
-    servers: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    servers: impl IntoIterator<Item = (&'a str, Option<&'a str>, Option<&'a str>)>,
 ) -> BTreeMap<String, String> {
-    let mut servers: Vec<(&str, Option<&str>)> = servers.into_iter().collect();
+    let mut servers: Vec<(&str, Option<&str>, Option<&str>)> = servers.into_iter().collect();
     servers.sort();
     let mut taken = BTreeSet::new();
     let mut out = BTreeMap::new();
-    for (name, slug) in servers {
-        let source = slug.filter(|s| !s.trim().is_empty()).unwrap_or(name);
+    for (name, slug, configured) in servers {
+        if configured == Some("") {
+            out.insert(name.to_string(), String::new());
+            continue;
+        }
+        let source = configured
+            .or(slug.filter(|s| !s.trim().is_empty()))
+            .unwrap_or(name);
         let mut prefix = sanitize(source);
         if looks_like_uuid(source) || prefix.is_empty() {
             prefix = format!("s{}", hash_hex(name));
@@ -98,13 +105,18 @@ pub fn tool_name(prefix: &str, tool: &str, budget: usize) -> String {
             }
         })
         .collect();
-    let full = format!("{prefix}{SEPARATOR}{clean}");
+    let lead = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}{SEPARATOR}")
+    };
+    let full = format!("{lead}{clean}");
     if clean == tool && full.len() <= budget {
         return full;
     }
-    let room = budget.saturating_sub(prefix.len() + SEPARATOR.len() + HASH_DIGITS + 1);
+    let room = budget.saturating_sub(lead.len() + HASH_DIGITS + 1);
     let kept: String = clean.chars().take(room).collect();
-    format!("{prefix}{SEPARATOR}{kept}-{}", hash_hex(tool))
+    format!("{lead}{kept}-{}", hash_hex(tool))
 }
 
 #[cfg(test)]
@@ -114,12 +126,12 @@ mod tests {
     #[test]
     fn prefixes_prefer_slugs_and_stay_unique_and_short() {
         let p = assign_prefixes([
-            ("GitHub Tools", None),
-            ("github-tools", None),
-            ("x", Some("my-slug")),
-            ("2b1f6c8e-1111-4222-8333-444455556666", None),
-            ("a very long server name that goes on and on", None),
-            ("!!!", None),
+            ("GitHub Tools", None, None),
+            ("github-tools", None, None),
+            ("x", Some("my-slug"), None),
+            ("2b1f6c8e-1111-4222-8333-444455556666", None, None),
+            ("a very long server name that goes on and on", None, None),
+            ("!!!", None, None),
         ]);
         assert_eq!(p["x"], "my-slug");
         assert_ne!(p["GitHub Tools"], p["github-tools"]);
@@ -131,14 +143,23 @@ mod tests {
         }
         // Deterministic, whatever the order.
         let again = assign_prefixes([
-            ("!!!", None),
-            ("a very long server name that goes on and on", None),
-            ("2b1f6c8e-1111-4222-8333-444455556666", None),
-            ("x", Some("my-slug")),
-            ("github-tools", None),
-            ("GitHub Tools", None),
+            ("!!!", None, None),
+            ("a very long server name that goes on and on", None, None),
+            ("2b1f6c8e-1111-4222-8333-444455556666", None, None),
+            ("x", Some("my-slug"), None),
+            ("github-tools", None, None),
+            ("GitHub Tools", None, None),
         ]);
         assert_eq!(p, again);
+    }
+
+    #[test]
+    fn a_configured_prefix_wins_and_an_empty_one_keeps_names() {
+        let p = assign_prefixes([("a", Some("slug"), Some("mine")), ("b", None, Some(""))]);
+        assert_eq!(p["a"], "mine");
+        assert_eq!(p["b"], "");
+        assert_eq!(tool_name("", "test_simple_text", 48), "test_simple_text");
+        assert!(tool_name("", "files.read", 48).starts_with("files_read-"));
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! after it starts, say), the most recent live session that declared the capability. A
 //! request no client can take fails at once with an error naming the capability, so the
 //! server never waits for an answer that cannot come.
+//!
+//! A 2026-07-28 client cannot be sent requests at all: what a server asks during its call
+//! is handed back to it with the call as an `input_required` result ([`super::bridge`]),
+//! and its answer comes with the retry.
 #![allow(
     deprecated,
     reason = "sampling, roots and logging are deprecated in 2026-07-28 (SEP-2577) but are how 2025-11-25 clients and servers talk"
@@ -18,13 +22,15 @@ use std::sync::{Arc, Mutex};
 use rmcp::{
     ErrorData, RoleServer,
     model::{
-        ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-        ElicitResult, ErrorCode, InputRequest, ListRootsResult, LoggingLevel,
-        LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
-        ServerNotification, TaskStatus, TaskStatusNotificationParams,
+        ClientCapabilities, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult,
+        ElicitRequest, ElicitRequestParams, ElicitResult, ErrorCode, InputRequest,
+        ListRootsRequest, ListRootsResult, LoggingLevel, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ProgressToken, ServerNotification, TaskStatus,
+        TaskStatusNotificationParams,
     },
     service::Peer,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use serde_json::Value;
 
@@ -32,16 +38,89 @@ use crate::redact::Scrubber;
 
 /// Most client sessions remembered for requests made outside a call; the oldest go first.
 const MAX_SESSIONS: usize = 1_024;
+/// Most questions of one parked call waiting to be handed to its client.
+const MAX_OPEN_QUESTIONS: usize = 16;
 
 /// The client side of one call in flight to a downstream server.
 pub struct Caller {
-    pub peer: Peer<RoleServer>,
-    /// The client's progress token for this call, if it asked for progress.
-    pub progress_token: Option<ProgressToken>,
+    /// The request the client is waiting on (for a parked call, its latest retry).
+    reply: Mutex<Reply>,
     /// The lowest level of log messages the client wants during the call; `None`: none.
     pub log_level: Option<LoggingLevel>,
     /// What the client declared it can do.
     pub capabilities: ClientCapabilities,
+    /// For a 2026-07-28 client, which cannot be sent requests: where what the server asks
+    /// during the call goes, to come back to the client as an `input_required` result
+    /// ([`super::bridge`]).
+    questions: Option<mpsc::Sender<Question>>,
+}
+
+/// Where what a server sends during a call goes: the client's request and its progress token.
+#[derive(Clone)]
+pub struct Reply {
+    pub peer: Peer<RoleServer>,
+    /// The client's progress token for this request, if it asked for progress.
+    pub progress_token: Option<ProgressToken>,
+}
+
+/// Something a server asked during a 2026-07-28 client's call, waiting for the client's
+/// answer (the result of a sampling, elicitation or roots request, as JSON).
+pub struct Question {
+    pub request: InputRequest,
+    pub answer: oneshot::Sender<Result<Value, ErrorData>>,
+}
+
+impl Caller {
+    /// A caller of the 2025-11-25 kind: what the server asks goes to `reply.peer`.
+    pub fn session(
+        reply: Reply,
+        log_level: Option<LoggingLevel>,
+        capabilities: ClientCapabilities,
+    ) -> Self {
+        Self {
+            reply: Mutex::new(reply),
+            log_level,
+            capabilities,
+            questions: None,
+        }
+    }
+
+    /// A 2026-07-28 caller: what the server asks is sent on the returned channel.
+    pub fn parkable(
+        reply: Reply,
+        log_level: Option<LoggingLevel>,
+        capabilities: ClientCapabilities,
+    ) -> (Self, mpsc::Receiver<Question>) {
+        let (questions, asked) = mpsc::channel(MAX_OPEN_QUESTIONS);
+        (
+            Self {
+                reply: Mutex::new(reply),
+                log_level,
+                capabilities,
+                questions: Some(questions),
+            },
+            asked,
+        )
+    }
+
+    /// The request the client waits on now.
+    pub fn reply(&self) -> Reply {
+        lock(&self.reply).clone()
+    }
+
+    /// The client came back (a retry of a parked call): what follows goes to this request.
+    pub fn replace_reply(&self, reply: Reply) {
+        *lock(&self.reply) = reply;
+    }
+
+    pub fn peer(&self) -> Peer<RoleServer> {
+        lock(&self.reply).peer.clone()
+    }
+
+    /// Whether the client speaks 2026-07-28 (it takes `input_required` results).
+    pub fn takes_input_required(&self) -> bool {
+        self.questions.is_some()
+    }
 }
 
 /// A client session of the hub, for what a server sends outside any call.
@@ -54,29 +133,26 @@ pub struct Session {
 
 /// The hub's client sessions, and what the hub may promise downstream servers on their
 /// behalf.
-#[derive(Default)]
 pub struct Clients {
     sessions: Mutex<Vec<Arc<Session>>>,
-    /// The union of what every session so far declared: what downstream servers that connect
-    /// from now on are told the hub's client can do.
-    declared: Mutex<ClientCapabilities>,
+    /// The union of what every client so far declared (2025-11-25 sessions as they join,
+    /// 2026-07-28 clients with each request): what a downstream server is told the hub's
+    /// client can do. It only grows; servers told less are reconnected when it does.
+    declared: tokio::sync::watch::Sender<ClientCapabilities>,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Self {
+            sessions: Mutex::default(),
+            declared: tokio::sync::watch::Sender::new(ClientCapabilities::default()),
+        }
+    }
 }
 
 impl Clients {
     pub fn join(&self, session: Session) {
-        {
-            let mut declared = lock(&self.declared);
-            let caps = &session.capabilities;
-            if declared.sampling.is_none() {
-                declared.sampling = caps.sampling.clone();
-            }
-            if declared.elicitation.is_none() {
-                declared.elicitation = caps.elicitation.clone();
-            }
-            if declared.roots.is_none() {
-                declared.roots = caps.roots.clone();
-            }
-        }
+        self.declare(&session.capabilities);
         let mut sessions = lock(&self.sessions);
         sessions.retain(|s| !s.peer.is_transport_closed());
         if sessions.len() >= MAX_SESSIONS {
@@ -85,15 +161,43 @@ impl Clients {
         sessions.push(Arc::new(session));
     }
 
+    /// Adds what a client can do (sampling, elicitation and its URL mode, roots) to what
+    /// servers may be promised.
+    pub fn declare(&self, caps: &ClientCapabilities) {
+        self.declared.send_if_modified(|declared| {
+            let mut grew = false;
+            if declared.sampling.is_none() && caps.sampling.is_some() {
+                declared.sampling = caps.sampling.clone();
+                grew = true;
+            }
+            match (&mut declared.elicitation, &caps.elicitation) {
+                (None, Some(new)) => {
+                    declared.elicitation = Some(new.clone());
+                    grew = true;
+                }
+                (Some(old), Some(new)) if old.url.is_none() && new.url.is_some() => {
+                    old.url = new.url.clone();
+                    grew = true;
+                }
+                _ => {}
+            }
+            if declared.roots.is_none() && caps.roots.is_some() {
+                declared.roots = caps.roots.clone();
+                grew = true;
+            }
+            grew
+        });
+    }
+
     /// What a downstream server connecting now is told the client can do: sampling,
     /// elicitation and roots, each only when some client declared it.
     pub fn declared(&self) -> ClientCapabilities {
-        let declared = lock(&self.declared);
-        let mut caps = ClientCapabilities::default();
-        caps.sampling = declared.sampling.clone();
-        caps.elicitation = declared.elicitation.clone();
-        caps.roots = declared.roots.clone();
-        caps
+        self.declared.borrow().clone()
+    }
+
+    /// Changes of [`Self::declared`], for connections promised less.
+    pub fn watch_declared(&self) -> tokio::sync::watch::Receiver<ClientCapabilities> {
+        self.declared.subscribe()
     }
 
     /// The most recent live session that can take `need`.
@@ -169,6 +273,25 @@ enum Need {
 }
 
 impl Need {
+    fn of(request: &InputRequest) -> Result<Self, ErrorData> {
+        Ok(match request {
+            InputRequest::CreateMessage(_) => Need::Sampling,
+            InputRequest::Elicitation(r) => Need::Elicitation {
+                url: matches!(r.params, ElicitRequestParams::UrlElicitationParams { .. }),
+            },
+            InputRequest::ListRoots(_) => Need::Roots,
+            _ => return Err(Self::unknown()),
+        })
+    }
+
+    fn unknown() -> ErrorData {
+        ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            "pluggedin-mcp does not know this kind of request, so cannot relay it to its client",
+            None,
+        )
+    }
+
     fn declared_in(self, caps: &ClientCapabilities) -> bool {
         match self {
             Need::Sampling => caps.sampling.is_some(),
@@ -202,6 +325,8 @@ pub struct Relay {
     pub tasks: Arc<super::tasks::Tasks>,
     pub in_flight: Arc<InFlight>,
     pub clients: Arc<Clients>,
+    /// Who subscribed to which resource.
+    pub subscriptions: Arc<super::subscriptions::Subscriptions>,
     /// Removes the server's own secrets from what it sends back.
     pub scrubber: Scrubber,
 }
@@ -214,12 +339,13 @@ impl Relay {
         let Some(caller) = self.in_flight.by_token(&params.progress_token) else {
             return;
         };
-        let Some(token) = caller.progress_token.clone() else {
+        let reply = caller.reply();
+        let Some(token) = reply.progress_token else {
             return;
         };
         params.progress_token = token;
         params.message = params.message.map(|m| self.scrubber.scrub(&m).into_owned());
-        let _ = caller.peer.notify_progress(params).await;
+        let _ = reply.peer.notify_progress(params).await;
     }
 
     /// Forwards a log message, marked with the server: to the client whose call is in
@@ -234,7 +360,7 @@ impl Relay {
             |min: Option<LoggingLevel>| min.is_some_and(|min| params.level as u8 >= min as u8);
         if let Some(caller) = self.in_flight.latest() {
             if passes(caller.log_level) {
-                let _ = caller.peer.notify_logging_message(params).await;
+                let _ = caller.peer().notify_logging_message(params).await;
             }
             return;
         }
@@ -245,56 +371,99 @@ impl Relay {
         }
     }
 
+    /// Tells the clients that subscribed to `uri` through this server that it changed.
+    pub async fn resource_updated(&self, uri: String) {
+        self.subscriptions.updated(&self.name, &uri).await;
+    }
+
     pub async fn create_message(
         &self,
         params: CreateMessageRequestParams,
     ) -> Result<CreateMessageResult, ErrorData> {
-        let peer = self.target(Need::Sampling)?;
-        peer.create_message(params)
-            .await
-            .map_err(|e| self.client_failed(Need::Sampling, e))
+        let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
+        typed(self.ask(request).await?)
     }
 
     pub async fn create_elicitation(
         &self,
         params: ElicitRequestParams,
     ) -> Result<ElicitResult, ErrorData> {
-        let need = Need::Elicitation {
-            url: matches!(params, ElicitRequestParams::UrlElicitationParams { .. }),
-        };
-        let peer = self.target(need)?;
-        peer.create_elicitation(params)
-            .await
-            .map_err(|e| self.client_failed(need, e))
+        let request = InputRequest::Elicitation(ElicitRequest::new(params));
+        typed(self.ask(request).await?)
     }
 
     pub async fn list_roots(&self) -> Result<ListRootsResult, ErrorData> {
-        let peer = self.target(Need::Roots)?;
-        peer.list_roots()
-            .await
-            .map_err(|e| self.client_failed(Need::Roots, e))
+        typed(
+            self.ask(InputRequest::ListRoots(ListRootsRequest::default()))
+                .await?,
+        )
     }
 
-    /// Answers one request a server made inside a task (SEP-2663 `inputRequests`) through
-    /// the client whose call is following it; the answer is what `tasks/update` carries.
-    pub async fn answer_input(&self, request: InputRequest) -> Result<Value, ErrorData> {
-        let answer = match request {
-            InputRequest::CreateMessage(r) => {
-                serde_json::to_value(self.create_message(r.params).await?)
-            }
-            InputRequest::Elicitation(r) => {
-                serde_json::to_value(self.create_elicitation(r.params).await?)
-            }
-            InputRequest::ListRoots(_) => serde_json::to_value(self.list_roots().await?),
-            _ => {
-                return Err(ErrorData::new(
-                    ErrorCode::METHOD_NOT_FOUND,
-                    "pluggedin-mcp does not know this kind of request, so cannot relay it to its client",
-                    None,
-                ));
-            }
+    /// Has a client answer what a server asked (sampling, elicitation, roots): the client
+    /// whose call is in flight — sent to it, or for a 2026-07-28 client handed back with
+    /// its call as an `input_required` result — or with no call in flight, the latest
+    /// 2025-11-25 session that can answer. The answer is the client's result as JSON (what
+    /// `inputResponses` and `tasks/update` carry).
+    pub async fn ask(&self, request: InputRequest) -> Result<Value, ErrorData> {
+        let need = Need::of(&request)?;
+        let Some(caller) = self.in_flight.latest() else {
+            let session = self.clients.latest_with(need).ok_or_else(|| {
+                unanswerable(format!(
+                    "no client of pluggedin-mcp that supports {} is connected",
+                    need.name()
+                ))
+            })?;
+            return self.send(&session.peer, need, request).await;
         };
-        answer.map_err(|e| ErrorData::internal_error(e.to_string(), None))
+        if !need.declared_in(&caller.capabilities) {
+            return Err(unanswerable(format!(
+                "the client calling this server through pluggedin-mcp does not support {}",
+                need.name()
+            )));
+        }
+        let Some(questions) = &caller.questions else {
+            return self.send(&caller.peer(), need, request).await;
+        };
+        let (answer, answered) = oneshot::channel();
+        questions
+            .send(Question { request, answer })
+            .await
+            .map_err(|_| self.unanswered(need))?;
+        answered.await.map_err(|_| self.unanswered(need))?
+    }
+
+    /// Sends a request to a 2025-11-25 client and returns its answer as JSON.
+    async fn send(
+        &self,
+        peer: &Peer<RoleServer>,
+        need: Need,
+        request: InputRequest,
+    ) -> Result<Value, ErrorData> {
+        let answer = match request {
+            InputRequest::CreateMessage(r) => peer
+                .create_message(r.params)
+                .await
+                .map(serde_json::to_value),
+            InputRequest::Elicitation(r) => peer
+                .create_elicitation(r.params)
+                .await
+                .map(serde_json::to_value),
+            InputRequest::ListRoots(_) => peer.list_roots().await.map(serde_json::to_value),
+            _ => return Err(Need::unknown()),
+        };
+        answer
+            .map_err(|e| self.client_failed(need, e))?
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))
+    }
+
+    fn unanswered(&self, need: Need) -> ErrorData {
+        ErrorData::internal_error(
+            format!(
+                "the client did not answer the {} request: its call ended or was not retried in time",
+                need.name()
+            ),
+            None,
+        )
     }
 
     /// Forwards a server's `notifications/tasks` to the client that owns the task, under
@@ -321,36 +490,6 @@ impl Relay {
         let _ = owner.send_notification(notification).await;
     }
 
-    /// The client a request needing `need` goes to (see the module's doc).
-    fn target(&self, need: Need) -> Result<Peer<RoleServer>, ErrorData> {
-        if let Some(caller) = self.in_flight.latest() {
-            if need.declared_in(&caller.capabilities) {
-                return Ok(caller.peer.clone());
-            }
-            return Err(ErrorData::new(
-                ErrorCode::METHOD_NOT_FOUND,
-                format!(
-                    "the client calling this server through pluggedin-mcp does not support {}",
-                    need.name()
-                ),
-                None,
-            ));
-        }
-        self.clients
-            .latest_with(need)
-            .map(|s| s.peer.clone())
-            .ok_or_else(|| {
-                ErrorData::new(
-                    ErrorCode::METHOD_NOT_FOUND,
-                    format!(
-                        "no client of pluggedin-mcp that supports {} is connected",
-                        need.name()
-                    ),
-                    None,
-                )
-            })
-    }
-
     fn client_failed(&self, need: Need, error: rmcp::ServiceError) -> ErrorData {
         match error {
             rmcp::ServiceError::McpError(data) => data,
@@ -373,6 +512,18 @@ impl Relay {
             }
         }
     }
+}
+
+/// A request no client can take: refused at once, so the server does not wait.
+fn unanswerable(message: String) -> ErrorData {
+    ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, None)
+}
+
+/// A client's answer, as the type the server's request expects.
+fn typed<T: serde::de::DeserializeOwned>(answer: Value) -> Result<T, ErrorData> {
+    serde_json::from_value(answer).map_err(|e| {
+        ErrorData::internal_error(format!("the client's answer is not valid: {e}"), None)
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -31,6 +31,23 @@ pub struct ServerSpec {
     pub disabled: bool,
     /// Text for the model about this server (Plugged.in's custom instructions).
     pub instructions: Option<String>,
+    /// The protocol revision the hub speaks to it (`"protocolVersion"`).
+    pub protocol: Protocol,
+    /// The prefix of its tools' and prompts' names, as configured (`"prefix"`); `Some("")`
+    /// offers them under their own names. `None`: chosen from its slug or name.
+    pub prefix: Option<String>,
+}
+
+/// Which protocol revision the hub speaks to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// 2025-11-25 (`initialize`), or 2026-07-28 when the server refuses `initialize`.
+    #[default]
+    Auto,
+    /// `"protocolVersion": "2025-11-25"`.
+    V2025,
+    /// `"protocolVersion": "2026-07-28"` (`server/discover`; no `initialize`).
+    V2026,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +86,8 @@ impl ServerSpec {
             deny_tools: Vec::new(),
             disabled: false,
             instructions: None,
+            protocol: Protocol::Auto,
+            prefix: None,
         }
     }
 
@@ -250,6 +269,29 @@ fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(field("disabled", "must be true or false")),
     };
+    let protocol = match string("protocolVersion")?.as_deref() {
+        None | Some("auto") => Protocol::Auto,
+        Some("2025-11-25") => Protocol::V2025,
+        Some("2026-07-28") => Protocol::V2026,
+        Some(_) => {
+            return Err(field(
+                "protocolVersion",
+                "must be \"2025-11-25\", \"2026-07-28\" or \"auto\"",
+            ));
+        }
+    };
+    let prefix = string("prefix")?;
+    if let Some(p) = &prefix
+        && (p.contains(super::names::SEPARATOR)
+            || p.chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            || p.len() > 20)
+    {
+        return Err(field(
+            "prefix",
+            "must be up to 20 letters, digits, - or _ (without __), or \"\" for none",
+        ));
+    }
     Ok(ServerSpec {
         name: name.to_string(),
         slug: string("slug")?,
@@ -260,6 +302,8 @@ fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String
         deny_tools: strings("denyTools")?.unwrap_or_default(),
         disabled,
         instructions: string("instructions")?,
+        protocol,
+        prefix,
     })
 }
 

@@ -135,6 +135,16 @@ impl<O: Clone> Tasks<O> {
         Some((entry.server.clone(), entry.original.clone()))
     }
 
+    /// Whether `server` has a task a client may still ask about (its connection is then
+    /// not renewed: a task lives in the connection that made it).
+    pub fn any_of(&self, server: &str) -> bool {
+        let now = Instant::now();
+        lock(&self.inner)
+            .by_id
+            .values()
+            .any(|e| e.server == server && !e.expired(now))
+    }
+
     /// The server changed a task's time to live (it may, while the task runs).
     pub fn set_ttl(&self, id: &str, ttl_ms: Option<u64>) {
         if let Some(entry) = lock(&self.inner).by_id.get_mut(id) {

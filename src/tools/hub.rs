@@ -38,6 +38,12 @@ pub struct ServerReport {
     /// Duration of its last call, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_latency_ms: Option<f64>,
+    /// The protocol revision the hub speaks to it, while connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Tools it lists that are not offered, and why (a name taken, an empty name).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_offered: Vec<String>,
     /// How the user wants this server used (their custom instructions for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
@@ -154,6 +160,8 @@ impl PluggedinServer {
                 tools: s.offered_tools,
                 restarts: s.snapshot.restarts,
                 last_latency_ms: s.snapshot.last_latency.map(|d| d.as_secs_f64() * 1000.0),
+                protocol: s.snapshot.protocol.clone(),
+                not_offered: s.dropped,
                 instructions: s.instructions,
             })
             .collect();
@@ -289,8 +297,9 @@ impl PluggedinServer {
         // A task the server makes of the call is followed by the hub: this tool answers
         // with the result.
         match self.call_downstream(&hub, request, ctx, false).await {
-            rmcp::model::CallToolResponse::Complete(result) => Ok(result),
-            _ => Err(ToolError::Refused(format!(
+            Ok(rmcp::model::CallToolResponse::Complete(result)) => Ok(result),
+            Err(error) => Err(ToolError::Refused(error.message.to_string())),
+            Ok(_) => Err(ToolError::Refused(format!(
                 "{} asked for more input before answering, which hub_call_tool cannot pass on; call {} by its own name",
                 tool.name, tool.name
             ))),

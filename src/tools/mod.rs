@@ -7,6 +7,7 @@ pub mod budget;
 mod clipboard;
 mod completion;
 mod documents;
+mod downstream;
 mod hub;
 mod logging;
 mod memory;
@@ -228,7 +229,12 @@ impl PluggedinServer {
             Some(hub) if !hub.is_empty() && hub.searching() => {}
             Some(hub) if !hub.is_empty() => {
                 tools.retain(|t| !SEARCH_TOOLS.contains(&t.name.as_ref()));
-                tools.extend(hub.tools());
+                // A server offered under its tools' own names cannot take one of ours.
+                tools.extend(
+                    hub.tools()
+                        .into_iter()
+                        .filter(|t| !self.shared.tools.has_route(&t.name)),
+                );
             }
             // No servers (yet): the hub's own tools would only be noise.
             _ => tools.retain(|t| {
@@ -457,144 +463,6 @@ impl PluggedinServer {
     }
 }
 
-/// How often a session's change announcer checks that its client is still there.
-const ANNOUNCER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// One of the lists a hub changes.
-#[derive(Debug, Clone, Copy)]
-enum List {
-    Tools,
-    Prompts,
-    Resources,
-}
-
-/// Calls `send` for each hub list that changes, until `until` resolves or `send` says the
-/// client is gone: the `list_changed` of a 2025-11-25 session, or of a 2026-07-28 client's
-/// `subscriptions/listen`.
-async fn announce_changes<F, Fut>(
-    mut changes: tokio::sync::watch::Receiver<crate::hub::Changes>,
-    mut send: F,
-    until: impl std::future::Future<Output = ()>,
-) where
-    F: FnMut(List) -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let mut seen = *changes.borrow_and_update();
-    tokio::pin!(until);
-    loop {
-        tokio::select! {
-            _ = &mut until => return,
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let now = *changes.borrow_and_update();
-                for (list, changed) in [
-                    (List::Tools, now.tools != seen.tools),
-                    (List::Prompts, now.prompts != seen.prompts),
-                    (List::Resources, now.resources != seen.resources),
-                ] {
-                    if changed && !send(list).await {
-                        return;
-                    }
-                }
-                seen = now;
-            }
-        }
-    }
-}
-
-/// [`announce_changes`] to a 2025-11-25 session, until it ends.
-async fn announce_to_session(
-    changes: tokio::sync::watch::Receiver<crate::hub::Changes>,
-    peer: rmcp::service::Peer<RoleServer>,
-) {
-    let closed = {
-        let peer = peer.clone();
-        async move {
-            while !peer.is_transport_closed() {
-                tokio::time::sleep(ANNOUNCER_CHECK).await;
-            }
-        }
-    };
-    let send = |list| {
-        let peer = peer.clone();
-        async move {
-            match list {
-                List::Tools => peer.notify_tool_list_changed().await,
-                List::Prompts => peer.notify_prompt_list_changed().await,
-                List::Resources => peer.notify_resource_list_changed().await,
-            }
-            .is_ok()
-        }
-    };
-    announce_changes(changes, send, closed).await;
-}
-
-impl PluggedinServer {
-    /// A downstream prompt or resource answer, refused when it is larger than the result
-    /// budget (tool results are cut instead; these have no paging to point to).
-    fn within_budget<T: serde::Serialize>(&self, answer: &T, what: &str) -> Result<(), ErrorData> {
-        let size = serde_json::to_vec(answer).map_or(usize::MAX, |b| b.len());
-        let limit = self.budget().text_bytes();
-        if size > limit {
-            return Err(ErrorData::internal_error(
-                format!(
-                    "{what}: the downstream server's answer is {size} bytes, over this server's result budget of {limit} (--max-result-bytes)"
-                ),
-                None,
-            ));
-        }
-        Ok(())
-    }
-
-    /// A call to a downstream server's tool: its answer as it is (within the result budget,
-    /// scrubbed like ours), or an error result saying why there is none. A task the server
-    /// makes of it is handed to the client when `may_follow` and the client declared the
-    /// tasks extension; otherwise the hub follows it and answers with its result.
-    async fn call_downstream(
-        &self,
-        hub: &crate::hub::Hub,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-        may_follow: bool,
-    ) -> CallToolResponse {
-        let scrubber = self
-            .client(&context)
-            .map(|c| c.scrubber())
-            .unwrap_or_default();
-        let mut capabilities = context.client_capabilities().unwrap_or_default();
-        if !may_follow && let Some(extensions) = capabilities.extensions.as_mut() {
-            extensions.remove(rmcp::model::TASKS_EXTENSION_ID);
-        }
-        // The client's `_meta` goes on with the call (the hub's own progress token and hop
-        // keys replace the client's).
-        let request = with_meta(request, &context);
-        let caller = crate::hub::relay::Caller {
-            peer: context.peer.clone(),
-            progress_token: context.meta.get_progress_token(),
-            log_level: logging::threshold(&context, &self.session),
-            capabilities,
-        };
-        let outcome = hub.call(request, Some(Arc::new(caller)), &context.ct).await;
-        match outcome {
-            Some(Ok(CallToolResponse::Complete(mut result))) => {
-                reply::finish(&mut result, &scrubber, self.budget());
-                CallToolResponse::Complete(result)
-            }
-            Some(Ok(other)) => other,
-            Some(Err(error)) => {
-                let text = scrubber.scrub(&error.to_string()).into_owned();
-                CallToolResult::error(vec![ContentBlock::text(text)]).into()
-            }
-            None => CallToolResult::error(vec![ContentBlock::text(
-                "this tool's server left the hub while the call was starting; list the tools again",
-            )])
-            .into(),
-        }
-    }
-}
-
 impl PluggedinServer {
     /// A call to one of our own tools (or to a name nothing answers to), its result held
     /// to the budget.
@@ -630,48 +498,6 @@ impl PluggedinServer {
             other => other,
         })
     }
-}
-
-impl PluggedinServer {
-    /// A downstream task's final result, held to what every result of ours is held to (the
-    /// budget, the key scrubbed). A result that is not a tool result is only scrubbed.
-    fn finish_task_result(
-        &self,
-        result: &mut rmcp::model::JsonObject,
-        context: &RequestContext<RoleServer>,
-    ) {
-        let scrubber = self
-            .client(context)
-            .map(|c| c.scrubber())
-            .unwrap_or_default();
-        let mut value = serde_json::Value::Object(std::mem::take(result));
-        match serde_json::from_value::<CallToolResult>(value.clone()) {
-            Ok(mut tool_result) => {
-                reply::finish(&mut tool_result, &scrubber, self.budget());
-                if let Ok(finished) = serde_json::to_value(tool_result) {
-                    value = finished;
-                }
-            }
-            Err(_) => {
-                scrubber.scrub_known_json(&mut value);
-            }
-        }
-        if let serde_json::Value::Object(clean) = value {
-            *result = clean;
-        }
-    }
-}
-
-/// `params` with the `_meta` the client sent, which rmcp keeps in the request's context:
-/// what the hub passes on to a downstream server with the request.
-fn with_meta<P: rmcp::model::RequestParamsMeta>(
-    mut params: P,
-    context: &RequestContext<RoleServer>,
-) -> P {
-    if !context.meta.0.0.is_empty() {
-        params.set_meta(context.meta.clone());
-    }
-    params
 }
 
 /// The request's id — over HTTP its `X-Request-Id` (the transport made one if the client
@@ -804,6 +630,8 @@ impl ServerHandler for PluggedinServer {
             }
             if let Some(resources) = capabilities.resources.as_mut() {
                 resources.list_changed = Some(true);
+                // Subscriptions to downstream resources are passed on.
+                resources.subscribe = Some(true);
             }
         }
         ServerConfig::new(capabilities)
@@ -827,7 +655,10 @@ impl ServerHandler for PluggedinServer {
                     .unwrap_or_default(),
                 log_level: Arc::new(move || Some(session.get())),
             });
-            tokio::spawn(announce_to_session(hub.subscribe(), context.peer));
+            tokio::spawn(downstream::announce_to_session(
+                hub.watch_changes(),
+                context.peer,
+            ));
         }
     }
 
@@ -847,14 +678,21 @@ impl ServerHandler for PluggedinServer {
         let own = self.shared.tools.has_route(&name);
         let hub = match own {
             true => None,
-            false => self
-                .hub(&context.extensions)
-                .await
-                .filter(|hub| hub.has_tool(&name)),
+            false => match self.hub_for(&context).await {
+                // A name not (yet) in the catalog may be of a server still starting, or of
+                // an account not read yet: the call waits for it, within its bound.
+                Some(hub)
+                    if hub.has_tool(&name)
+                        || hub.wait_for_tool(&name, hub.call_timeout()).await =>
+                {
+                    Some(hub)
+                }
+                _ => None,
+            },
         };
         let answer = within(request_span(&context, "tools/call"), async {
             match &hub {
-                Some(hub) => Ok(self.call_downstream(hub, request, context, true).await),
+                Some(hub) => self.call_downstream(hub, request, context, true).await,
                 None => self.call_own_tool(request, context).await,
             }
         })
@@ -886,24 +724,46 @@ impl ServerHandler for PluggedinServer {
         accepted.tools_list_changed = requested.tools_list_changed;
         accepted.prompts_list_changed = requested.prompts_list_changed;
         accepted.resources_list_changed = requested.resources_list_changed;
+        // Downstream resources are subscribed to through their servers; with one hub for
+        // every client, only the URIs it has (a per-key hub is only known in `listen`).
+        accepted.resource_subscriptions = requested.resource_subscriptions.as_ref().map(|uris| {
+            uris.iter()
+                .filter(|uri| self.shared_hub().is_none_or(|hub| hub.has_resource(uri)))
+                .take(crate::hub::subscriptions::MAX_SUBSCRIPTIONS)
+                .cloned()
+                .collect()
+        });
         Some(accepted)
     }
 
     async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
-        let Some(hub) = self.hub(&context.request_context().extensions).await else {
+        let Some(hub) = self.hub_for(context.request_context()).await else {
             context.cancelled().await;
             return Ok(());
         };
         let sink = context.sink().clone();
+        let owner = downstream::listen_owner();
+        let uris = sink
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        for uri in &uris {
+            let subscriber = crate::hub::subscriptions::Subscriber::Listen(sink.clone());
+            let ct = &context.request_context().ct;
+            if let Some(Err(e)) = hub.subscribe(owner, uri, subscriber, ct).await {
+                tracing::debug!(%uri, "subscribing for a listen stream: {e}");
+            }
+        }
         let send = |list| {
             let sink = sink.clone();
             async move {
                 // A list the client did not ask for is refused by the sink: not a reason to
                 // stop.
                 let sent = match list {
-                    List::Tools => sink.notify_tool_list_changed().await,
-                    List::Prompts => sink.notify_prompt_list_changed().await,
-                    List::Resources => sink.notify_resource_list_changed().await,
+                    downstream::List::Tools => sink.notify_tool_list_changed().await,
+                    downstream::List::Prompts => sink.notify_prompt_list_changed().await,
+                    downstream::List::Resources => sink.notify_resource_list_changed().await,
                 };
                 !matches!(
                     sent,
@@ -912,7 +772,59 @@ impl ServerHandler for PluggedinServer {
                 )
             }
         };
-        announce_changes(hub.subscribe(), send, context.cancelled()).await;
+        downstream::announce_changes(hub.watch_changes(), send, context.cancelled()).await;
+        if !uris.is_empty() {
+            hub.unsubscribe_all(owner).await;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let owner = downstream::owner_of(&self.session);
+        let subscriber = crate::hub::subscriptions::Subscriber::Session(context.peer.clone());
+        match self.hub_for(&context).await {
+            Some(hub) => match hub
+                .subscribe(owner, &request.uri, subscriber, &context.ct)
+                .await
+            {
+                Some(outcome) => outcome.map_err(downstream::as_protocol_error),
+                // Our own resources: accepted; they change only through our own tools.
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if let Some(hub) = self.hub_for(&context).await {
+            hub.unsubscribe(
+                downstream::owner_of(&self.session),
+                &request.uri,
+                &context.ct,
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// 2026-07-28 has no `ping` (a client checks a server with any request); 2025-11-25
+    /// clients get the empty answer. The same rule over every transport.
+    async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        if is_modern(&context) {
+            return Err(ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "ping is not a method of protocol revision 2026-07-28",
+                None,
+            ));
+        }
         Ok(())
     }
 
@@ -925,7 +837,7 @@ impl ServerHandler for PluggedinServer {
             return Err(crate::hub::downstream::unknown_task(&request.task_id));
         };
         let mut state = hub
-            .get_task(with_meta(request, &context), &context.ct)
+            .get_task(downstream::with_meta(request, &context), &context.ct)
             .await?;
         if let TaskPayload::Completed { result } = &mut state.task.payload {
             self.finish_task_result(result, &context);
@@ -941,7 +853,7 @@ impl ServerHandler for PluggedinServer {
         let Some(hub) = self.hub(&context.extensions).await else {
             return Err(crate::hub::downstream::unknown_task(&request.task_id));
         };
-        hub.update_task(with_meta(request, &context), &context.ct)
+        hub.update_task(downstream::with_meta(request, &context), &context.ct)
             .await
     }
 
@@ -953,7 +865,7 @@ impl ServerHandler for PluggedinServer {
         let Some(hub) = self.hub(&context.extensions).await else {
             return Err(crate::hub::downstream::unknown_task(&request.task_id));
         };
-        hub.cancel_task(with_meta(request, &context), &context.ct)
+        hub.cancel_task(downstream::with_meta(request, &context), &context.ct)
             .await
     }
 
@@ -962,9 +874,9 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let hub = self.hub(&context.extensions).await;
+        let hub = self.hub_for(&context).await;
         if let Some(hub) = &hub {
-            hub.sources_loaded(crate::hub::SOURCES_WAIT).await;
+            hub.first_lists().await;
         }
         let (ttl, scope) = self.list_cache_hint(hub.as_ref());
         Ok(cache_hints(
@@ -990,8 +902,9 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let mut list = prompts::list(self.selection());
-        let hub = self.hub(&context.extensions).await;
+        let hub = self.hub_for(&context).await;
         if let Some(hub) = &hub {
+            hub.first_lists().await;
             list.extend(hub.prompts());
         }
         let (ttl, scope) = self.list_cache_hint(hub.as_ref());
@@ -1009,12 +922,16 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         within(request_span(&context, "prompts/get"), async {
-            if let Some(hub) = self.hub(&context.extensions).await
+            if let Some(hub) = self.hub_for(&context).await
                 && let Some(outcome) = hub
-                    .get_prompt(with_meta(request.clone(), &context), &context.ct)
+                    .get_prompt(
+                        downstream::with_meta(request.clone(), &context),
+                        self.client_side(&context),
+                        &context.ct,
+                    )
                     .await
             {
-                let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                let answer = outcome.map_err(downstream::as_protocol_error)?;
                 if let GetPromptResponse::Complete(result) = &answer {
                     self.within_budget(result, &request.name)?;
                 }
@@ -1042,8 +959,9 @@ impl ServerHandler for PluggedinServer {
             // The hub's resources ride on the first page (they are listed in full by their
             // servers, and bounded by them).
             if cursor.is_none()
-                && let Some(hub) = self.hub(&context.extensions).await
+                && let Some(hub) = self.hub_for(&context).await
             {
+                hub.first_lists().await;
                 page.resources.extend(
                     hub.resources()
                         .into_iter()
@@ -1061,8 +979,9 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let mut templates = resources::templates(self);
-        let hub = self.hub(&context.extensions).await;
+        let hub = self.hub_for(&context).await;
         if let Some(hub) = &hub {
+            hub.first_lists().await;
             templates.extend(hub.resource_templates());
         }
         let (ttl, scope) = self.list_cache_hint(hub.as_ref());
@@ -1081,12 +1000,16 @@ impl ServerHandler for PluggedinServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         within(request_span(&context, "resources/read"), async {
             if !request.uri.starts_with(OWN_URI_SCHEME)
-                && let Some(hub) = self.hub(&context.extensions).await
+                && let Some(hub) = self.hub_for(&context).await
                 && let Some(outcome) = hub
-                    .read_resource(with_meta(request.clone(), &context), &context.ct)
+                    .read_resource(
+                        downstream::with_meta(request.clone(), &context),
+                        self.client_side(&context),
+                        &context.ct,
+                    )
                     .await
             {
-                let answer = outcome.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                let answer = outcome.map_err(downstream::as_protocol_error)?;
                 if let ReadResourceResponse::Complete(result) = &answer {
                     self.within_budget(result, &request.uri)?;
                 }
@@ -1105,6 +1028,16 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         within(request_span(&context, "completion/complete"), async {
+            if let Some(hub) = self.hub_for(&context).await
+                && let Some(outcome) = hub
+                    .complete(
+                        downstream::with_meta(request.clone(), &context),
+                        &context.ct,
+                    )
+                    .await
+            {
+                return outcome.map_err(downstream::as_protocol_error);
+            }
             completion::complete(self, &context, &request).await
         })
         .await

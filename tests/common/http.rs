@@ -21,6 +21,8 @@ use super::mcp::Recorder;
 /// A running `pluggedin-mcp --transport http`; killed on drop.
 pub struct HttpServer {
     pub child: Child,
+    /// Where the server's default data directory goes (never the user's own).
+    pub scratch: Arc<tempfile::TempDir>,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub stderr: Arc<Mutex<String>>,
@@ -37,6 +39,8 @@ impl Drop for HttpServer {
 pub fn spawn_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
     pluggedin_mcp::api::install_crypto_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"));
+    let scratch = tempfile::tempdir().unwrap();
+    cmd.env("XDG_DATA_HOME", scratch.path());
     cmd.args(["--transport", "http", "--port", "0"])
         .args(args)
         .env_remove("PLUGGEDIN_API_KEY")
@@ -78,6 +82,7 @@ pub fn spawn_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
         });
     HttpServer {
         child,
+        scratch: Arc::new(scratch),
         base,
         stderr: captured,
     }

@@ -169,6 +169,19 @@ pub struct Mcp {
     pub pid: u32,
     /// The server's time (in process only; a spawned binary keeps its own).
     pub clock: Clock,
+    /// The data directory the server falls back on (the hub's cache), so no test reads or
+    /// writes the user's own.
+    pub scratch: Arc<tempfile::TempDir>,
+}
+
+/// A data directory of its own for a server under test, unless `args` name one.
+fn scratch_data(args: &[&str]) -> (tempfile::TempDir, Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let given = args
+        .iter()
+        .any(|a| *a == "--data-dir" || a.starts_with("--data-dir="));
+    let path = (!given).then(|| dir.path().to_str().unwrap().to_string());
+    (dir, path)
 }
 
 /// Runs the server in this process, wired exactly as `pluggedin-mcp ARGS` wires it, and
@@ -184,6 +197,10 @@ pub async fn start_as(args: &[&str], env: &[(&str, &str)], recorder: Recorder) -
     pluggedin_mcp::api::install_crypto_provider();
     let mut argv = vec!["pluggedin-mcp".to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
+    let (scratch, data_dir) = scratch_data(args);
+    if let Some(dir) = data_dir {
+        argv.extend(["--data-dir".to_string(), dir]);
+    }
     let mut key = None;
     for (name, value) in env {
         match *name {
@@ -223,6 +240,7 @@ pub async fn start_as(args: &[&str], env: &[(&str, &str)], recorder: Recorder) -
         stderr: Arc::default(),
         pid: 0,
         clock,
+        scratch: Arc::new(scratch),
     }
 }
 
@@ -237,10 +255,12 @@ pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
     // Tests build reqwest clients of their own; rustls needs its provider first.
     pluggedin_mcp::api::install_crypto_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"));
+    let (scratch, _) = scratch_data(args);
     cmd.args(args)
         .env_remove("PLUGGEDIN_API_KEY")
         .env_remove("PLUGGEDIN_API_BASE_URL")
-        .env_remove("PLUGGEDIN_DATA_DIR");
+        .env_remove("PLUGGEDIN_DATA_DIR")
+        .env("XDG_DATA_HOME", scratch.path());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -276,6 +296,7 @@ pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
         stderr: captured,
         pid,
         clock: Clock::default(),
+        scratch: Arc::new(scratch),
     }
 }
 

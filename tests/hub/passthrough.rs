@@ -251,8 +251,13 @@ async fn a_2026_07_28_client_hears_of_list_changes_through_subscriptions_listen(
     let mut slow = stdio_server("a");
     slow["env"]["FIXTURE_START_DELAY_MS"] = json!("1500");
     write_servers(&file, json!({"a": slow}));
-    let (server, _data) =
-        crate::common::http::spawn_local_http(&["--servers", file.to_str().unwrap()]);
+    // No wait for the first list: the server's tools arrive later, announced.
+    let (server, _data) = crate::common::http::spawn_local_http(&[
+        "--servers",
+        file.to_str().unwrap(),
+        "--hub-list-wait",
+        "0",
+    ]);
     let client = server.connect_modern().await;
     let mut subscription = client
         .peer()

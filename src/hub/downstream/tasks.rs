@@ -76,11 +76,12 @@ impl Downstream {
     pub(super) fn hop_meta(
         &self,
         meta: &mut Option<RequestMetaObject>,
-        peer: &Peer<RoleClient>,
+        connection: &super::Connection,
         takes_tasks: bool,
     ) {
         strip_hop_keys(meta);
-        let server_has_tasks = peer
+        let server_has_tasks = connection
+            .peer
             .peer_info()
             .is_some_and(|info| info.capabilities.supports_tasks());
         if takes_tasks && server_has_tasks {
@@ -176,7 +177,7 @@ impl Downstream {
                         if !asked.insert(key.clone()) {
                             continue;
                         }
-                        match self.relay.answer_input(request).await {
+                        match self.relay.ask(request).await {
                             Ok(answer) => {
                                 answers.insert(key, answer);
                             }
@@ -240,12 +241,12 @@ impl Downstream {
         let Some(caller) = caller else {
             return;
         };
-        let Some(token) = caller.progress_token.clone() else {
+        let Some(token) = caller.reply().progress_token else {
             return;
         };
         let mut progress = ProgressNotificationParam::new(token, f64::from(step));
         progress.message = message.map(|m| self.scrubber.scrub(m).into_owned());
-        let _ = caller.peer.notify_progress(progress).await;
+        let _ = caller.peer().notify_progress(progress).await;
     }
 
     /// `tasks/get` of one of its tasks (`original` is its own id, `id` the hub's): the
@@ -341,7 +342,7 @@ impl Downstream {
         F: FnOnce(Peer<RoleClient>) -> Fut,
         Fut: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
     {
-        let Some(peer) = self.current_peer() else {
+        let Some(peer) = self.current().map(|c| c.peer.clone()) else {
             return Err(ErrorData::internal_error(
                 format!(
                     "server \"{}\" is not connected: its tasks ended with its last connection",
