@@ -44,6 +44,8 @@ const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA="
 #[derive(Default)]
 struct Shared {
     subscriptions: Mutex<Vec<SubscriptionSink>>,
+    /// 2025-11-25 sessions, told of list changes without listening for them.
+    sessions: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
     extra_tools: Mutex<Vec<Tool>>,
 }
 
@@ -396,10 +398,20 @@ impl Fixtures {
                 ))
                 .await;
         }
+        let sessions = self.shared.sessions.lock().unwrap().clone();
+        for peer in sessions.iter().filter(|p| !p.is_transport_closed()) {
+            let _ = peer.notify_tool_list_changed().await;
+        }
     }
 }
 
 impl ServerHandler for Fixtures {
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        let mut sessions = self.shared.sessions.lock().unwrap();
+        sessions.retain(|p| !p.is_transport_closed());
+        sessions.push(context.peer);
+    }
+
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
@@ -499,22 +511,23 @@ impl ServerHandler for Fixtures {
                     "maxTokens": 100
                 }))
                 .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                match ctx.peer.create_message(params).await {
+                match self.ask(&ctx, &request, "sampling", InputRequest::CreateMessage(CreateMessageRequest::new(params))).await {
                     Ok(r) => {
-                        let reply = serde_json::to_value(&r).ok().and_then(|v| v.pointer("/content/text").and_then(Value::as_str).map(str::to_string));
+                        let reply = r.pointer("/content/text").and_then(Value::as_str).map(str::to_string);
                         text(format!("LLM response: {}", reply.unwrap_or_default()))
                     }
-                    Err(e) => CallToolResult::error(vec![ContentBlock::text(format!("sampling failed: {e}"))]).into(),
+                    Err(Asked::Now(need)) => need,
+                    Err(Asked::Failed(e)) => CallToolResult::error(vec![ContentBlock::text(format!("sampling failed: {e}"))]).into(),
                 }
             }
-            "test_elicitation" => self.elicit_legacy(&ctx, json!({
+            "test_elicitation" => self.elicit(&ctx, &request, json!({
                 "message": arg("message"),
                 "requestedSchema": { "type": "object", "properties": {
                     "username": { "type": "string", "description": "User's response" },
                     "email": { "type": "string", "description": "User's email address" }
                 }, "required": ["username", "email"] }
             }), "User response").await,
-            "test_elicitation_sep1034_defaults" => self.elicit_legacy(&ctx, json!({
+            "test_elicitation_sep1034_defaults" => self.elicit(&ctx, &request, json!({
                 "message": "Please review the defaults",
                 "requestedSchema": { "type": "object", "properties": {
                     "name": { "type": "string", "default": "John Doe" },
@@ -524,7 +537,7 @@ impl ServerHandler for Fixtures {
                     "verified": { "type": "boolean", "default": true }
                 } }
             }), "Elicitation completed").await,
-            "test_elicitation_sep1330_enums" => self.elicit_legacy(&ctx, json!({
+            "test_elicitation_sep1330_enums" => self.elicit(&ctx, &request, json!({
                 "message": "Pick some options",
                 "requestedSchema": { "type": "object", "properties": {
                     "untitledSingle": { "type": "string", "enum": ["option1", "option2", "option3"] },
@@ -798,10 +811,50 @@ impl ServerHandler for Fixtures {
 }
 
 impl Fixtures {
-    /// Server-to-client elicitation (2025-11-25 and older sessions).
-    async fn elicit_legacy(
+    /// Asks the client something: on a 2026-07-28 request by answering `input_required`
+    /// (and reading the answer from the retry's `inputResponses`), on an older session with
+    /// a request of its own.
+    async fn ask(
         &self,
         ctx: &RequestContext<RoleServer>,
+        request: &CallToolRequestParams,
+        key: &str,
+        input: InputRequest,
+    ) -> Result<Value, Asked> {
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        if modern {
+            return match request.input_responses.as_ref().and_then(|m| m.get(key)) {
+                Some(answer) => Ok(answer.clone()),
+                None => Err(Asked::Now(need(vec![(key, input)], None))),
+            };
+        }
+        let answer = match input {
+            InputRequest::CreateMessage(r) => ctx
+                .peer
+                .create_message(r.params)
+                .await
+                .map(|a| serde_json::to_value(a).unwrap_or_default()),
+            InputRequest::Elicitation(r) => ctx
+                .peer
+                .create_elicitation(r.params)
+                .await
+                .map(|a| serde_json::to_value(a).unwrap_or_default()),
+            _ => ctx
+                .peer
+                .list_roots()
+                .await
+                .map(|a| serde_json::to_value(a).unwrap_or_default()),
+        };
+        answer.map_err(|e| Asked::Failed(e.to_string()))
+    }
+
+    /// Elicitation, in the request's revision (see [`Self::ask`]).
+    async fn elicit(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        request: &CallToolRequestParams,
         params: Value,
         label: &str,
     ) -> CallToolResponse {
@@ -814,21 +867,27 @@ impl Fixtures {
                 .into();
             }
         };
-        match ctx.peer.create_elicitation(params).await {
-            Ok(r) => {
-                let v = serde_json::to_value(&r).unwrap_or_default();
-                text(format!(
-                    "{label}: action={}, content={}",
-                    v.get("action").and_then(Value::as_str).unwrap_or("unknown"),
-                    v.get("content").cloned().unwrap_or(Value::Null)
-                ))
-            }
-            Err(e) => {
+        let input = InputRequest::Elicitation(ElicitRequest::new(params));
+        match self.ask(ctx, request, "elicitation", input).await {
+            Ok(v) => text(format!(
+                "{label}: action={}, content={}",
+                v.get("action").and_then(Value::as_str).unwrap_or("unknown"),
+                v.get("content").cloned().unwrap_or(Value::Null)
+            )),
+            Err(Asked::Now(need)) => need,
+            Err(Asked::Failed(e)) => {
                 CallToolResult::error(vec![ContentBlock::text(format!("elicitation failed: {e}"))])
                     .into()
             }
         }
     }
+}
+
+/// Why [`Fixtures::ask`] has no answer yet.
+enum Asked {
+    /// Answer with this (`input_required`) and wait for the retry.
+    Now(CallToolResponse),
+    Failed(String),
 }
 
 #[tokio::main]

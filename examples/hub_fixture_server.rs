@@ -17,6 +17,11 @@
 //! sends a log message; `wait_cancel` waits to be cancelled and `cancellations` counts how
 //! many calls were.
 //!
+//! For what the hub passes on: `sampling_only` is listed only to a client that declared
+//! sampling (as server-everything lists its sampling tool); `greet`'s `name` completes to
+//! names of the label's letters; `resources/subscribe` is honoured, and `touch` sends
+//! `notifications/resources/updated` for `text` (a URI) to the sessions subscribed to it.
+//!
 //! For tasks (SEP-2663): `task_job` runs `steps` steps over `ms`; for a client that declared
 //! the tasks extension it is a task (status message and `notifications/tasks` each step;
 //! with `text`, it asks the user that, as an input request, before it finishes), otherwise
@@ -59,7 +64,12 @@ struct Fixture {
     /// A domain's tools (`FIXTURE_DOMAINS`): when set, the only tools.
     domain: Arc<Vec<Tool>>,
     tasks: rmcp::task_manager::TaskManager,
+    /// Subscribed URIs and the sessions that subscribed to each.
+    subscribed: Arc<Mutex<Vec<Subscriber>>>,
 }
+
+/// A subscribed URI and the session that subscribed to it.
+type Subscriber = (String, Peer<RoleServer>);
 
 /// The 20 tools of the domain `label` in the domains file at `path`.
 fn domain_tools(path: &str, label: &str) -> Vec<Tool> {
@@ -144,7 +154,7 @@ fn tool(name: &str, description: &str, read_only: Option<bool>) -> Tool {
 }
 
 impl Fixture {
-    fn tools(&self) -> Vec<Tool> {
+    fn tools(&self, client_samples: bool) -> Vec<Tool> {
         if !self.domain.is_empty() {
             return self.domain.to_vec();
         }
@@ -189,7 +199,19 @@ impl Fixture {
                 "Runs `steps` steps over `ms`: a task for clients that follow tasks.",
                 Some(true),
             ),
+            tool(
+                "touch",
+                "Tells the subscribers of the URI `text` that it changed.",
+                Some(false),
+            ),
         ];
+        if client_samples {
+            tools.push(tool(
+                "sampling_only",
+                "Listed only to clients that declared sampling.",
+                Some(true),
+            ));
+        }
         tools.extend(self.extra.lock().unwrap().iter().cloned());
         tools
     }
@@ -207,6 +229,8 @@ impl ServerHandler for Fixture {
                 .enable_tool_list_changed()
                 .enable_prompts()
                 .enable_resources()
+                .enable_resources_subscribe()
+                .enable_completions()
                 .enable_tasks()
                 .build(),
         )
@@ -223,9 +247,52 @@ impl ServerHandler for Fixture {
     async fn list_tools(
         &self,
         _: Option<PaginatedRequestParams>,
-        _: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools()))
+        let samples = ctx
+            .client_capabilities()
+            .is_some_and(|c| c.sampling.is_some());
+        Ok(ListToolsResult::with_all_items(self.tools(samples)))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let typed = request.argument.value.to_lowercase();
+        let values: Vec<String> = ["ada", "alan", "grace"]
+            .into_iter()
+            .filter(|n| n.starts_with(&typed))
+            .map(|n| format!("{n}-{}", self.label))
+            .collect();
+        Ok(CompleteResult::new(
+            CompletionInfo::new(values).map_err(|e| ErrorData::internal_error(e, None))?,
+        ))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscribed
+            .lock()
+            .unwrap()
+            .push((request.uri, ctx.peer));
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscribed
+            .lock()
+            .unwrap()
+            .retain(|(uri, _)| *uri != request.uri);
+        Ok(())
     }
 
     async fn list_prompts(
@@ -431,6 +498,27 @@ impl ServerHandler for Fixture {
                 self.cancellations
                     .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 text("cancelled")
+            }
+            "sampling_only" => text(format!("{}: sampling declared", self.label)),
+            "touch" => {
+                let peers: Vec<Peer<RoleServer>> = self
+                    .subscribed
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(uri, _)| *uri == said)
+                    .map(|(_, peer)| peer.clone())
+                    .collect();
+                for peer in &peers {
+                    let _ = peer
+                        .notify_resource_updated(ResourceUpdatedNotificationParam::new(&said))
+                        .await;
+                }
+                text(format!(
+                    "{}: told {} subscriber(s)",
+                    self.label,
+                    peers.len()
+                ))
             }
             "cancellations" => text(
                 self.cancellations

@@ -26,15 +26,19 @@ use crate::{
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SetParams {
     /// Key for a named entry (give name or idx).
+    #[schemars(length(min = 1, max = 255))]
     pub name: Option<String>,
     /// Stack index to write at (fails if taken; prefer clipboard_push).
+    #[schemars(range(min = 0, max = 1_000_000_000))]
     pub idx: Option<i64>,
     pub value: String,
     /// MIME type, default text/plain. image/* needs base64.
+    #[schemars(length(min = 3, max = 256))]
     pub content_type: Option<String>,
     /// Default utf-8.
     pub encoding: Option<Encoding>,
-    /// Lifetime in seconds, default 86400, max 31536000.
+    /// Lifetime in seconds, default 86400.
+    #[schemars(range(min = 1, max = 31_536_000))]
     pub ttl_seconds: Option<u64>,
 }
 
@@ -42,22 +46,27 @@ pub struct SetParams {
 pub struct PushParams {
     pub value: String,
     /// MIME type, default text/plain. image/* needs base64.
+    #[schemars(length(min = 3, max = 256))]
     pub content_type: Option<String>,
     /// Default utf-8.
     pub encoding: Option<Encoding>,
-    /// Lifetime in seconds, default 86400, max 31536000.
+    /// Lifetime in seconds, default 86400.
+    #[schemars(range(min = 1, max = 31_536_000))]
     pub ttl_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct GetParams {
     /// Entry name (give name or idx).
+    #[schemars(length(min = 1, max = 255))]
     pub name: Option<String>,
     /// Stack index.
+    #[schemars(range(min = -2_147_483_648, max = 2_147_483_647))]
     pub idx: Option<i64>,
     /// First character of the value to return. Default 0.
     pub offset: Option<u64>,
     /// Characters of the value to return. Default: all that fit in one result.
+    #[schemars(range(min = 1))]
     pub max_chars: Option<u64>,
 }
 
@@ -65,7 +74,8 @@ pub struct GetParams {
 pub struct ListParams {
     /// Only entries of this MIME type.
     pub content_type: Option<String>,
-    /// 1-100, default 50.
+    /// Default 50.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
@@ -73,8 +83,10 @@ pub struct ListParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct DeleteParams {
     /// Entry name.
+    #[schemars(length(min = 1, max = 255))]
     pub name: Option<String>,
     /// Stack index.
+    #[schemars(range(min = -2_147_483_648, max = 2_147_483_647))]
     pub idx: Option<i64>,
     /// Delete every entry.
     #[serde(default)]

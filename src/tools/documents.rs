@@ -33,31 +33,38 @@ const VERSIONS_NEXT: &str = "Versions are recorded from the first update on (the
 pub struct ListDocsParams {
     /// Default all.
     pub source: Option<SourceFilter>,
-    /// Documents with any of these tags (at most 20).
+    /// Documents with any of these tags.
+    #[schemars(length(max = 20))]
     pub tags: Option<Vec<String>>,
     /// Substring of title or description.
+    #[schemars(length(max = 500))]
     pub search: Option<String>,
     /// Default date_desc.
     pub sort: Option<Sort>,
-    /// 1-100, default 20.
+    /// Default 20.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchDocsParams {
-    /// Words to find (1-500 chars).
+    /// Words to find.
+    #[schemars(length(min = 1, max = 500))]
     pub query: String,
-    /// Only documents with any of these tags (at most 20).
+    /// Only documents with any of these tags.
+    #[schemars(length(max = 20))]
     pub tags: Option<Vec<String>>,
-    /// 1-50, default 10.
+    /// Default 10.
+    #[schemars(range(min = 1, max = 50))]
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct GetDocParams {
-    /// Document id (uuid).
+    /// Document id.
+    #[schemars(extend("format" = "uuid"))]
     pub id: String,
     /// Include content. Default true.
     pub content: Option<bool>,
@@ -65,23 +72,26 @@ pub struct GetDocParams {
     #[serde(default)]
     pub versions: bool,
     /// Return this version's content instead of the current one. Versions are recorded from the first update on (version 2).
+    #[schemars(range(min = 1))]
     pub version: Option<u64>,
     /// First character of content to return. Default 0.
     pub offset: Option<u64>,
     /// Characters of content to return, default 100000.
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub max_chars: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CreateDocParams {
-    /// 1-255 chars.
+    #[schemars(length(min = 1, max = 255))]
     pub title: String,
+    #[schemars(length(min = 1))]
     pub content: String,
     /// Default md.
     pub format: Option<Format>,
     /// Default other.
     pub category: Option<Category>,
-    /// Up to 20.
+    #[schemars(length(max = 20))]
     pub tags: Option<Vec<String>>,
     /// Default private.
     pub visibility: Option<Visibility>,
@@ -97,13 +107,16 @@ pub struct CreateDocParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct UpdateDocParams {
-    /// Document id (uuid); only AI-created documents can be updated.
+    /// Document id; only AI-created documents can be updated.
+    #[schemars(extend("format" = "uuid"))]
     pub id: String,
     pub operation: Operation,
     /// New text (append/prepend join with a blank line).
+    #[schemars(length(min = 1))]
     pub content: String,
     pub change_summary: Option<String>,
     /// Replaces the tags when given.
+    #[schemars(length(max = 20))]
     pub tags: Option<Vec<String>>,
     pub model_name: Option<String>,
     pub model_provider: Option<String>,

@@ -29,8 +29,10 @@ const SESSION_NEXT: &str = "memory_start gives a session's uuid and memory_sessi
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct StartParams {
     /// Your id for the task this session covers.
+    #[schemars(length(min = 1, max = 500))]
     pub content_session_id: String,
     /// Agent uuid, if it is an agent's memory.
+    #[schemars(extend("format" = "uuid"))]
     pub agent_uuid: Option<String>,
 }
 
@@ -45,6 +47,7 @@ pub struct Started {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct EndParams {
     /// memory_session_id or uuid.
+    #[schemars(length(min = 1, max = 100))]
     pub session: String,
 }
 
@@ -57,10 +60,11 @@ pub struct Ended {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ObserveParams {
     /// uuid from memory_start.
+    #[schemars(extend("format" = "uuid"))]
     pub session_uuid: String,
     #[serde(rename = "type")]
     pub kind: ObservationType,
-    /// Up to 10,000 chars.
+    #[schemars(length(min = 1, max = 10_000))]
     pub content: String,
     pub outcome: Option<Outcome>,
     /// e.g. tool_name.
@@ -76,13 +80,15 @@ pub struct Observed {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchParams {
-    /// Up to 1,000 chars.
+    #[schemars(length(min = 1, max = 1_000))]
     pub query: String,
     /// procedures (how-to), practice (what was done), longterm (preferences, insights), shocks (failures).
     pub ring_types: Option<Vec<RingType>>,
-    /// Only this agent's (uuid).
+    /// Only this agent's.
+    #[schemars(extend("format" = "uuid"))]
     pub agent_uuid: Option<String>,
-    /// 1-50, default 10.
+    /// Default 10.
+    #[schemars(range(min = 1, max = 50))]
     pub top_k: Option<u8>,
     /// Add collective patterns (Plugged.in only).
     #[serde(default)]
@@ -110,7 +116,8 @@ pub struct Memories {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct DetailsParams {
-    /// 1-20 uuids from memory_search.
+    /// uuids from memory_search.
+    #[schemars(length(min = 1, max = 20))]
     pub memory_uuids: Vec<String>,
 }
 

@@ -18,6 +18,7 @@ const LOOKUP_WINDOW: u32 = 100;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SendParams {
+    #[schemars(length(min = 1))]
     pub message: String,
     pub title: Option<String>,
     /// Default INFO.
@@ -31,13 +32,15 @@ pub struct SendParams {
 pub struct ListParams {
     #[serde(default)]
     pub only_unread: bool,
-    /// 1-100, default 20.
+    /// Default 20.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct IdParams {
-    /// Notification id (uuid).
+    /// Notification id.
+    #[schemars(extend("format" = "uuid"))]
     pub id: String,
 }
 

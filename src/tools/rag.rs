@@ -12,7 +12,8 @@ use super::{
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct RagParams {
-    /// A question in plain words (1-1000 chars).
+    /// A question in plain words.
+    #[schemars(length(min = 1, max = 1000))]
     pub question: String,
 }
 

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// Server errors of this transport (too many requests in flight, session gone).
 pub const SERVER_ERROR: i64 = -32000;
@@ -150,6 +151,29 @@ pub fn classify(bytes: &[u8]) -> Frame {
             format!("Invalid Request: {error}"),
         ),
     }
+}
+
+/// A request its own protocol revision does not have: `ping` stamped 2026-07-28 or later
+/// (that revision dropped it; a client checks a server with any request). rmcp answers a
+/// ping that comes before a session's lifecycle is chosen without asking the server, so
+/// over stdio the rule is kept here; over HTTP rmcp keeps it.
+pub fn not_in_revision(message: &ClientJsonRpcMessage) -> Option<Rejection> {
+    let ClientJsonRpcMessage::Request(request) = message else {
+        return None;
+    };
+    if !matches!(request.request, rmcp::model::ClientRequest::PingRequest(_)) {
+        return None;
+    }
+    let revision = rmcp::model::GetMeta::get_meta(&request.request).protocol_version()?;
+    if revision.has_initialize() {
+        return None;
+    }
+    let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+    Some(Rejection::new(
+        id,
+        METHOD_NOT_FOUND,
+        format!("Method not found: ping is not a method of protocol revision {revision}"),
+    ))
 }
 
 /// Requests get an answer; notifications and responses (no id with a method, or a

@@ -167,6 +167,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
         match jsonrpc::classify(&line) {
             Frame::Message(message) => {
+                if let Some(refused) = jsonrpc::not_in_revision(&message) {
+                    let _ = reject(refused).await;
+                    continue;
+                }
                 if let Err(refused) = gate.admit(&message) {
                     let _ = reject(refused).await;
                     continue;

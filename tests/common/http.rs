@@ -117,6 +117,17 @@ impl HttpServer {
             .expect("MCP over HTTP connects")
     }
 
+    /// [`Self::connect`] (no token) with a client of the test's making.
+    pub async fn connect_as(
+        &self,
+        recorder: Recorder,
+    ) -> RunningService<rmcp::RoleClient, Recorder> {
+        recorder
+            .serve(StreamableHttpClientTransport::from_uri(self.mcp_url()))
+            .await
+            .expect("MCP over HTTP connects")
+    }
+
     /// An rmcp Streamable HTTP client of the 2026-07-28 revision (`server/discover`, no
     /// session).
     pub async fn connect_modern(&self) -> RunningService<rmcp::RoleClient, Recorder> {

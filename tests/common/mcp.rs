@@ -40,6 +40,8 @@ pub struct Recorder {
     pub logs: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
     /// `notifications/tools/list_changed` received.
     pub tool_list_changes: Arc<std::sync::atomic::AtomicUsize>,
+    /// URIs of `notifications/resources/updated` received.
+    pub resource_updates: Arc<Mutex<Vec<String>>>,
 }
 
 pub const TEST_ROOT: &str = "file:///tmp/hub-test-root";
@@ -153,6 +155,13 @@ impl ClientHandler for Recorder {
         _: NotificationContext<RoleClient>,
     ) {
         self.task_status.lock().unwrap().push(params);
+    }
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.resource_updates.lock().unwrap().push(params.uri);
     }
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.tool_list_changes

@@ -12,6 +12,7 @@ mod common;
 
 mod everything;
 mod passthrough;
+mod revisions;
 mod tasks;
 mod tenants;
 mod tool_search;
@@ -97,12 +98,11 @@ async fn start_hub_as(
     let file = dir.path().join("servers.json");
     write_servers(&file, servers);
     let data = dir.path().join("data");
-    let mut args = vec![
-        "--servers",
-        file.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ];
+    let mut args = vec!["--servers", file.to_str().unwrap()];
+    // The test's own data directory (one it keeps across runs), or a fresh one.
+    if !extra.contains(&"--data-dir") {
+        args.extend(["--data-dir", data.to_str().unwrap()]);
+    }
     args.extend_from_slice(extra);
     let mcp = mcp::start_as(&args, &[], recorder).await;
     (mcp, dir, file)

@@ -270,8 +270,8 @@ async fn a_2026_07_28_client_follows_a_task_and_its_hop_metadata_stays_with_the_
     .await;
     assert_eq!(done.task.status(), TaskStatus::Completed, "{done:?}");
     // What reaches the server: the client's own `_meta` keys, but not the keys that describe
-    // the client's hop (its revision, identity, capabilities), which the hub's hop replaces
-    // (with capabilities of its own only to offer tasks, which this client does not follow).
+    // the client's hop (its revision, identity), which the hub's hop replaces; the
+    // capabilities the server may rely on for this call are this client's (none here).
     let plain = server.connect_modern().await;
     let mut params = call("a__echo", json!({"text": "hi"}));
     let mut meta = rmcp::model::RequestMetaObject::new();
@@ -286,8 +286,12 @@ async fn a_2026_07_28_client_follows_a_task_and_its_hop_metadata_stays_with_the_
     for hop in [
         "io.modelcontextprotocol/protocolVersion",
         "io.modelcontextprotocol/clientInfo",
-        "io.modelcontextprotocol/clientCapabilities",
     ] {
         assert!(seen.get(hop).is_none(), "{hop} reached the server: {seen}");
     }
+    assert_eq!(
+        seen["io.modelcontextprotocol/clientCapabilities"],
+        json!({}),
+        "{seen}"
+    );
 }

@@ -84,3 +84,32 @@ async fn memory_over_http_for_both_protocol_revisions() {
     legacy.cancel().await.unwrap();
     modern.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn ping_is_answered_in_2025_11_25_and_unknown_in_2026_07_28() {
+    let (server, _dir) = spawn_local_http(&[]);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let refused: serde_json::Value = reqwest::Client::new()
+        .post(server.mcp_url())
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "ping")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": meta}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["error"]["code"], -32601, "{refused}");
+    let legacy = server.connect(None).await;
+    legacy
+        .peer()
+        .send_request(rmcp::model::ClientRequest::PingRequest(Default::default()))
+        .await
+        .unwrap();
+}

@@ -9,6 +9,7 @@
 mod common;
 
 mod agents;
+mod bounds;
 mod catalog;
 mod data;
 mod failures;

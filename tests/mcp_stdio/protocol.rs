@@ -297,3 +297,38 @@ async fn stdin_and_stdout_may_be_unix_sockets_as_node_clients_make_them() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// The `_meta` a 2026-07-28 request carries in place of a session.
+const MODERN_META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}"#;
+
+#[tokio::test]
+async fn ping_is_answered_in_2025_11_25_and_unknown_in_2026_07_28() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut modern = Raw::start(&["--data-dir", dir.path().to_str().unwrap()], &[]);
+    modern
+        .send(&format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{{MODERN_META}}}}}"#
+        ))
+        .await;
+    let refused = modern.next().await;
+    assert_eq!(refused["error"]["code"], -32601, "{refused}");
+    // The same rule after a request that chose the 2026-07-28 lifecycle.
+    modern
+        .send(&format!(
+            r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{{{MODERN_META}}}}}"#
+        ))
+        .await;
+    assert!(modern.next().await.get("result").is_some());
+    modern
+        .send(&format!(
+            r#"{{"jsonrpc":"2.0","id":3,"method":"ping","params":{{{MODERN_META}}}}}"#
+        ))
+        .await;
+    assert_eq!(modern.next().await["error"]["code"], -32601);
+    let mut legacy = Raw::start(&["--data-dir", dir.path().to_str().unwrap()], &[]);
+    legacy.handshake().await;
+    legacy
+        .send(r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#)
+        .await;
+    assert_eq!(legacy.next().await["result"], json!({}));
+}

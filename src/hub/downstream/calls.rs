@@ -62,7 +62,7 @@ impl Downstream {
         let takes_tasks = caller
             .as_ref()
             .is_some_and(|c| c.capabilities.supports_tasks());
-        self.hop_meta(&mut params.meta, &connection, takes_tasks);
+        self.hop_meta(&mut params.meta, &connection, caller.as_deref());
         let outcome = self
             .round_trips(
                 &connection,
@@ -125,7 +125,7 @@ impl Downstream {
         let connection = self
             .live(tokio::time::Instant::now() + bounds.timeout, ct)
             .await?;
-        self.hop_meta(&mut params.meta, &connection, false);
+        self.hop_meta(&mut params.meta, &connection, caller.as_deref());
         let outcome = self
             .round_trips(
                 &connection,
@@ -165,7 +165,7 @@ impl Downstream {
         let connection = self
             .live(tokio::time::Instant::now() + bounds.timeout, ct)
             .await?;
-        self.hop_meta(&mut params.meta, &connection, false);
+        self.hop_meta(&mut params.meta, &connection, caller.as_deref());
         let outcome = self
             .round_trips(
                 &connection,
@@ -205,7 +205,7 @@ impl Downstream {
         let connection = self
             .live(tokio::time::Instant::now() + bounds.timeout, ct)
             .await?;
-        self.hop_meta(&mut params.meta, &connection, false);
+        self.hop_meta(&mut params.meta, &connection, None);
         let request = ClientRequest::CompleteRequest(CompleteRequest::new(params));
         match self
             .exchange(&connection, request, None, bounds, ct)
@@ -405,7 +405,11 @@ impl Downstream {
         match error {
             rmcp::ServiceError::McpError(mut data) => {
                 data.message = self.scrubber.scrub(&data.message).into_owned().into();
-                data.data = None;
+                // Its data says what the error is about (the capabilities a -32021 needs,
+                // say): kept, without any configured value.
+                if let Some(value) = data.data.as_mut() {
+                    self.scrubber.scrub_json(value);
+                }
                 CallError::Server {
                     server: self.spec.name.clone(),
                     error: data,

@@ -8,9 +8,9 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use rmcp::{
     ErrorData, RoleClient,
     model::{
-        CallToolResult, CancelTaskParams, GetTaskParams, GetTaskResult, InputResponses, JsonObject,
-        ProgressNotificationParam, RequestMetaObject, TASKS_EXTENSION_ID, Task, TaskPayload,
-        UpdateTaskParams,
+        CallToolResult, CancelTaskParams, ClientCapabilities, GetTaskParams, GetTaskResult,
+        InputResponses, JsonObject, ProgressNotificationParam, RequestMetaObject,
+        TASKS_EXTENSION_ID, Task, TaskPayload, UpdateTaskParams,
     },
     service::Peer,
 };
@@ -69,24 +69,38 @@ fn poll_interval(suggested_ms: Option<u64>) -> Duration {
 }
 
 impl Downstream {
-    /// The `_meta` of the hub's own hop: the client's hop keys removed and, for a client
-    /// that can follow a task and a server that offers them, the capabilities of this call
-    /// with the tasks extension (the server's session was told no tasks, so a client that
-    /// cannot follow one gets its answer the usual way, with progress).
+    /// The `_meta` of the hub's own hop on a 2025-11-25 connection: the client's hop keys
+    /// removed, and what this call's client can do — its own sampling, elicitation and
+    /// roots, and the tasks extension when it follows tasks and the server offers them. The
+    /// session was promised what every client of the hub can do; a server that reads the
+    /// request's capabilities then relies only on what this client declared. (A
+    /// 2026-07-28 connection carries them with the request's own metadata.)
     pub(super) fn hop_meta(
         &self,
         meta: &mut Option<RequestMetaObject>,
         connection: &super::Connection,
-        takes_tasks: bool,
+        caller: Option<&Caller>,
     ) {
         strip_hop_keys(meta);
+        let Some(caller) = caller.filter(|_| !connection.modern) else {
+            return;
+        };
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.sampling = caller.capabilities.sampling.clone();
+        capabilities.elicitation = caller.capabilities.elicitation.clone();
+        capabilities.roots = caller.capabilities.roots.clone();
         let server_has_tasks = connection
             .peer
             .peer_info()
             .is_some_and(|info| info.capabilities.supports_tasks());
-        if takes_tasks && server_has_tasks {
-            self.offer_tasks(meta);
+        if caller.capabilities.supports_tasks() && server_has_tasks {
+            capabilities
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(TASKS_EXTENSION_ID.to_string(), JsonObject::new());
         }
+        meta.get_or_insert_with(RequestMetaObject::new)
+            .set_client_capabilities(capabilities);
     }
 
     /// Declares, for this request only, that the hub's side follows tasks (what the

@@ -42,6 +42,7 @@ pub struct Resources {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CreateAgentParams {
     /// DNS-safe name, 2-63 chars: lowercase letters, digits, single hyphens. Becomes https://{name}.is.plugged.in; names are never reusable.
+    #[schemars(length(min = 2, max = 63))]
     pub name: String,
     pub description: Option<String>,
     /// Container image (allowed registries only). Default nginxinc/nginx-unprivileged unless template_uuid is set.
@@ -57,14 +58,16 @@ pub struct CreateAgentParams {
     /// Wait (with progress notifications) until the agent is ACTIVE.
     #[serde(default)]
     pub wait_until_active: bool,
-    /// Seconds to wait, 1-600. Default 60.
+    /// Seconds to wait. Default 60.
+    #[schemars(range(min = 1, max = 600))]
     pub wait_timeout_seconds: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListAgentsParams {
     pub state: Option<AgentState>,
-    /// 1-200, default 50.
+    /// Default 50.
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
@@ -72,6 +75,7 @@ pub struct ListAgentsParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AgentParams {
     /// Agent uuid or name.
+    #[schemars(length(min = 1))]
     pub agent: String,
 }
 
@@ -87,10 +91,12 @@ pub enum ControlAction {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ControlAgentParams {
     /// Agent uuid or name.
+    #[schemars(length(min = 1))]
     pub agent: String,
     /// shutdown: ACTIVE→DRAINING. suspend: scale to zero, keep state. resume: after suspend. restart: back to PROVISIONED.
     pub action: ControlAction,
-    /// shutdown only: 10-3600, default 300.
+    /// shutdown only, default 300.
+    #[schemars(range(min = 10, max = 3600))]
     pub drain_timeout_seconds: Option<u32>,
     /// suspend only.
     pub reason: Option<String>,
@@ -102,6 +108,7 @@ pub struct ControlAgentParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct HeartbeatParams {
     /// Agent uuid or name.
+    #[schemars(length(min = 1))]
     pub agent: String,
     /// Promised interval: EMERGENCY 5 s, IDLE 30 s (default), SLEEP 15 min.
     pub mode: Option<HeartbeatMode>,
@@ -111,6 +118,7 @@ pub struct HeartbeatParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct MetricsParams {
     /// Agent uuid or name.
+    #[schemars(length(min = 1))]
     pub agent: String,
     pub cpu_percent: f64,
     pub memory_mb: f64,
@@ -122,18 +130,22 @@ pub struct MetricsParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ExportParams {
     /// Agent uuid or name.
+    #[schemars(length(min = 1))]
     pub agent: String,
     /// Include recent heartbeats and metrics. Default false.
     #[serde(default)]
     pub include_telemetry: bool,
-    /// 1-10000, default 100.
+    /// Default 100.
+    #[schemars(range(min = 1, max = 10000))]
     pub telemetry_limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct LogsParams {
     /// Agent uuid or name.
+    #[schemars(length(min = 1))]
     pub agent: String,
-    /// Last N lines, 1-1000, default 100.
+    /// Last N lines, default 100.
+    #[schemars(range(min = 1, max = 1000))]
     pub tail: Option<u32>,
 }
