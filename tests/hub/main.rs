@@ -16,6 +16,7 @@ mod revisions;
 mod tasks;
 mod tenants;
 mod tool_search;
+mod wire;
 
 use std::{
     path::{Path, PathBuf},
