@@ -7,6 +7,10 @@ the clipboard. No model API is reachable offline, so each framework's own test m
 the model: it makes exactly the tool calls below, in order, one per turn, and then answers.
 Set PLUGGEDIN_AGENT_MODEL (e.g. `openai:gpt-5`, with its API key) to let a real model do
 the same task from the instructions instead.
+
+With `--hub`, pluggedin-mcp also runs the user's own MCP server (the repository's fixture
+server, as `fixture`) behind it, and the task calls one of that server's tools through the
+hub: what a framework that takes its tool list once, right after connecting, must see.
 """
 
 from __future__ import annotations
@@ -37,11 +41,17 @@ INSTRUCTIONS = (
     "note in the clipboard under note-{run}. Answer 'done' when finished."
 )
 
+#: With `--hub`: the servers file naming the downstream fixture server (set by parse_args).
+HUB_SERVERS: str | None = None
+#: The downstream tool the task calls through the hub, under its hub name.
+HUB_TOOL = "fixture__echo"
+
 
 def steps(run: str) -> list[tuple[str, dict]]:
     """The tool calls a model makes for the task, in order. Local mode runs no container:
     the agent turns ACTIVE at its first heartbeat, which the model sends for it."""
-    return [
+    hub = [(HUB_TOOL, {"text": f"hub {run}"})] if HUB_SERVERS else []
+    return hub + [
         ("create_agent", {"name": f"{run}-scout"}),
         ("agent_heartbeat", {"agent": f"{run}-scout", "uptime_seconds": 5}),
         ("agent_status", {"agent": f"{run}-scout"}),
@@ -98,7 +108,13 @@ class Report:
             # The isError answer of clipboard_get reached the model as a tool error.
             "error_reached_model": "404" in self.result_of("clipboard_get"),
             "all_steps": len(self.tool_results) == len(steps(self.run)) and self.answer == "done",
-        }
+        } | (
+            # The downstream server's tool answered through the hub (as text or as its
+            # structured answer, depending on the adapter).
+            {"hub_reached": all(s in self.result_of(HUB_TOOL) for s in ("fixture", f"hub {self.run}"))}
+            if HUB_SERVERS
+            else {}
+        )
 
     def print(self) -> None:
         out = {**self.__dict__, "checks": self.checks()}
@@ -115,10 +131,32 @@ def parse_args(framework: str) -> argparse.Namespace:
         action="store_true",
         help="only load every tool through the adapter and report conversion problems",
     )
+    parser.add_argument(
+        "--hub",
+        action="store_true",
+        help="run the repository's fixture MCP server behind pluggedin-mcp and call one of its tools",
+    )
     args = parser.parse_args()
     args.run_id = args.run_id or f"run{uuid.uuid4().hex[:8]}"
     args.data_dir = args.data_dir or tempfile.mkdtemp(prefix="pluggedin-agents-")
+    if args.hub:
+        global HUB_SERVERS
+        HUB_SERVERS = write_hub_servers(args.data_dir)
     return args
+
+
+def write_hub_servers(data_dir: str) -> str:
+    """A servers file with the fixture server ($PLUGGEDIN_HUB_FIXTURE, or this repo's build)."""
+    fixture = os.environ.get("PLUGGEDIN_HUB_FIXTURE") or str(
+        REPO / "target" / "debug" / "examples" / "hub_fixture_server"
+    )
+    if not Path(fixture).exists():
+        sys.exit(f"{fixture} is missing: run `cargo build --examples` or set PLUGGEDIN_HUB_FIXTURE")
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(data_dir, "servers.json")
+    with open(path, "w") as f:
+        json.dump({"mcpServers": {"fixture": {"command": fixture, "env": {"FIXTURE_LABEL": "fixture"}}}}, f)
+    return path
 
 
 def binary() -> str:
@@ -136,8 +174,10 @@ def binary() -> str:
 
 
 def server_args(data_dir: str) -> list[str]:
-    """Local mode (the embedded API) over `data_dir`: no account, no network."""
-    return ["--local", "--data-dir", data_dir]
+    """Local mode (the embedded API) over `data_dir`: no account, no network; with `--hub`,
+    the fixture server behind it."""
+    hub = ["--servers", HUB_SERVERS] if HUB_SERVERS else []
+    return ["--local", "--data-dir", data_dir, *hub]
 
 
 def server_env() -> dict[str, str]:

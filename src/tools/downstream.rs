@@ -26,6 +26,35 @@ pub(super) enum List {
     Resources,
 }
 
+/// Which lists a 2025-11-25 session has read: only those are announced as changed (a
+/// client that never listed tools has nothing to refresh, and a one-shot client that is
+/// closing would only get a message it cannot take).
+#[derive(Debug, Default)]
+pub struct SeenLists {
+    tools: std::sync::atomic::AtomicBool,
+    prompts: std::sync::atomic::AtomicBool,
+    resources: std::sync::atomic::AtomicBool,
+}
+
+impl SeenLists {
+    fn flag(&self, list: List) -> &std::sync::atomic::AtomicBool {
+        match list {
+            List::Tools => &self.tools,
+            List::Prompts => &self.prompts,
+            List::Resources => &self.resources,
+        }
+    }
+
+    pub(super) fn saw(&self, list: List) {
+        self.flag(list)
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn has_seen(&self, list: List) -> bool {
+        self.flag(list).load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Calls `send` for each hub list that changes, until `until` resolves or `send` says the
 /// client is gone: the `list_changed` of a 2025-11-25 session, or of a 2026-07-28 client's
 /// `subscriptions/listen`.
@@ -62,10 +91,11 @@ pub(super) async fn announce_changes<F, Fut>(
     }
 }
 
-/// [`announce_changes`] to a 2025-11-25 session, until it ends.
+/// [`announce_changes`] to a 2025-11-25 session, until it ends: of the lists it has read.
 pub(super) async fn announce_to_session(
     changes: tokio::sync::watch::Receiver<crate::hub::Changes>,
     peer: rmcp::service::Peer<RoleServer>,
+    seen: Arc<SeenLists>,
 ) {
     let closed = {
         let peer = peer.clone();
@@ -77,7 +107,11 @@ pub(super) async fn announce_to_session(
     };
     let send = |list| {
         let peer = peer.clone();
+        let read = seen.has_seen(list);
         async move {
+            if !read {
+                return true;
+            }
             match list {
                 List::Tools => peer.notify_tool_list_changed().await,
                 List::Prompts => peer.notify_prompt_list_changed().await,

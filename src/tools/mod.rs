@@ -158,6 +158,8 @@ impl ServerOptions {
 pub struct PluggedinServer {
     shared: Arc<Shared>,
     session: Arc<logging::SessionLog>,
+    /// The hub lists this session has read (only those are announced as changed).
+    seen: Arc<downstream::SeenLists>,
 }
 
 struct Shared {
@@ -189,6 +191,7 @@ impl PluggedinServer {
                 completions: completion::CompletionCache::default(),
             }),
             session: Arc::default(),
+            seen: Arc::default(),
         })
     }
 
@@ -197,6 +200,7 @@ impl PluggedinServer {
         Self {
             shared: self.shared.clone(),
             session: Arc::default(),
+            seen: Arc::default(),
         }
     }
 
@@ -658,6 +662,7 @@ impl ServerHandler for PluggedinServer {
             tokio::spawn(downstream::announce_to_session(
                 hub.watch_changes(),
                 context.peer,
+                self.seen.clone(),
             ));
         }
     }
@@ -878,6 +883,7 @@ impl ServerHandler for PluggedinServer {
         if let Some(hub) = &hub {
             hub.first_lists().await;
         }
+        self.seen.saw(downstream::List::Tools);
         let (ttl, scope) = self.list_cache_hint(hub.as_ref());
         Ok(cache_hints(
             &context,
@@ -907,6 +913,7 @@ impl ServerHandler for PluggedinServer {
             hub.first_lists().await;
             list.extend(hub.prompts());
         }
+        self.seen.saw(downstream::List::Prompts);
         let (ttl, scope) = self.list_cache_hint(hub.as_ref());
         Ok(cache_hints(
             &context,
@@ -958,6 +965,7 @@ impl ServerHandler for PluggedinServer {
             let mut page = resources::list(self, &context, cursor.as_deref()).await?;
             // The hub's resources ride on the first page (they are listed in full by their
             // servers, and bounded by them).
+            self.seen.saw(downstream::List::Resources);
             if cursor.is_none()
                 && let Some(hub) = self.hub_for(&context).await
             {
@@ -984,6 +992,7 @@ impl ServerHandler for PluggedinServer {
             hub.first_lists().await;
             templates.extend(hub.resource_templates());
         }
+        self.seen.saw(downstream::List::Resources);
         let (ttl, scope) = self.list_cache_hint(hub.as_ref());
         Ok(cache_hints(
             &context,

@@ -175,3 +175,47 @@ async fn server_everything_progress_sampling_elicitation_and_roots_pass_through(
         "{roots:?}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs server-everything: npm ci --prefix .ci, then cargo test -- --ignored (CI runs it)"]
+async fn an_http_hub_started_before_its_client_offers_the_sampling_tool_to_a_client_that_samples() {
+    let (node, script) = node_and_script();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("servers.json");
+    super::write_servers(
+        &file,
+        json!({"everything": {"command": node, "args": [script, "stdio"]}}),
+    );
+    let (server, _data) =
+        super::common::http::spawn_local_http(&["--servers", file.to_str().unwrap()]);
+    // server-everything starts with the hub, before any client: no client has said it can
+    // sample, so it hides its sampling tool.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let joined = std::time::Instant::now();
+    let client = server
+        .connect_as(super::common::mcp::Recorder {
+            capable: true,
+            ..Default::default()
+        })
+        .await;
+    loop {
+        let names = super::tool_names(&client).await;
+        if names.contains(&"everything__trigger-sampling-request".to_string()) {
+            break;
+        }
+        assert!(
+            joined.elapsed() < Duration::from_secs(5),
+            "not offered within 5 s: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (error, answer) = super::common::http::call(
+        &client,
+        "everything__trigger-sampling-request",
+        json!({"prompt": "2+2?", "maxTokens": 10}),
+    )
+    .await;
+    assert!(!error, "{answer}");
+    assert!(answer.to_string().contains("sampled: "), "{answer}");
+    assert!(answer.to_string().contains("2+2?"), "{answer}");
+}

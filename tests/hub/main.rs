@@ -12,6 +12,7 @@ mod common;
 
 mod everything;
 mod passthrough;
+mod python_sdk;
 mod revisions;
 mod tasks;
 mod tenants;
