@@ -784,23 +784,36 @@ impl ServerHandler for PluggedinServer {
         Ok(())
     }
 
+    /// Subscriptions are offered in hub mode: to a downstream resource they go to its
+    /// server; our own `pluggedin://` resources accept them and send no updates. Without a
+    /// hub the capability is not advertised, and the method is unknown.
     async fn subscribe(
         &self,
         request: rmcp::model::SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        let Some(hub) = self.hub_for(&context).await else {
+            return Err(ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "resources/subscribe is offered in hub mode only",
+                None,
+            ));
+        };
         let owner = downstream::owner_of(&self.session);
         let subscriber = crate::hub::subscriptions::Subscriber::Session(context.peer.clone());
-        match self.hub_for(&context).await {
-            Some(hub) => match hub
-                .subscribe(owner, &request.uri, subscriber, &context.ct)
-                .await
-            {
-                Some(outcome) => outcome.map_err(downstream::as_protocol_error),
-                // Our own resources: accepted; they change only through our own tools.
-                None => Ok(()),
-            },
-            None => Ok(()),
+        match hub
+            .subscribe(owner, &request.uri, subscriber, &context.ct)
+            .await
+        {
+            Some(outcome) => outcome.map_err(downstream::as_protocol_error),
+            None if request.uri.starts_with(OWN_URI_SCHEME) => Ok(()),
+            None => Err(ErrorData::resource_not_found(
+                format!(
+                    "no resource {} to subscribe to",
+                    crate::text::truncate(&request.uri, 200)
+                ),
+                None,
+            )),
         }
     }
 
