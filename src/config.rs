@@ -1,7 +1,7 @@
 //! Command line and environment: what to run and how. The upstream API key is read from the
 //! environment or a file (never a flag, which `ps` would show) and held as a [`Secret`].
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -17,6 +17,8 @@ pub const ENVIRONMENT_HELP: &str = "Environment:
   PLUGGEDIN_DATA_DIR        local mode's data directory (--data-dir)
   PLUGGEDIN_AGENT_QUOTA     local mode: agents the profile may create (--agent-quota)
   PLUGGEDIN_MCP_TOKEN       HTTP: accepted bearer tokens, comma-separated (--auth token)
+  PLUGGEDIN_MCP_METRICS_TOKEN  HTTP: the token a scraper sends for /metrics
+  PLUGGEDIN_MCP_METRICS_TOKEN_FILE  the same, from a file (--metrics-token-file)
   PLUGGEDIN_LOCAL_API_KEY   `pluggedin-mcp api`: the key its clients must send (--key)
   PLUGGEDIN_SERVERS_FILE    hub mode: your MCP servers, mcpServers JSON (--servers)
   PLUGGEDIN_LOG_FORMAT      text or json (--log-format)
@@ -264,9 +266,21 @@ pub struct HttpArgs {
     #[arg(long, value_name = "SECS", default_value_t = 0.0, value_parser = nonnegative_secs)]
     pub drain_delay: f64,
 
-    /// Serve Prometheus metrics at /metrics (behind the same auth as /mcp).
+    /// Serve Prometheus metrics at /metrics. On the MCP listener a scraper authenticates with
+    /// the metrics token (--metrics-token-file / PLUGGEDIN_MCP_METRICS_TOKEN) or, with
+    /// `--auth token`, one of the MCP tokens; never with a passthrough client's key.
     #[arg(long)]
     pub metrics: bool,
+
+    /// A file holding the token a scraper sends (`Authorization: Bearer <token>`) for
+    /// /metrics on the MCP listener.
+    #[arg(long, value_name = "FILE", env = "PLUGGEDIN_MCP_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
+    /// Also serve /metrics, without authentication, on this address of its own (an internal
+    /// one: `127.0.0.1:9464`, a pod's port that only Prometheus reaches). Implies --metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// This replica's name behind a balancer: session ids start with `<ID>.`, so a proxy
     /// can send a session to the replica that made it (see deploy/nginx). Letters, digits
@@ -391,13 +405,7 @@ pub fn key_problem(raw: &str, source: &str) -> Option<String> {
             crate::text::truncate(raw, 40)
         ));
     }
-    let well_formed = raw.strip_prefix("pg_in_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    });
-    if !well_formed {
+    if !crate::vocab::credentials::is_api_key(raw) {
         return Some(format!(
             "{source} is not a Plugged.in API key: keys are pg_in_ followed by letters, digits, _ or - (check for quotes, spaces or a truncated copy). {fix}"
         ));

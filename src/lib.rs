@@ -4,8 +4,10 @@
 
 pub mod api;
 pub mod catalog;
+pub mod children;
 pub mod clock;
 pub mod config;
+pub mod frames;
 pub mod hub;
 pub mod listener;
 pub mod local;

@@ -7,15 +7,35 @@ use pluggedin_mcp::config::{Cli, Command, LogFormat, Transport};
 /// (which may carry a token) at ERROR; the hub reports the same failure itself, scrubbed.
 const DEFAULT_LOG_FILTER: &str = "warn,pluggedin_mcp=info,rmcp::transport::worker=off";
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
         // The catalog needs no runtime, network or logging.
-        Some(Command::Tools(args)) => return pluggedin_mcp::catalog::run(&args),
-        Some(Command::Api(args)) => Some(args),
+        Some(Command::Tools(ref args)) => {
+            return match pluggedin_mcp::catalog::run(args) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("Error: {error:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Api(ref args)) => Some(args.clone()),
         None => None,
     };
     init_tracing(cli.log_format);
+    match run(cli, command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, in the chosen log format (a shipper reading JSON logs sees the fatal
+            // error as it sees every other line), its causes joined after colons.
+            tracing::error!("{error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, command: Option<pluggedin_mcp::config::ApiArgs>) -> anyhow::Result<()> {
     // Connections, child processes and the database are file descriptors; many systems start
     // processes with a soft limit of 1024 and a much higher hard one.
     let files = pluggedin_mcp::listener::raise_file_limit();
@@ -35,12 +55,18 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
     };
-    runtime.block_on(async move {
+    // The hub's servers may start processes of their own: this process is their subreaper,
+    // so none outlives it (see `children`).
+    pluggedin_mcp::children::adopt_orphans();
+    let outcome = runtime.block_on(async move {
         match command {
             Some(args) => pluggedin_mcp::serve::run_api(args).await,
             None => pluggedin_mcp::serve::run(cli.serve).await,
         }
-    })
+    });
+    drop(runtime);
+    pluggedin_mcp::children::kill_all();
+    outcome
 }
 
 /// Logs go to stderr only (in stdio mode stdout carries JSON-RPC and nothing else), and

@@ -1,7 +1,7 @@
 //! Running the MCP server: pick the backend (Plugged.in or the embedded API), build the
 //! server, and serve it over stdio or HTTP.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use rmcp::ServiceExt;
@@ -20,6 +20,8 @@ use crate::{
 pub struct Running {
     pub server: PluggedinServer,
     pub local: Option<LocalApi>,
+    /// With `--auth passthrough`: what Plugged.in says of each client's key.
+    pub key_checks: Option<Arc<crate::api::keys::KeyChecks>>,
 }
 
 /// Resolves the mode and builds the server; starts the embedded API in local mode. `clock`
@@ -38,6 +40,7 @@ pub async fn build(
         budget: crate::tools::budget::Budget::new(args.max_result_bytes),
         clock: clock.clone(),
         hub,
+        key_checks: None,
     };
     if args.http.auth == AuthChoice::Passthrough {
         // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
@@ -54,16 +57,19 @@ pub async fn build(
         let base_url = args.base_url.trim_end_matches('/');
         tracing::info!(%base_url, "passthrough mode: each client's bearer token is its Plugged.in API key");
         let client = Client::new(base_url, Secret::new(""), settings)?;
-        let hubs = per_key_hubs(args, &client)?;
+        let key_checks = crate::api::keys::KeyChecks::new(client.clone());
+        let hubs = per_key_hubs(args, &client, &key_checks)?;
         return Ok(Running {
             server: PluggedinServer::new(
                 client,
                 ServerOptions {
                     upstream_key: UpstreamKey::Passthrough,
+                    key_checks: Some(key_checks.clone()),
                     ..options(Backend::Cloud, hubs)
                 },
             )?,
             local: None,
+            key_checks: Some(key_checks),
         });
     }
     let hub = start_file_hub(args)?;
@@ -80,6 +86,7 @@ pub async fn build(
                     options(Backend::Cloud, hub.map(HubAccess::Shared)),
                 )?,
                 local: None,
+                key_checks: None,
             })
         }
         Mode::Misconfigured { problem } => {
@@ -94,6 +101,7 @@ pub async fn build(
                     },
                 )?,
                 local: None,
+                key_checks: None,
             })
         }
         Mode::Local { data_dir } => {
@@ -116,6 +124,7 @@ pub async fn build(
                     options(Backend::Local, hub.map(HubAccess::Shared)),
                 )?,
                 local: Some(api),
+                key_checks: None,
             })
         }
     }
@@ -124,7 +133,11 @@ pub async fn build(
 /// Passthrough: one hub per client key, made when a key Plugged.in accepts first comes,
 /// with the file's servers (each user gets their own connections) and that account's. A
 /// servers file that cannot be read at start is an error, as in the other modes.
-fn per_key_hubs(args: &ServeArgs, client: &Client) -> anyhow::Result<Option<HubAccess>> {
+fn per_key_hubs(
+    args: &ServeArgs,
+    client: &Client,
+    key_checks: &Arc<crate::api::keys::KeyChecks>,
+) -> anyhow::Result<Option<HubAccess>> {
     if !args.selection().has(crate::tools::Toolset::Hub) {
         return Ok(None);
     }
@@ -140,6 +153,7 @@ fn per_key_hubs(args: &ServeArgs, client: &Client) -> anyhow::Result<Option<HubA
             account: !args.no_account_servers,
         },
         client.clone(),
+        key_checks.clone(),
         args.hub_limits(),
     ))))
 }
@@ -221,7 +235,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Decides inbound auth; refuses to serve a non-loopback address without it unless told to.
-pub fn resolve_auth(http: &HttpArgs, env_tokens: Option<String>) -> anyhow::Result<AuthMode> {
+/// `key_checks` are what passthrough asks Plugged.in through (see [`Running`]).
+pub fn resolve_auth(
+    http: &HttpArgs,
+    env_tokens: Option<String>,
+    key_checks: Option<Arc<crate::api::keys::KeyChecks>>,
+) -> anyhow::Result<AuthMode> {
     let tokens = match &http.token_file {
         Some(path) => AuthMode::tokens_from(
             &std::fs::read_to_string(path)
@@ -233,7 +252,10 @@ pub fn resolve_auth(http: &HttpArgs, env_tokens: Option<String>) -> anyhow::Resu
             .unwrap_or_default(),
     };
     let mode = match http.auth {
-        AuthChoice::Passthrough => AuthMode::Passthrough,
+        AuthChoice::Passthrough => AuthMode::Passthrough(
+            key_checks
+                .context("--auth passthrough needs the server built for it (its key checks)")?,
+        ),
         AuthChoice::None => AuthMode::None,
         AuthChoice::Token if tokens.is_empty() => {
             bail!(
@@ -254,15 +276,30 @@ pub fn resolve_auth(http: &HttpArgs, env_tokens: Option<String>) -> anyhow::Resu
     Ok(mode)
 }
 
+/// The metrics token: `--metrics-token-file`, else `PLUGGEDIN_MCP_METRICS_TOKEN`.
+fn metrics_token(http: &HttpArgs) -> anyhow::Result<Option<Secret>> {
+    let token = match &http.metrics_token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the metrics token file {}", path.display()))?,
+        None => std::env::var("PLUGGEDIN_MCP_METRICS_TOKEN").unwrap_or_default(),
+    };
+    let token = token.trim();
+    Ok((!token.is_empty()).then(|| Secret::new(token)))
+}
+
 /// Serves MCP over HTTP until SIGINT/SIGTERM.
 pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
-    let auth = resolve_auth(&args.http, std::env::var("PLUGGEDIN_MCP_TOKEN").ok())?;
     let running = build(
         &args,
         std::env::var("PLUGGEDIN_API_KEY").ok(),
         Clock::default(),
     )
     .await?;
+    let auth = resolve_auth(
+        &args.http,
+        std::env::var("PLUGGEDIN_MCP_TOKEN").ok(),
+        running.key_checks.clone(),
+    )?;
     let http = &args.http;
     let options = HttpOptions {
         bind: SocketAddr::new(http.host, http.port),
@@ -277,7 +314,11 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: crate::transport::DEFAULT_MAX_BODY_BYTES,
         shutdown_grace: Duration::from_secs(http.shutdown_grace),
         drain_delay: Duration::from_secs_f64(http.drain_delay),
-        metrics: http.metrics,
+        metrics: crate::transport::MetricsAccess {
+            enabled: http.metrics || http.metrics_addr.is_some(),
+            token: metrics_token(http)?,
+            addr: http.metrics_addr,
+        },
         replica_id: http.replica_id.clone(),
         connections: crate::transport::ConnectionLimits {
             max_connections: http

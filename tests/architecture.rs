@@ -18,7 +18,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["text", "secret", "clock"]),
     (
         "infrastructure",
-        &["redact", "listener", "shutdown", "metrics", "request_id"],
+        &[
+            "redact",
+            "listener",
+            "shutdown",
+            "metrics",
+            "request_id",
+            "frames",
+            "children",
+        ],
     ),
     ("Plugged.in vocabulary", &["vocab"]),
     ("the client and the embedded API", &["api", "local"]),

@@ -89,6 +89,7 @@ const CASES: [(u16, Style); 9] = [
 /// A stand-in that echoes the header on `GET /api/clipboard?name=<case>`.
 async fn echoing_upstream() -> MockServer {
     let upstream = MockServer::start().await;
+    accepting_keys(&upstream).await;
     for (status, style) in CASES {
         Mock::given(matchers::method("GET"))
             .and(matchers::path("/api/clipboard"))
@@ -98,6 +99,16 @@ async fn echoing_upstream() -> MockServer {
             .await;
     }
     upstream
+}
+
+/// Plugged.in accepting any key when passthrough checks it at the door (the account's MCP
+/// servers: none).
+async fn accepting_keys(upstream: &MockServer) {
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/api/mcp-servers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(upstream)
+        .await;
 }
 
 /// Every form the key could take once quoted or cut: whole, and its distinctive tail.
@@ -180,6 +191,8 @@ async fn echoed_keys_never_reach_results_or_logs_in_passthrough_mode() {
 #[tokio::test]
 async fn a_401_in_passthrough_mode_names_the_clients_token() {
     let upstream = MockServer::start().await;
+    // Accepted at the door, then rejected (revoked meanwhile) when a tool uses it.
+    accepting_keys(&upstream).await;
     Mock::given(matchers::any())
         .respond_with(
             ResponseTemplate::new(401).set_body_json(json!({ "error": "Invalid API key" })),

@@ -194,8 +194,7 @@ impl Client {
     }
 
     pub async fn create_agent(&self, agent: &NewAgent) -> Result<CreatedAgent, ApiError> {
-        self.json(Request::post(&["api", "agents"], json!(agent)))
-            .await
+        self.json(Request::post(&["api", "agents"], agent)).await
     }
 
     pub async fn agent(&self, id: &str) -> Result<AgentDetails, ApiError> {

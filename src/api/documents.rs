@@ -255,7 +255,7 @@ impl Client {
     }
 
     pub async fn create_document(&self, doc: &NewDocument) -> Result<CreatedDocument, ApiError> {
-        self.json(Request::post(&["api", "documents", "ai"], json!(doc)))
+        self.json(Request::post(&["api", "documents", "ai"], doc))
             .await
     }
 
@@ -265,7 +265,7 @@ impl Client {
         update: &DocumentUpdate,
     ) -> Result<UpdatedDocument, ApiError> {
         // append/prepend are not idempotent; replace is, but one rule for all keeps it simple.
-        self.json(Request::patch(&["api", "documents", id], json!(update)).csrf())
+        self.json(Request::patch(&["api", "documents", id], update).csrf())
             .await
     }
 

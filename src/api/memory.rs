@@ -105,7 +105,7 @@ impl Client {
     ) -> Result<Uuid, ApiError> {
         self.json::<Envelope<Uuid>>(Request::post(
             &["api", "memory", "sessions", session_uuid, "observations"],
-            json!(observation),
+            observation,
         ))
         .await?
         .into_data()
@@ -125,7 +125,7 @@ impl Client {
     }
 
     pub async fn memory_search(&self, query: &MemoryQuery) -> Result<Vec<Value>, ApiError> {
-        self.json::<Envelope<Vec<Value>>>(Request::post(&["api", "memory", "search"], json!(query)))
+        self.json::<Envelope<Vec<Value>>>(Request::post(&["api", "memory", "search"], query))
             .await?
             .into_data()
     }

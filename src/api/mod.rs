@@ -7,6 +7,7 @@ pub mod clipboard;
 pub mod documents;
 mod error;
 pub mod hub;
+pub mod keys;
 pub mod memory;
 pub mod notifications;
 pub mod rag;
@@ -19,7 +20,6 @@ use std::{
 use anyhow::Context;
 use reqwest::{Method, Url, header};
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
-use serde_json::Value;
 
 pub use error::ApiError;
 use error::ErrorContext;
@@ -123,7 +123,9 @@ pub struct Client {
 }
 
 struct Shared {
-    http: reqwest::Client,
+    /// Built on first use ([`http_client`]): starting never pays for loading the system's
+    /// TLS roots, and a plain-HTTP base (local mode) never loads them at all.
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
     base: Url,
     /// `scheme://host[:port]`, sent as `Origin` on document updates: Plugged.in refuses a
     /// document PATCH without an allowed `Origin` and an `X-Requested-With` header.
@@ -147,7 +149,9 @@ pub(crate) struct Request {
     method: Method,
     segments: Vec<String>,
     query: Vec<(String, String)>,
-    body: Option<Value>,
+    /// The JSON body, serialized once when the request is made: a retry sends the same bytes,
+    /// and a large value (a document) is never held twice as a JSON tree.
+    body: Option<bytes::Bytes>,
     idempotent: bool,
     csrf: bool,
 }
@@ -167,17 +171,18 @@ impl Request {
     pub(crate) fn get(segments: &[&str]) -> Self {
         Self::new(Method::GET, segments)
     }
-    pub(crate) fn post(segments: &[&str], body: Value) -> Self {
+    pub(crate) fn post(segments: &[&str], body: impl serde::Serialize) -> Self {
         Self::new(Method::POST, segments).body(body)
     }
-    pub(crate) fn patch(segments: &[&str], body: Value) -> Self {
+    pub(crate) fn patch(segments: &[&str], body: impl serde::Serialize) -> Self {
         Self::new(Method::PATCH, segments).body(body)
     }
     pub(crate) fn delete(segments: &[&str]) -> Self {
         Self::new(Method::DELETE, segments)
     }
-    pub(crate) fn body(mut self, body: Value) -> Self {
-        self.body = Some(body);
+    pub(crate) fn body(mut self, body: impl serde::Serialize) -> Self {
+        // Our bodies are plain structs and maps: serializing them cannot fail.
+        self.body = Some(serde_json::to_vec(&body).unwrap_or_default().into());
         self
     }
     pub(crate) fn query(mut self, key: &str, value: impl ToString) -> Self {
@@ -216,15 +221,9 @@ impl Client {
         let base = Url::parse(base_url.trim_end_matches('/'))
             .with_context(|| format!("invalid Plugged.in base URL: {base_url}"))?;
         let origin = base.origin().ascii_serialization();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("pluggedin-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .context("building the HTTP client")?;
         Ok(Self {
             shared: Arc::new(Shared {
-                http,
+                http: std::sync::OnceLock::new(),
                 base,
                 origin,
                 settings,
@@ -406,9 +405,25 @@ impl Client {
                 connect: false,
             })?;
         auth.set_sensitive(true);
-        let mut builder = self
+        let http = self
             .shared
             .http
+            .get_or_init(|| {
+                http_client(
+                    self.shared.base.scheme() == "https",
+                    self.shared.settings.timeout,
+                )
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|detail| Failure::Transport {
+                error: ApiError::Unreachable {
+                    base: self.base_url(),
+                    detail: format!("cannot set up HTTPS: {detail}"),
+                },
+                connect: false,
+            })?;
+        let mut builder = http
             .request(req.method.clone(), self.url(req))
             .header(header::AUTHORIZATION, auth)
             .header(header::ACCEPT, "application/json");
@@ -421,13 +436,15 @@ impl Client {
             builder = builder.header(crate::request_id::HEADER, id);
         }
         if let Some(body) = &req.body {
-            builder = builder.json(body);
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
         let started = Instant::now();
         let sent = builder.send().await;
         crate::metrics::upstream_request(
             method_name(&req.method),
-            crate::metrics::route_of(&format!("/{}", req.segments.join("/"))),
+            route_label(&req.segments),
             sent.as_ref().ok().map(|r| r.status().as_u16()),
             started.elapsed(),
         );
@@ -619,6 +636,81 @@ impl<R: std::io::Read> std::io::Read for GuardedReader<R> {
     }
 }
 
+/// The words of Plugged.in's routes as this client calls them: every other path segment is
+/// an id (of an agent, a document, a session — chosen by whoever asked), shown as `{id}`, so
+/// the set of routes in the metrics stays as small as the API.
+const ROUTE_WORDS: &[&str] = &[
+    "api",
+    "agents",
+    "heartbeat",
+    "metrics",
+    "export",
+    "logs",
+    "shutdown",
+    "suspend",
+    "resume",
+    "restart",
+    "clipboard",
+    "push",
+    "pop",
+    "documents",
+    "search",
+    "ai",
+    "versions",
+    "mcp-servers",
+    "tools",
+    "discover",
+    "all",
+    "memory",
+    "sessions",
+    "observations",
+    "details",
+    "notifications",
+    "custom",
+    "completed",
+    "read",
+    "mcp-activity",
+    "rag",
+    "query",
+    "prompts",
+    "resources",
+    "resource-templates",
+    "resolve",
+    "prompt",
+    "resource",
+];
+
+/// A request's route as a metric label: its path with every id folded into `{id}`.
+fn route_label(segments: &[String]) -> String {
+    let folded: Vec<&str> = segments
+        .iter()
+        .map(|s| {
+            if ROUTE_WORDS.contains(&s.as_str()) {
+                s.as_str()
+            } else {
+                "{id}"
+            }
+        })
+        .collect();
+    format!("/{}", folded.join("/"))
+}
+
+/// An HTTP client of ours: for an `https` peer with the system's TLS roots (loaded now:
+/// build it when the first such request is made), for a plain-HTTP one with none, so a
+/// machine without a CA store (a minimal container) runs local mode and loopback servers.
+pub fn http_client(https: bool, connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    install_crypto_provider();
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("pluggedin-mcp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect_timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(60));
+    if https {
+        builder.build()
+    } else {
+        builder.tls_certs_only(Vec::new()).build()
+    }
+}
+
 /// rustls needs a process-wide crypto provider before any reqwest client is built (this
 /// one, or a test's or benchmark's own); we use ring (see Cargo.toml). Calling it again is
 /// harmless.
@@ -744,6 +836,35 @@ pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Err
         NumOrText::Text(s) => s.trim().parse().unwrap_or(0),
         _ => 0,
     })
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    #[test]
+    fn routes_fold_every_id_whatever_it_looks_like() {
+        let of =
+            |path: &[&str]| route_label(&path.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            of(&[
+                "api",
+                "agents",
+                "3f1c2a7e-1111-4c2d-9e8f-000000000000",
+                "heartbeat"
+            ]),
+            "/api/agents/{id}/heartbeat"
+        );
+        // A session id with no digit, chosen by a client, is still an id.
+        assert_eq!(
+            of(&["api", "memory", "sessions", "abcdefghij"]),
+            "/api/memory/sessions/{id}"
+        );
+        assert_eq!(
+            of(&["api", "documents", "x", "versions", "2"]),
+            "/api/documents/{id}/versions/{id}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,26 @@ use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 
 use super::{Hub, downstream::Downstream, downstream::Snapshot, lock, names, search};
 
+/// Deepest input schema offered (objects and arrays within each other): clients and model
+/// APIs refuse far less; a deeper one is a broken or hostile server's.
+const MAX_SCHEMA_DEPTH: usize = 32;
+
+/// How deeply objects and arrays nest in a schema (iteratively: it may be deep).
+fn nesting(schema: &serde_json::Map<String, serde_json::Value>) -> usize {
+    let mut deepest = 1;
+    let mut stack: Vec<(&serde_json::Value, usize)> = schema.values().map(|v| (v, 2)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth);
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
 /// What clients see, and where each name goes.
 #[derive(Default)]
 pub(super) struct Catalog {
@@ -124,6 +144,13 @@ impl Hub {
             .iter()
             .map(|t| t.name.as_ref())
             .collect();
+        if !snapshot.unreadable.is_empty() {
+            catalog
+                .dropped
+                .entry(server.spec.name.clone())
+                .or_default()
+                .extend(snapshot.unreadable.iter().cloned());
+        }
         for tool in snapshot.known.tools.iter() {
             if tool.name.trim().is_empty() {
                 catalog
@@ -134,6 +161,17 @@ impl Hub {
                 continue;
             }
             if !self.offers(server, tool) {
+                continue;
+            }
+            if nesting(&tool.input_schema) > MAX_SCHEMA_DEPTH {
+                catalog
+                    .dropped
+                    .entry(server.spec.name.clone())
+                    .or_default()
+                    .push(format!(
+                        "{}: its inputSchema is nested deeper than {MAX_SCHEMA_DEPTH} levels",
+                        crate::text::truncate(&tool.name, 100)
+                    ));
                 continue;
             }
             let exposed = names::tool_name(&server.prefix, &tool.name, settings.name_budget);

@@ -38,7 +38,8 @@ impl LegacySse {
     pub async fn connect(url: &str, headers: &BTreeMap<String, String>) -> Result<Self, String> {
         let header_map = super::spec::header_map(headers)?;
         let base = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-        let http = reqwest::Client::new();
+        let http = crate::api::http_client(base.scheme() == "https", Duration::from_secs(10))
+            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
         let response = http
             .get(base.clone())
             .headers(header_map.clone())

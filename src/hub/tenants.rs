@@ -4,9 +4,9 @@
 //! one key, found by the key's SHA-256 fingerprint (the key itself is never stored). A
 //! request reaches only the hub of its own key: there is no other way to a downstream.
 //!
-//! A key gets a hub once Plugged.in has accepted it (its `GET /api/mcp-servers` answered),
-//! so an unknown bearer token never starts a server. A key Plugged.in rejects (401), at
-//! that check or later, loses its hub at once and is refused for a minute without asking
+//! A key gets a hub once Plugged.in has accepted it ([`crate::api::keys`], asked at the
+//! door), so an unknown bearer token never starts a server. A key Plugged.in rejects (401),
+//! at that check or later, loses its hub at once and is refused for a minute without asking
 //! again. Hubs unused for the idle time are closed (servers stopped, children killed).
 //! Live downstream connections are limited per key and in total.
 
@@ -22,7 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Hub, HubSettings};
 use crate::{
-    api::{ApiError, Client},
+    api::{
+        Client,
+        keys::{KeyChecks, Verdict},
+    },
     secret::Secret,
 };
 
@@ -77,6 +80,8 @@ pub struct Tenants {
     settings: HubSettings,
     sources: Sources,
     client: Client,
+    /// What Plugged.in says of each key.
+    checks: Arc<KeyChecks>,
     limits: Limits,
     /// Live downstream connections of all keys.
     connections: Arc<Semaphore>,
@@ -103,12 +108,14 @@ impl Tenants {
         settings: HubSettings,
         sources: Sources,
         client: Client,
+        checks: Arc<KeyChecks>,
         limits: Limits,
     ) -> Arc<Self> {
         let tenants = Arc::new(Self {
             settings,
             sources,
             client,
+            checks,
             connections: Arc::new(Semaphore::new(limits.total)),
             limits,
             tenants: Mutex::default(),
@@ -158,15 +165,18 @@ impl Tenants {
 
     /// Checks the key with Plugged.in, then makes its hub.
     async fn admit(self: &Arc<Self>, key: Secret, fingerprint: String) -> Result<Tenant, Refusal> {
-        let client = self.client.with_passthrough_key(key);
-        match client.mcp_servers().await {
-            Ok(_) => {}
-            Err(ApiError::Unauthorized { .. }) => {
+        match self.checks.check(&key, None).await {
+            Verdict::Accepted => {}
+            Verdict::Rejected | Verdict::Malformed => {
                 lock(&self.rejected).insert(fingerprint, Instant::now());
                 return Err(Refusal::Rejected);
             }
-            Err(e) => return Err(Refusal::Unchecked(e.to_string())),
+            Verdict::Throttled(_) => {
+                return Err(Refusal::Unchecked("too many keys checked".into()));
+            }
+            Verdict::Unchecked(why) => return Err(Refusal::Unchecked(why)),
         }
+        let client = self.client.with_passthrough_key(key);
         let stop = CancellationToken::new();
         let hub = Hub::new(HubSettings {
             max_servers: Some(self.limits.per_key),

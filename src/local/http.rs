@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 /// Largest request body the embedded API reads: every value the API accepts, at its worst
-/// JSON escaping ([`crate::vocab::limits::MAX_REQUEST_BODY_BYTES`]); anything larger is
+/// JSON escaping ([`crate::vocab::limits::API_MAX_BODY_BYTES`]); anything larger is
 /// answered with a JSON 413.
-pub const MAX_BODY_BYTES: usize = crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
+pub const MAX_BODY_BYTES: usize = crate::vocab::limits::API_MAX_BODY_BYTES;
 
 /// An error answer: a status and a JSON object with at least a string `error`, the shape
 /// every Plugged.in route uses.

@@ -307,6 +307,18 @@ async fn observe(
         Some(Value::Object(m)) => Some(Value::Object(m.clone())),
         Some(_) => return Err(invalid_body("metadata", "Expected object, received other")),
     };
+    let size = metadata
+        .as_ref()
+        .map_or(0, |m| serde_json::to_vec(m).map_or(usize::MAX, |j| j.len()));
+    if size > crate::vocab::limits::MEMORY_METADATA_MAX_BYTES {
+        return Err(invalid_body(
+            "metadata",
+            format!(
+                "must be at most {} bytes of JSON",
+                crate::vocab::limits::MEMORY_METADATA_MAX_BYTES
+            ),
+        ));
+    }
     let now = app.store.clock.now_iso();
     let observed = app
         .store

@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::http::{ErrorResponse, HttpResult};
 use crate::clock::Clock;
@@ -322,12 +322,13 @@ impl Store {
             .with_context(|| format!("creating database file {}", path.display()))?;
         let mut conn = Connection::open(&path)
             .with_context(|| format!("opening database {}", path.display()))?;
+        // First, so that every step below waits for another process starting on the same
+        // directory at the same moment (replicas of a fleet) instead of failing.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn).context("migrating the database schema")?;
-        let profile_uuid = profile_uuid(&conn)?;
+        let profile_uuid = migrate(&mut conn).context("migrating the database schema")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock,
@@ -379,33 +380,26 @@ impl Store {
     }
 }
 
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+/// Brings the schema up to date and returns the profile's uuid (made on first start), in one
+/// `BEGIN IMMEDIATE` transaction: of processes starting together on a fresh directory, one
+/// migrates and the others wait for it, then find nothing left to do.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<String> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let applied: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
     }
-    Ok(())
-}
-
-fn profile_uuid(conn: &Connection) -> rusqlite::Result<String> {
-    let existing: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'profile_uuid'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(uuid) = existing {
-        return Ok(uuid);
-    }
-    let uuid = uuid::Uuid::new_v4().to_string();
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('profile_uuid', ?1)",
-        [&uuid],
+    tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('profile_uuid', ?1)",
+        [uuid::Uuid::new_v4().to_string()],
     )?;
+    let uuid: String = tx.query_row(
+        "SELECT value FROM meta WHERE key = 'profile_uuid'",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.commit()?;
     Ok(uuid)
 }
 

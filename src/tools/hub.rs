@@ -41,6 +41,9 @@ pub struct ServerReport {
     /// The protocol revision the hub speaks to it, while connected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// Why its list changes are followed slowly (it announces them without end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttled: Option<String>,
     /// Tools it lists that are not offered, and why (a name taken, an empty name).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_offered: Vec<String>,
@@ -161,6 +164,7 @@ impl PluggedinServer {
                 restarts: s.snapshot.restarts,
                 last_latency_ms: s.snapshot.last_latency.map(|d| d.as_secs_f64() * 1000.0),
                 protocol: s.snapshot.protocol.clone(),
+                throttled: s.snapshot.throttled.clone(),
                 not_offered: s.dropped,
                 instructions: s.instructions,
             })

@@ -13,6 +13,7 @@ use super::{
     params::Parameters,
     reply::{Json, ToolError},
 };
+use crate::vocab::limits;
 use crate::{
     api::memory::{MemoryQuery, NewObservation},
     vocab::memory::{ObservationType, Outcome, RingType},
@@ -67,7 +68,7 @@ pub struct ObserveParams {
     #[schemars(length(min = 1, max = 10_000))]
     pub content: String,
     pub outcome: Option<Outcome>,
-    /// e.g. tool_name.
+    /// e.g. tool_name; at most 16 KiB as JSON.
     pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
@@ -125,6 +126,9 @@ pub struct DetailsParams {
 pub struct Details {
     /// Each memory in full, as Plugged.in keeps it.
     pub memories: Vec<serde_json::Map<String, Value>>,
+    /// Memories asked for that did not fit one result: ask for them again, fewer at a time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<String>,
 }
 
 fn uuid_arg(field: &str, value: &str, next: &str) -> Result<String, ToolError> {
@@ -222,12 +226,7 @@ impl PluggedinServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Ended>, ToolError> {
         let session = p.session.trim();
-        if session.is_empty()
-            || session.len() > 100
-            || !session
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        if !crate::vocab::memory::is_session_ref(session) {
             return Err(ToolError::invalid(
                 "session",
                 format!(
@@ -258,6 +257,18 @@ impl PluggedinServer {
     ) -> Result<Json<Observed>, ToolError> {
         let session = uuid_arg("session_uuid", &p.session_uuid, SESSION_NEXT)?;
         chars_between("content", &p.content, MAX_CONTENT_CHARS)?;
+        if let Some(metadata) = &p.metadata {
+            let size = serde_json::to_vec(metadata).map_or(usize::MAX, |j| j.len());
+            if size > limits::MEMORY_METADATA_MAX_BYTES {
+                return Err(ToolError::invalid(
+                    "metadata",
+                    format!(
+                        "is {size} bytes of JSON; at most {} (keep it to short facts such as tool_name)",
+                        limits::MEMORY_METADATA_MAX_BYTES
+                    ),
+                ));
+            }
+        }
         let observation = NewObservation {
             kind: p.kind.as_str().to_string(),
             content: p.content,
@@ -336,19 +347,34 @@ impl PluggedinServer {
                 ),
             ));
         }
-        let uuids = p
-            .memory_uuids
-            .iter()
-            .map(|u| uuid_arg("memory_uuids", u, "memory_search gives memories' uuids"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let memories = cancellable(&ctx.ct, self.client(&ctx)?.memory_details(&uuids))
-            .await?
-            .into_iter()
-            .filter_map(|m| match m {
-                Value::Object(m) => Some(m),
-                _ => None,
-            })
-            .collect();
-        Ok(Json::new(Details { memories }))
+        // Each memory once, however often it is asked for.
+        let mut uuids: Vec<String> = Vec::new();
+        for given in &p.memory_uuids {
+            let uuid = uuid_arg("memory_uuids", given, "memory_search gives memories' uuids")?;
+            if !uuids.contains(&uuid) {
+                uuids.push(uuid);
+            }
+        }
+        let found = cancellable(&ctx.ct, self.client(&ctx)?.memory_details(&uuids)).await?;
+        // Held to the result budget while the answer is built, not after.
+        let budget = self.budget().text_bytes();
+        let mut used = 0usize;
+        let mut memories = Vec::new();
+        let mut omitted = Vec::new();
+        for memory in found {
+            let Value::Object(memory) = memory else {
+                continue;
+            };
+            let size = serde_json::to_vec(&memory).map_or(usize::MAX, |j| j.len());
+            if used.saturating_add(size) > budget {
+                if let Some(uuid) = memory.get("uuid").and_then(Value::as_str) {
+                    omitted.push(uuid.to_string());
+                }
+                continue;
+            }
+            used += size;
+            memories.push(memory);
+        }
+        Ok(Json::new(Details { memories, omitted }))
     }
 }

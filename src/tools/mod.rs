@@ -118,6 +118,9 @@ pub struct ServerOptions {
     /// The user's own MCP servers (hub mode), when configured: one hub for the server, or
     /// one per client key (`--auth passthrough`).
     pub hub: Option<HubAccess>,
+    /// With `--auth passthrough`: the verdicts on clients' keys (a key Plugged.in stops
+    /// accepting is refused at the door from then on).
+    pub key_checks: Option<Arc<crate::api::keys::KeyChecks>>,
 }
 
 /// Where a request finds its hub.
@@ -148,6 +151,7 @@ impl ServerOptions {
             budget: budget::Budget::default(),
             clock: crate::clock::Clock::default(),
             hub: None,
+            key_checks: None,
         }
     }
 }
@@ -342,18 +346,21 @@ impl PluggedinServer {
             UpstreamKey::Passthrough => ClientKey::of(ctx)
                 .map(|key| {
                     let client = self.shared.client.with_passthrough_key(key.clone());
-                    match &self.shared.options.hub {
-                        // A key Plugged.in stops accepting loses its hub at once.
-                        Some(HubAccess::PerKey(tenants)) => {
-                            let tenants = Arc::downgrade(tenants);
-                            client.on_rejected(Arc::new(move || {
-                                if let Some(tenants) = tenants.upgrade() {
-                                    tenants.revoke_key(&key);
-                                }
-                            }))
+                    // A key Plugged.in stops accepting is refused at the door from now on,
+                    // and loses its hub at once.
+                    let tenants = match &self.shared.options.hub {
+                        Some(HubAccess::PerKey(tenants)) => Some(Arc::downgrade(tenants)),
+                        _ => None,
+                    };
+                    let checks = self.shared.options.key_checks.as_ref().map(Arc::downgrade);
+                    client.on_rejected(Arc::new(move || {
+                        if let Some(checks) = checks.as_ref().and_then(std::sync::Weak::upgrade) {
+                            checks.rejected(&key);
                         }
-                        _ => client,
-                    }
+                        if let Some(tenants) = tenants.as_ref().and_then(std::sync::Weak::upgrade) {
+                            tenants.revoke_key(&key);
+                        }
+                    }))
                 })
                 .ok_or_else(|| {
                     reply::ToolError::Refused(

@@ -22,6 +22,9 @@ const DOCS: &str = "pluggedin://docs/";
 const CLIPBOARD: &str = "pluggedin://clipboard/";
 const AGENTS: &str = "pluggedin://agents/";
 const MEMORY_SESSIONS: &str = "pluggedin://memory/sessions/";
+/// Longest URI read: the longest of ours is a clipboard name of 255 characters, each
+/// percent-encoded (up to 12 characters for one), with an offset.
+const MAX_URI_CHARS: usize = 4_096;
 /// Longest observation text a memory session resource carries.
 const OBSERVATION_CHARS: usize = 2_000;
 /// User data changes at any time: list and document pages may be reused for a few seconds,
@@ -371,6 +374,16 @@ pub async fn read(
     ctx: &RequestContext<RoleServer>,
     uri: &str,
 ) -> Result<ReadResourceResult, ErrorData> {
+    // No URI of ours is long: a longer one is refused before it is quoted, fetched or logged.
+    if uri.chars().count() > MAX_URI_CHARS {
+        return Err(ErrorData::resource_not_found(
+            format!(
+                "no resource at {}…: a URI of this server is at most {MAX_URI_CHARS} characters",
+                crate::text::truncate(uri, 60)
+            ),
+            None,
+        ));
+    }
     let sel = server.selection();
     let client = server.client(ctx).map_err(tool_error)?;
     let finish = |contents: Vec<ResourceContents>, ttl: u64| {
@@ -486,6 +499,16 @@ pub async fn read(
         if !sel.has(Toolset::Memory) {
             return Err(not_offered(uri));
         }
+        if !crate::vocab::memory::is_session_ref(session) {
+            return Err(ErrorData::resource_not_found(
+                format!(
+                    "no memory session {:?}: a session is named by its uuid or memory_session_id (letters, digits, _ and -, at most {} characters)",
+                    crate::text::truncate(session, 40),
+                    crate::vocab::memory::SESSION_REF_MAX_CHARS
+                ),
+                None,
+            ));
+        }
         let json = memory_session(server, &client, ctx, uri, session).await?;
         return Ok(finish(
             vec![ResourceContents::text(json, uri).with_mime_type("application/json")],
@@ -494,7 +517,8 @@ pub async fn read(
     }
     Err(ErrorData::resource_not_found(
         format!(
-            "no resource at {uri}: this server serves pluggedin://docs/, pluggedin://clipboard/, pluggedin://agents/ and pluggedin://memory/sessions/ URIs"
+            "no resource at {}: this server serves pluggedin://docs/, pluggedin://clipboard/, pluggedin://agents/ and pluggedin://memory/sessions/ URIs",
+            crate::text::truncate(uri, 200)
         ),
         Some(serde_json::json!({ "uri": uri })),
     ))

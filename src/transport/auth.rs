@@ -1,6 +1,7 @@
 //! Inbound authentication for the HTTP transport: none, static bearer tokens (compared in
-//! constant time), or passthrough (the bearer is the client's own Plugged.in key). It guards
-//! every route and method; only `/health`, `/ready` and the server card are open.
+//! constant time), or passthrough (the bearer is the client's own Plugged.in key, let in
+//! only once Plugged.in accepts it: [`crate::api::keys`]). It guards every route and method;
+//! only `/health`, `/ready` and the server card are open.
 
 use std::sync::Arc;
 
@@ -15,16 +16,18 @@ use subtle::ConstantTimeEq;
 use super::jsonrpc_error;
 use crate::{secret::Secret, tools::ClientKey};
 
-/// Routes anyone may call: liveness and the server card say nothing secret.
-pub const OPEN_PATHS: [&str; 3] = ["/health", "/ready", "/.well-known/mcp.json"];
+/// Routes anyone may call: liveness and the server card say nothing secret. `/metrics`
+/// checks its own scrapers (see `metrics_refusal`), never a passthrough key.
+pub const OPEN_PATHS: [&str; 4] = ["/health", "/ready", "/.well-known/mcp.json", "/metrics"];
 
 #[derive(Clone, Debug)]
 pub enum AuthMode {
     None,
     /// Any of these tokens.
     Tokens(Arc<[Secret]>),
-    /// Any bearer is accepted here; Plugged.in checks it when the tools use it.
-    Passthrough,
+    /// A bearer Plugged.in accepts as an API key: checked at the door, so a key it does not
+    /// accept never opens a session, holds a slot or starts a hub.
+    Passthrough(Arc<crate::api::keys::KeyChecks>),
 }
 
 impl AuthMode {
@@ -41,7 +44,9 @@ impl AuthMode {
         match self {
             AuthMode::None => "none",
             AuthMode::Tokens(_) => "bearer tokens",
-            AuthMode::Passthrough => "passthrough (each client's bearer is its Plugged.in API key)",
+            AuthMode::Passthrough(_) => {
+                "passthrough (each client's bearer is its Plugged.in API key)"
+            }
         }
     }
 }
@@ -58,7 +63,7 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 /// Constant-time membership: compares against every token, so timing says nothing about
 /// which one (or how much of one) matched.
-fn accepted(tokens: &[Secret], presented: &str) -> bool {
+pub fn accepted(tokens: &[Secret], presented: &str) -> bool {
     tokens.iter().fold(false, |found, t| {
         found | bool::from(t.expose().as_bytes().ct_eq(presented.as_bytes()))
     })
@@ -68,28 +73,81 @@ pub async fn require(State(mode): State<AuthMode>, mut req: Request, next: Next)
     if OPEN_PATHS.contains(&req.uri().path()) || req.method() == axum::http::Method::OPTIONS {
         return next.run(req).await;
     }
-    let ok = match (&mode, bearer(req.headers())) {
-        (AuthMode::None, _) => true,
-        (AuthMode::Tokens(tokens), Some(t)) => accepted(tokens, t),
-        (AuthMode::Passthrough, Some(key)) => {
-            // The tools find the client's key here (rmcp hands them the HTTP request's
-            // parts), as a typed value rather than by reading headers themselves.
-            let key = ClientKey(Secret::new(key));
-            req.extensions_mut().insert(key);
-            true
+    let refusal = match (&mode, bearer(req.headers())) {
+        (AuthMode::None, _) => None,
+        (AuthMode::Tokens(tokens), Some(t)) if accepted(tokens, t) => None,
+        (AuthMode::Tokens(_), Some(_)) => Some(unauthorized(
+            "Unauthorized: the bearer token is not accepted",
+        )),
+        (AuthMode::Passthrough(checks), Some(key)) => {
+            let key = Secret::new(key);
+            let from = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            let refusal = passthrough_refusal(checks.check(&key, from).await);
+            if refusal.is_none() {
+                // The tools find the client's key here (rmcp hands them the HTTP request's
+                // parts), as a typed value rather than by reading headers themselves.
+                req.extensions_mut().insert(ClientKey(key));
+            }
+            refusal
         }
-        (_, None) => false,
+        (AuthMode::Passthrough(_), None) => Some(unauthorized(
+            "Unauthorized: send your Plugged.in API key as `Authorization: Bearer <key>`",
+        )),
+        (AuthMode::Tokens(_), None) => Some(unauthorized(
+            "Unauthorized: this server requires `Authorization: Bearer <token>`",
+        )),
     };
-    if ok {
-        return next.run(req).await;
+    match refusal {
+        None => next.run(req).await,
+        Some(refused) => refused,
     }
-    let message = match (&mode, bearer(req.headers())) {
-        (AuthMode::Passthrough, _) => {
-            "Unauthorized: send your Plugged.in API key as `Authorization: Bearer <key>`"
+}
+
+/// Why a passthrough key is not let in, if it is not.
+fn passthrough_refusal(verdict: crate::api::keys::Verdict) -> Option<Response> {
+    use crate::api::keys::Verdict;
+    match verdict {
+        Verdict::Accepted => None,
+        Verdict::Malformed => Some(unauthorized(
+            "Unauthorized: the bearer is not a Plugged.in API key (pg_in_…); send yours as `Authorization: Bearer <key>`",
+        )),
+        Verdict::Rejected => Some(unauthorized(
+            "Unauthorized: Plugged.in does not accept this API key",
+        )),
+        Verdict::Throttled(wait) => {
+            let mut resp = jsonrpc_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                -32000,
+                &format!(
+                    "Too many unknown API keys from this address ({} a minute); retry after {} s",
+                    crate::api::keys::CHECKS_PER_ADDRESS,
+                    wait.as_secs().max(1)
+                ),
+            )
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Some(resp)
         }
-        (_, None) => "Unauthorized: this server requires `Authorization: Bearer <token>`",
-        (_, Some(_)) => "Unauthorized: the bearer token is not accepted",
-    };
+        Verdict::Unchecked(why) => {
+            let mut resp = jsonrpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -32000,
+                &format!("Cannot check this API key with Plugged.in now: {why}"),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            Some(resp)
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
     let mut resp = jsonrpc_error(StatusCode::UNAUTHORIZED, -32001, message).into_response();
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,

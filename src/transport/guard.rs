@@ -141,10 +141,12 @@ pub async fn check_host_and_origin(
 /// the answer; reading the rest first lets it see the 413. Beyond this, we just close.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
-/// All request bodies being read at once may take this much memory together; a request that
-/// would pass it is answered 503 (the body limit alone would let 1,000 connections hold
-/// 1,000 full bodies).
-pub const BODY_MEMORY_BUDGET: usize = 512 * 1024 * 1024;
+/// All request bodies read and not yet answered may take this much together: three of the
+/// largest at once. A request that would pass it is answered 503 with `Retry-After` (the
+/// body limit alone would let 1,000 connections hold 1,000 full bodies). A request's memory
+/// is a small multiple of its body while it is served, so this bounds the memory large
+/// requests can take (the README's limits give the measured worst case).
+pub const BODY_MEMORY_BUDGET: usize = 3 * crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 
 /// The body limit of one request and the memory budget all of them share.
 #[derive(Clone)]
@@ -202,19 +204,24 @@ pub async fn limit_body(State(limits): State<BodyLimits>, req: Request, next: Ne
         .await
         .unwrap_or(false);
     if over_budget {
-        return jsonrpc_error(
+        let mut busy = jsonrpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             jsonrpc::SERVER_ERROR,
-            "Server busy: too many large requests are being read at once; retry shortly",
+            "Server busy: too many large requests are being served at once; retry shortly",
         )
         .into_response();
+        busy.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return busy;
     }
     if seen > limit {
         return jsonrpc_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             jsonrpc::INVALID_REQUEST,
             &format!(
-                "Request body too large: the limit is {limit} bytes (every value a tool accepts fits, at its worst-case JSON escaping)"
+                "Request body too large: the limit is {limit} bytes; send a longer document in parts (create_doc, then update_doc with operation append)"
             ),
         )
         .into_response();
@@ -257,19 +264,25 @@ pub async fn jsonrpc_errors(req: Request, next: Next) -> Response {
         let bytes = axum::body::to_bytes(body, usize::MAX)
             .await
             .unwrap_or_default();
-        match jsonrpc::classify(&bytes) {
-            Frame::Message(m) => {
-                if let rmcp::model::ClientJsonRpcMessage::Request(r) = m.as_ref() {
-                    id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+        // A glance at the envelope is enough for a well-formed message (rmcp decodes it
+        // next; decoding it here too would hold a second copy of a large body). Only a frame
+        // that fails the glance is decoded here, to say what is wrong with it.
+        match jsonrpc::request_id_at_a_glance(&bytes) {
+            Some(found) => id = found,
+            None => match jsonrpc::classify(&bytes) {
+                Frame::Message(m) => {
+                    if let rmcp::model::ClientJsonRpcMessage::Request(r) = m.as_ref() {
+                        id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+                    }
                 }
-            }
-            Frame::Reject(r) => return rejection(StatusCode::BAD_REQUEST, r),
-            Frame::Drop(reason) => {
-                return rejection(
-                    StatusCode::BAD_REQUEST,
-                    Rejection::new(Value::Null, jsonrpc::INVALID_REQUEST, reason),
-                );
-            }
+                Frame::Reject(r) => return rejection(StatusCode::BAD_REQUEST, r),
+                Frame::Drop(reason) => {
+                    return rejection(
+                        StatusCode::BAD_REQUEST,
+                        Rejection::new(Value::Null, jsonrpc::INVALID_REQUEST, reason),
+                    );
+                }
+            },
         }
         let json = parts
             .headers

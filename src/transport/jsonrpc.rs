@@ -70,6 +70,58 @@ pub enum Frame {
     Drop(String),
 }
 
+/// The id of a frame when it looks like a JSON-RPC message with a method (a request or a
+/// notification), read without decoding its params: what a body that rmcp will decode
+/// anyway needs from a first look. `None`: not such a frame ([`classify`] says why).
+pub fn request_id_at_a_glance(bytes: &[u8]) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        jsonrpc: String,
+        method: String,
+        #[serde(default)]
+        id: Option<Value>,
+        #[serde(default)]
+        params: Option<AnyObject>,
+    }
+    let envelope: Envelope = serde_json::from_slice(bytes).ok()?;
+    let _ = (&envelope.method, envelope.params);
+    if envelope.jsonrpc != "2.0" {
+        return None;
+    }
+    match envelope.id {
+        None => Some(Value::Null),
+        Some(id @ (Value::String(_) | Value::Number(_))) => Some(id),
+        Some(_) => None,
+    }
+}
+
+/// A JSON object, its members skipped unread (params must be one; anything else is left
+/// to [`classify`] to name).
+struct AnyObject;
+
+impl<'de> serde::Deserialize<'de> for AnyObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AnyObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AnyObject, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(AnyObject)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 /// Classifies one frame (one line on stdio, one HTTP body).
 pub fn classify(bytes: &[u8]) -> Frame {
     // Almost every frame is valid: decoded once, straight from the bytes (rmcp checks
@@ -82,7 +134,7 @@ pub fn classify(bytes: &[u8]) -> Frame {
         Ok(v) => v,
         Err(e) => {
             return Frame::Reject(Rejection::new(
-                scan_id(bytes),
+                crate::frames::scan_id(bytes),
                 PARSE_ERROR,
                 format!("Parse error: {e}"),
             ));
@@ -192,68 +244,6 @@ fn reject_or_drop(
         return Frame::Drop(message);
     }
     Frame::Reject(Rejection::new(id.unwrap_or(Value::Null), code, message))
-}
-
-/// The top-level `"id"` of a frame that is not valid JSON (a cut-off request, say), when a
-/// string or number can be read there; `null` otherwise.
-fn scan_id(bytes: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
-    let mut depth = 0i32;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        match c {
-            '{' | '[' => depth += 1,
-            '}' | ']' => depth -= 1,
-            '"' => {
-                let start = at + 1;
-                let mut end = start;
-                let mut escaped = false;
-                for (i, c) in chars.by_ref() {
-                    if escaped {
-                        escaped = false;
-                    } else if c == '\\' {
-                        escaped = true;
-                    } else if c == '"' {
-                        end = i;
-                        break;
-                    }
-                }
-                let s = &text[start..end.max(start)];
-                // A key is a string followed by ':'.
-                while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
-                    chars.next();
-                }
-                if chars.peek().is_some_and(|(_, c)| *c == ':') {
-                    chars.next();
-                    if depth == 1 && s == "id" {
-                        let rest = chars.peek().map_or(text.len(), |(i, _)| *i);
-                        return read_scalar(&text[rest..]);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Value::Null
-}
-
-/// A JSON number or string at the start of `rest`, or `null`.
-fn read_scalar(rest: &str) -> Value {
-    let rest = rest.trim_start();
-    let mut de = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-    match de.next() {
-        Some(Ok(v @ (Value::String(_) | Value::Number(_)))) => v,
-        _ => {
-            // The value itself may be followed by garbage: read a bare number.
-            let number: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '-')
-                .collect();
-            number
-                .parse::<i64>()
-                .map_or(Value::Null, |n| Value::Number(n.into()))
-        }
-    }
 }
 
 /// The requests of one session that still await an answer, so a session cannot queue work

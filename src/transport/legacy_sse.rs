@@ -58,6 +58,8 @@ struct SessionHandle {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     outbound: Outbound,
     gate: PendingRequests,
+    /// A fingerprint of the bearer that opened it: messages with another are not its.
+    owner: Option<String>,
 }
 
 type Sessions = Arc<Mutex<HashMap<String, SessionHandle>>>;
@@ -215,7 +217,11 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
     }
 
     /// `GET /sse`: starts a session and streams its server messages.
-    pub fn open(&self, connection: Option<crate::listener::ConnectionAbort>) -> Response {
+    pub fn open(
+        &self,
+        connection: Option<crate::listener::ConnectionAbort>,
+        owner: Option<String>,
+    ) -> Response {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (tx, from_server) = mpsc::channel::<String>(OUTBOUND_MAX_MESSAGES);
         let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(INBOUND_CAPACITY);
@@ -232,6 +238,7 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
                 to_server,
                 outbound: outbound.clone(),
                 gate: gate.clone(),
+                owner,
             },
         );
         let server = (self.make_server)();
@@ -284,6 +291,9 @@ impl<S: ServerHandler + Send + 'static> LegacySse<S> {
         let Some(session) = lock(&self.sessions).get(session_id).cloned() else {
             return session_not_found();
         };
+        if session.owner != super::owners::owner_of(request.headers()) {
+            return session_not_found();
+        }
         if session.outbound.closed.is_cancelled() {
             return session_not_found();
         }
@@ -392,8 +402,12 @@ pub struct SessionQuery {
 pub async fn open<S: ServerHandler + Send + 'static>(
     State(sse): State<LegacySse<S>>,
     connection: Option<axum::Extension<crate::listener::ConnectionAbort>>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
-    sse.open(connection.map(|axum::Extension(c)| c))
+    sse.open(
+        connection.map(|axum::Extension(c)| c),
+        super::owners::owner_of(&headers),
+    )
 }
 
 pub async fn message<S: ServerHandler + Send + 'static>(

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod jsonrpc;
 pub mod legacy_sse;
 pub mod observe;
+pub mod owners;
 pub mod sessions;
 pub mod stdio;
 
@@ -40,8 +41,8 @@ use legacy_sse::LegacySse;
 
 pub use crate::listener::ConnectionLimits;
 
-/// The largest request body: every value a tool accepts fits at its worst-case JSON escaping
-/// ([`crate::vocab::limits::MAX_REQUEST_BODY_BYTES`]).
+/// The largest request body ([`crate::vocab::limits::MAX_REQUEST_BODY_BYTES`]: the largest
+/// document create, ordinarily escaped).
 pub const DEFAULT_MAX_BODY_BYTES: usize = crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 
 /// How to serve MCP over HTTP.
@@ -58,8 +59,8 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// How long to keep serving after the stop signal before closing connections.
     pub drain_delay: Duration,
-    /// Serve `/metrics`.
-    pub metrics: bool,
+    /// Serve `/metrics`, and how a scraper gets to it.
+    pub metrics: MetricsAccess,
     /// Session ids start with `<replica>.` ([`sessions::ReplicaSessions`]).
     pub replica_id: Option<String>,
     pub connections: ConnectionLimits,
@@ -78,7 +79,7 @@ impl HttpOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: Duration::from_secs(10),
             drain_delay: Duration::ZERO,
-            metrics: false,
+            metrics: MetricsAccess::default(),
             replica_id: None,
             connections: ConnectionLimits {
                 max_connections: ConnectionLimits::default_max_connections(),
@@ -87,6 +88,16 @@ impl HttpOptions {
             },
         }
     }
+}
+
+/// Whether `/metrics` is served, and to whom.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsAccess {
+    pub enabled: bool,
+    /// The token a scraper sends on the MCP listener (`--metrics-token-file`).
+    pub token: Option<crate::secret::Secret>,
+    /// A listener of its own, without authentication (`--metrics-addr`).
+    pub addr: Option<SocketAddr>,
 }
 
 /// A JSON-RPC error response (what every transport-level refusal looks like).
@@ -193,7 +204,7 @@ fn server_card<S: ServerHandler>(handler: &S, auth: &AuthMode) -> Value {
         "authentication": match auth {
             AuthMode::None => json!({ "required": false }),
             AuthMode::Tokens(_) => json!({ "required": true, "schemes": ["bearer"] }),
-            AuthMode::Passthrough => json!({ "required": true, "schemes": ["bearer"], "bearer": "your Plugged.in API key" }),
+            AuthMode::Passthrough(_) => json!({ "required": true, "schemes": ["bearer"], "bearer": "your Plugged.in API key" }),
         },
     })
 }
@@ -237,6 +248,7 @@ where
     let streamable = StreamableHttpService::new(move || Ok(factory()), replica_sessions, config);
     let sse = LegacySse::new(make_server.clone(), sse_ct.clone());
     let drain = drain::Drain::default();
+    let owners = owners::Owners::new(manager.clone(), options.max_sessions);
     let sessions = Sessions {
         streamable: manager,
         sse: sse.clone(),
@@ -270,6 +282,7 @@ where
     let mcp_routes = Router::new()
         .route_service("/mcp", streamable.clone())
         .route_service("/", streamable)
+        .layer(middleware::from_fn_with_state(owners, owners::bind))
         .layer(middleware::from_fn_with_state(
             sessions.clone(),
             cap_sessions::<S>,
@@ -307,13 +320,21 @@ where
         )
         .merge(sse_routes)
         .merge(mcp_routes);
-    if options.metrics {
+    if options.metrics.enabled {
         let counted = sessions.clone();
+        let access = options.metrics.clone();
+        let auth = options.auth.clone();
         router = router.route(
             "/metrics",
-            get(move || {
+            get(move |headers: axum::http::HeaderMap| {
                 let sessions = counted.clone();
-                async move { observe::metrics_page(sessions.by_transport().await) }
+                let refused = metrics_refusal(&headers, &access, &auth);
+                async move {
+                    match refused {
+                        Some(refused) => refused,
+                        None => observe::metrics_page(sessions.by_transport().await),
+                    }
+                }
             }),
         );
     }
@@ -358,6 +379,57 @@ where
         drain,
         unanswered,
     }
+}
+
+/// Why a scrape of `/metrics` on the MCP listener is refused, if it is: it needs the
+/// metrics token when one is set, else (with `--auth token`) an MCP token; a passthrough
+/// client's key never opens it.
+fn metrics_refusal(
+    headers: &axum::http::HeaderMap,
+    access: &MetricsAccess,
+    auth: &AuthMode,
+) -> Option<Response> {
+    let presented = auth::bearer(headers);
+    let allowed = match (&access.token, auth) {
+        (Some(token), _) => {
+            presented.is_some_and(|p| auth::accepted(std::slice::from_ref(token), p))
+        }
+        (None, AuthMode::None) => true,
+        (None, AuthMode::Tokens(tokens)) => presented.is_some_and(|p| auth::accepted(tokens, p)),
+        (None, AuthMode::Passthrough(_)) => false,
+    };
+    if allowed {
+        return None;
+    }
+    let message = match (&access.token, auth) {
+        (None, AuthMode::Passthrough(_)) => {
+            "Unauthorized: /metrics needs its own token here (--metrics-token-file) or its own listener (--metrics-addr)"
+        }
+        _ => "Unauthorized: send the metrics token as `Authorization: Bearer <token>`",
+    };
+    Some(jsonrpc_error(StatusCode::UNAUTHORIZED, -32001, message).into_response())
+}
+
+/// `/metrics` alone, without authentication, on a listener of its own (`--metrics-addr`),
+/// until `stop`.
+async fn serve_metrics(addr: SocketAddr, stop: CancellationToken) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics address {addr}"))?;
+    crate::redact::log::announce(&format!(
+        "pluggedin-mcp metrics on http://{}/metrics",
+        listener.local_addr()?
+    ));
+    let router = Router::new().route(
+        "/metrics",
+        get(|| async { observe::metrics_page_without_sessions() }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    Ok(())
 }
 
 /// CORS for the configured browser origins only (none unless `--allowed-origins` is given).
@@ -407,6 +479,11 @@ where
         .with_context(|| format!("binding {}", options.bind))?;
     let addr = listener.local_addr()?;
     let stack = build(make_server, &options);
+    let metrics_stop = CancellationToken::new();
+    if let Some(addr) = options.metrics.addr {
+        serve_metrics(addr, metrics_stop.clone()).await?;
+    }
+    let _stop_metrics = metrics_stop.drop_guard();
     crate::redact::log::announce(&format!(
         "pluggedin-mcp listening on http://{addr}/mcp (Streamable HTTP{}), legacy SSE at /sse, auth: {}",
         if options.stateless { ", stateless" } else { "" },

@@ -48,6 +48,16 @@ pub async fn request(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// `GET /metrics` on the metrics listener (the session gauges are those of the last scrape of
+/// the MCP listener's, or none).
+pub fn metrics_page_without_sessions() -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(),
+    )
+        .into_response()
+}
+
 /// `GET /metrics`: every metric in the OpenMetrics text format.
 pub fn metrics_page(sessions: (usize, usize)) -> Response {
     crate::metrics::set_sessions("streamable_http", sessions.0);

@@ -13,14 +13,14 @@ use std::{
 
 use futures::{Sink, Stream};
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
-use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
     sync::mpsc,
 };
 use tokio_util::sync::PollSender;
 
 use super::jsonrpc::{self, Frame, PendingRequests, Rejection};
+use crate::frames::{LineEnd, read_line};
 use crate::vocab::limits::MAX_REQUEST_BODY_BYTES;
 
 /// Longest line read: the largest request any transport accepts.
@@ -145,9 +145,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let reject = |r: Rejection| to_client.send(r.to_bytes());
         match outcome {
             Ok(LineEnd::Eof) if line.iter().all(u8::is_ascii_whitespace) => break,
-            Ok(LineEnd::TooLong(size)) => {
+            Ok(LineEnd::TooLong(long)) => {
+                let size = long.size;
                 let _ = reject(Rejection::new(
-                    Value::Null,
+                    long.id(),
                     jsonrpc::INVALID_REQUEST,
                     format!(
                         "Invalid Request: the message is {size} bytes or more; the limit is {MAX_LINE_BYTES} bytes"
@@ -184,51 +185,6 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 let _ = reject(rejection).await;
             }
             Frame::Drop(reason) => tracing::debug!(%reason, "dropped an invalid notification"),
-        }
-    }
-}
-
-enum LineEnd {
-    Newline,
-    Eof,
-    /// The line passed the limit; it was read to its end and thrown away.
-    TooLong(usize),
-}
-
-/// Reads one line into `line` (without the newline), never holding more than `limit` bytes.
-async fn read_line<R: AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-    line: &mut Vec<u8>,
-    limit: usize,
-) -> std::io::Result<LineEnd> {
-    let mut seen = 0usize;
-    loop {
-        let buf = reader.fill_buf().await?;
-        if buf.is_empty() {
-            return Ok(if seen > limit {
-                LineEnd::TooLong(seen)
-            } else {
-                LineEnd::Eof
-            });
-        }
-        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
-            Some(at) => (&buf[..at], Some(at + 1)),
-            None => (buf, None),
-        };
-        seen += chunk.len();
-        if seen <= limit {
-            line.extend_from_slice(chunk);
-        } else {
-            line.clear();
-        }
-        let used = done.unwrap_or(buf.len());
-        reader.consume(used);
-        if done.is_some() {
-            return Ok(if seen > limit {
-                LineEnd::TooLong(seen)
-            } else {
-                LineEnd::Newline
-            });
         }
     }
 }
@@ -283,6 +239,7 @@ impl Stream for InboundStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use tokio::io::AsyncReadExt;
 
     #[tokio::test]
@@ -293,7 +250,7 @@ mod tests {
         let mut line = Vec::new();
         assert!(matches!(
             read_line(&mut reader, &mut line, 1000).await.unwrap(),
-            LineEnd::TooLong(5000)
+            LineEnd::TooLong(long) if long.size == 5000
         ));
         assert!(line.is_empty());
         line.clear();

@@ -47,6 +47,11 @@ pub const DOC_UPDATE_MAX_UNITS: usize = 10_000_000;
 /// Search queries: 1 to 500 characters.
 pub const SEARCH_QUERY_MAX_CHARS: usize = 500;
 
+/// Largest `metadata` of a memory observation, as JSON. The cloud takes any object
+/// (`z.record(z.unknown())`), but an observation is read back with its session, whose
+/// reading must fit one result: both layers refuse more than this.
+pub const MEMORY_METADATA_MAX_BYTES: usize = 16 * 1024;
+
 /// Knowledge-base questions: 1 to 1000 characters.
 pub const RAG_QUESTION_MAX_CHARS: usize = 1000;
 
@@ -58,11 +63,25 @@ pub const JSON_ESCAPE_GROWTH: usize = 6;
 /// other arguments, `_meta`.
 pub const ENVELOPE_BYTES: usize = 1024 * 1024;
 
-/// The largest request body either server reads: the largest value any tool accepts (a
-/// document update's content) at its worst-case JSON escaping, plus the envelope. Every value
-/// the API accepts therefore fits through HTTP however the client escapes it.
-pub const MAX_REQUEST_BODY_BYTES: usize =
-    DOC_UPDATE_MAX_UNITS * JSON_ESCAPE_GROWTH + ENVELOPE_BYTES;
+/// The largest request body the embedded API reads: the largest value the API accepts (a
+/// document update's content) at its worst-case JSON escaping, plus the envelope, as the
+/// cloud takes it.
+pub const API_MAX_BODY_BYTES: usize = DOC_UPDATE_MAX_UNITS * JSON_ESCAPE_GROWTH + ENVELOPE_BYTES;
+
+/// The largest MCP request an MCP transport reads (an HTTP body, a stdio line): the largest
+/// document Plugged.in creates in one request (10 MiB) with room for ordinary escaping and
+/// the envelope. A value near the API's update limit escaped character by character (10
+/// million `\uXXXX`) does not fit: such a text goes in parts (`update_doc` with
+/// `operation: append`). Chosen so that the memory a request can take stays a small multiple
+/// of a small number (see the transport's body budget and the README's limits).
+pub const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+// The body limits fit what each server must take, checked when the crate compiles: the
+// embedded API the largest value at its worst-case escaping, as the cloud; MCP the largest
+// document create and clipboard value, ordinarily escaped.
+const _: () = assert!(API_MAX_BODY_BYTES > DOC_UPDATE_MAX_UNITS * JSON_ESCAPE_GROWTH);
+const _: () = assert!(MAX_REQUEST_BODY_BYTES > DOC_CREATE_BODY_MAX_BYTES + ENVELOPE_BYTES);
+const _: () = assert!(MAX_REQUEST_BODY_BYTES > CLIPBOARD_VALUE_MAX_BYTES * JSON_ESCAPE_GROWTH);
 
 /// Checks a tag list: at most [`TAGS_MAX`] tags of 1 to [`TAG_MAX_CHARS`] characters.
 /// Returns the rule that failed.
@@ -135,14 +154,6 @@ pub fn json_byte_len(b: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_body_limit_fits_the_largest_value_at_its_worst_escaping() {
-        let worst_doc = DOC_UPDATE_MAX_UNITS * JSON_ESCAPE_GROWTH;
-        let worst_clipboard = CLIPBOARD_VALUE_MAX_BYTES * JSON_ESCAPE_GROWTH;
-        assert!(MAX_REQUEST_BODY_BYTES > worst_doc);
-        assert!(MAX_REQUEST_BODY_BYTES > worst_clipboard);
-    }
 
     #[test]
     fn json_len_matches_serde_json() {

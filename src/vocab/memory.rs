@@ -33,3 +33,16 @@ wire_enum! {
         Shocks = "shocks",
     }
 }
+
+/// Longest way of naming a memory session (a uuid, or a `ms_…` memory_session_id).
+pub const SESSION_REF_MAX_CHARS: usize = 100;
+
+/// Whether `s` can name a memory session: 1 to [`SESSION_REF_MAX_CHARS`] letters, digits,
+/// `_` and `-` (a uuid or a memory_session_id). Anything else is refused before it reaches
+/// a URL, a log line or a metric.
+pub fn is_session_ref(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= SESSION_REF_MAX_CHARS
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

@@ -8,6 +8,7 @@ mod wire;
 
 pub mod agents;
 pub mod clipboard;
+pub mod credentials;
 pub mod documents;
 pub mod keys;
 pub mod limits;

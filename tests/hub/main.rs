@@ -11,6 +11,7 @@
 mod common;
 
 mod everything;
+mod hostile;
 mod passthrough;
 mod python_sdk;
 mod revisions;

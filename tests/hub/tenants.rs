@@ -20,7 +20,7 @@ use super::{
         http::{HttpServer, spawn_http},
         mcp::{Recorder, text_of},
     },
-    fixture_bin, processes_with_env, tool_names, wait_for_tools,
+    fixture_bin, processes_with_env, wait_for_tools,
 };
 
 const KEY_A: &str = "pg_in_tenant_alpha_key_0123456789abcdef";
@@ -174,12 +174,29 @@ async fn each_key_reaches_only_its_own_servers() {
     assert_eq!(processes_with_env(&format!("FIXTURE_LABEL={a1}")), 1);
     assert_eq!(processes_with_env(&format!("FIXTURE_LABEL={b1}")), 1);
 
-    // A key Plugged.in does not know gets no hub, and starts nothing.
-    let stranger = connect(&server, "pg_in_stranger_key_0123456789abcdefgh").await;
-    let listed = tool_names(&stranger).await;
-    assert!(!listed.iter().any(|n| n.contains("__")), "{listed:?}");
-    let status = call(&stranger, "hub_status", json!({})).await.unwrap();
-    assert!(text_of(&status).contains("rejected"), "{status:?}");
+    // A key Plugged.in does not know is refused at the door: no session, no hub, nothing
+    // started.
+    let (status, body) = initialize(&server, "pg_in_stranger_key_0123456789abcdefgh").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("does not accept"), "{body}");
+}
+
+/// A raw `initialize` with `key`: the status and body.
+async fn initialize(server: &HttpServer, key: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(server.mcp_url())
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"}
+            }}),
+        )
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -299,6 +316,9 @@ async fn a_key_plugged_in_rejects_loses_its_hub_at_once() {
         processes_with_env(&format!("FIXTURE_LABEL={tag}")) == 0
     })
     .await;
-    let listed = tool_names(&alpha).await;
-    assert!(!listed.iter().any(|n| n.contains("__")), "{listed:?}");
+    // From now on the key is refused at the door, without asking Plugged.in again.
+    let after = alpha.peer().list_all_tools().await;
+    assert!(format!("{after:?}").contains("AuthRequired"), "{after:?}");
+    let (status, body) = initialize(&server, KEY_A).await;
+    assert_eq!(status, 401, "{body}");
 }

@@ -124,7 +124,7 @@ async fn malformed_json_is_a_400_with_a_reason_never_a_panic() {
 async fn oversized_bodies_are_a_json_413() {
     let api = TestApi::start().await;
     // One byte over the limit every value the API accepts fits in (at worst-case escaping).
-    let big = "x".repeat(pluggedin_mcp::vocab::limits::MAX_REQUEST_BODY_BYTES);
+    let big = "x".repeat(pluggedin_mcp::vocab::limits::API_MAX_BODY_BYTES);
     let resp = api
         .http
         .post(api.url("/api/clipboard"))

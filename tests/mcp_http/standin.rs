@@ -55,6 +55,8 @@ pub async fn start() -> (String, Seen) {
     let seen = Seen::default();
     let app = Router::new()
         .route("/api/clipboard", get(clipboard))
+        // Every key is accepted when passthrough checks it at the door (no MCP servers).
+        .route("/api/mcp-servers", get(|| async { Json(json!([])) }))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await

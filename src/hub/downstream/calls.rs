@@ -403,6 +403,18 @@ impl Downstream {
 
     pub(super) fn failed(&self, error: rmcp::ServiceError) -> CallError {
         match error {
+            // The hub's own finding (an answer too big or unreadable), not the server's error.
+            rmcp::ServiceError::McpError(data)
+                if data
+                    .data
+                    .as_ref()
+                    .is_some_and(|d| d.get(super::stdio::UNREADABLE).is_some()) =>
+            {
+                CallError::Failed {
+                    server: self.spec.name.clone(),
+                    detail: data.message.into_owned(),
+                }
+            }
             rmcp::ServiceError::McpError(mut data) => {
                 data.message = self.scrubber.scrub(&data.message).into_owned().into();
                 // Its data says what the error is about (the capabilities a -32021 needs,

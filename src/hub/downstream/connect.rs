@@ -8,33 +8,23 @@
 //! to in 2026-07-28 (`server/discover`), and remembered as such. `"protocolVersion"` in
 //! its entry picks one.
 
-use std::{
-    process::Stdio,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rmcp::{
     RoleClient,
     model::{ClientCapabilities, ErrorCode, ProtocolVersion},
     service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, Peer, RunningService},
     transport::{
-        StreamableHttpClientTransport, TokioChildProcess,
-        streamable_http_client::StreamableHttpClientTransportConfig,
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{Downstream, listener::Listener};
-use crate::{
-    hub::{
-        spec::{Protocol, Transport},
-        tap::Tapped,
-    },
-    redact::Scrubber,
+use crate::hub::{
+    spec::{Protocol, Transport},
+    tap::Tapped,
 };
 
-/// Longest stderr line of a child logged (the rest is cut).
-const STDERR_LINE_CHARS: usize = 2_000;
 /// Environment a child inherits from us; everything else comes from its configuration.
 const INHERITED_ENV: &[&str] = &[
     "PATH",
@@ -190,8 +180,12 @@ impl Downstream {
                     .collect();
                 let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                     .custom_headers(custom);
-                let transport =
-                    StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+                let http = crate::api::http_client(
+                    url.starts_with("https:"),
+                    std::time::Duration::from_secs(10),
+                )
+                .map_err(|e| OpenError::Other(format!("cannot set up HTTP: {e}")))?;
+                let transport = StreamableHttpClientTransport::with_client(http, config);
                 listener
                     .serve_with_lifecycle(Tapped::new(transport, relay), lifecycle)
                     .await
@@ -223,8 +217,8 @@ impl Downstream {
         })
     }
 
-    /// Starts the child process of a stdio server, its stderr going to our log.
-    async fn spawn(&self) -> Result<TokioChildProcess, String> {
+    /// Starts the child process of a stdio server (see [`super::stdio`]).
+    async fn spawn(&self) -> Result<super::stdio::ChildStdio, String> {
         let Transport::Stdio {
             command,
             args,
@@ -235,7 +229,7 @@ impl Downstream {
             return Err("not a stdio server".into());
         };
         let mut cmd = tokio::process::Command::new(command);
-        cmd.args(args).env_clear().kill_on_drop(true);
+        cmd.args(args).env_clear();
         for name in INHERITED_ENV {
             if let Some(value) = std::env::var_os(name) {
                 cmd.env(name, value);
@@ -247,31 +241,17 @@ impl Downstream {
         }
         // fork/exec is synchronous and costs milliseconds: off the async workers, so
         // starting ten servers never delays an `initialize` being answered.
-        let command = command.clone();
-        let (transport, stderr) = tokio::task::spawn_blocking(move || {
-            TokioChildProcess::builder(cmd)
-                .stderr(Stdio::piped())
-                .spawn()
+        let name = self.spec.name.clone();
+        let scrubber = self.scrubber.clone();
+        let refused = self.refused.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = runtime.enter();
+            super::stdio::ChildStdio::spawn(cmd, name, scrubber, refused)
         })
         .await
         .map_err(|e| format!("cannot start `{command}`: {e}"))?
-        .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-        if let Some(stderr) = stderr {
-            tokio::spawn(log_stderr(
-                self.spec.name.clone(),
-                stderr,
-                self.scrubber.clone(),
-            ));
-        }
-        Ok(transport)
-    }
-}
-
-async fn log_stderr(server: String, stderr: tokio::process::ChildStderr, scrubber: Scrubber) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let line: String = line.chars().take(STDERR_LINE_CHARS).collect();
-        tracing::info!(server = %server, "stderr: {}", scrubber.scrub(&line));
+        .map_err(|e| format!("cannot start `{command}`: {e}"))
     }
 }
 

@@ -11,6 +11,7 @@
 mod calls;
 mod connect;
 mod listener;
+mod stdio;
 mod supervisor;
 mod tasks;
 
@@ -74,6 +75,10 @@ pub struct Snapshot {
     pub listings: u64,
     /// The protocol revision of the live connection.
     pub protocol: Option<String>,
+    /// Tools it listed that could not be read, and why.
+    pub unreadable: Vec<String>,
+    /// Why its list changes are followed slowly, while they are (it announces too many).
+    pub throttled: Option<String>,
     pub restarts: u32,
     pub last_error: Option<String>,
     pub last_latency: Option<Duration>,
@@ -143,6 +148,8 @@ pub struct Downstream {
     relay: Relay,
     /// Where its lists are kept between runs, when the hub keeps them.
     cache: Option<super::catalog_cache::CatalogCache>,
+    /// Tools it listed that could not be read (a stdio server's; see [`stdio`]).
+    refused: stdio::Refused,
 }
 
 /// Called whenever a server's tools or state change.
@@ -210,6 +217,8 @@ impl Downstream {
                 known: Arc::new(known),
                 listings: 0,
                 protocol: None,
+                unreadable: Vec::new(),
+                throttled: None,
                 restarts: 0,
                 last_error: None,
                 last_latency: None,
@@ -223,6 +232,7 @@ impl Downstream {
             result_scrubber,
             relay,
             cache,
+            refused: stdio::Refused::default(),
         });
         crate::metrics::hub_server(State::Starting.name(), 1);
         tokio::spawn(this.clone().supervise(on_change, gate, connections));

@@ -172,6 +172,7 @@ impl Downstream {
         let mut declared = self.relay.clients.watch_declared();
         let mut watcher = self.watch_modern(&connection);
         let mut renew_later = false;
+        let mut relists = Relists::default();
         let reason = loop {
             tokio::select! {
                 _ = self.stop.cancelled() => {
@@ -183,6 +184,12 @@ impl Downstream {
                 }
                 _ = self.restart.notified() => break "reconnect requested".to_string(),
                 _ = self.lists_changed.notified() => {
+                    relists.announced();
+                }
+                _ = relists.due() => {
+                    relists.listing();
+                    let throttled = relists.throttled();
+                    self.update(|s| s.throttled = throttled);
                     if let Err(e) = self.list(&connection.peer).await {
                         break e;
                     }
@@ -247,6 +254,7 @@ impl Downstream {
     /// fails `tools/list` is down; one whose prompt or resource list fails keeps its tools.
     /// What it lists is kept in the cache for the next run.
     pub(super) async fn list(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
+        lock(&self.refused).clear();
         let tools = tokio::time::timeout(START_TIMEOUT, peer.list_all_tools())
             .await
             .map_err(|_| "tools/list did not answer in time".to_string())?
@@ -290,10 +298,12 @@ impl Downstream {
         if !unchanged && let Some(cache) = &self.cache {
             cache.store(&self.spec, &lists);
         }
+        let unreadable = lock(&self.refused).clone();
         self.update(|s| {
             s.live = lists.clone();
             s.known = lists;
             s.listings += 1;
+            s.unreadable = unreadable;
         });
         Ok(())
     }
@@ -345,6 +355,66 @@ impl Downstream {
                 }
             }
         })))
+    }
+}
+
+/// Quiet time after a `list_changed` before listing again: a burst of them is one listing.
+const RELIST_QUIET: Duration = Duration::from_millis(200);
+/// Listings a server may cause in a minute; past that it is listed once a minute at most.
+const MAX_RELISTS_PER_MINUTE: usize = 12;
+
+/// When a server that announced list changes is listed again: after a quiet moment, and at
+/// most [`MAX_RELISTS_PER_MINUTE`] times a minute, so a server that announces without end
+/// costs a listing a minute, not a busy loop.
+#[derive(Default)]
+struct Relists {
+    /// When the next listing is due, if one is.
+    due: Option<tokio::time::Instant>,
+    /// When the recent listings were.
+    recent: std::collections::VecDeque<tokio::time::Instant>,
+}
+
+impl Relists {
+    fn announced(&mut self) {
+        let now = tokio::time::Instant::now();
+        let earliest = match self.recent.front() {
+            Some(oldest) if self.recent.len() >= MAX_RELISTS_PER_MINUTE => {
+                *oldest + Duration::from_secs(60)
+            }
+            _ => now,
+        };
+        // A listing already due stays due: a server that keeps announcing is still listed.
+        self.due.get_or_insert((now + RELIST_QUIET).max(earliest));
+    }
+
+    /// Resolves when a listing is due (never, when none is).
+    async fn due(&self) {
+        match self.due {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn listing(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.due = None;
+        self.recent.push_back(now);
+        while self
+            .recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > Duration::from_secs(60))
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Why listings are held back, while they are.
+    fn throttled(&self) -> Option<String> {
+        (self.recent.len() >= MAX_RELISTS_PER_MINUTE).then(|| {
+            format!(
+                "it announces list changes without end: listed again at most {MAX_RELISTS_PER_MINUTE} times a minute"
+            )
+        })
     }
 }
 
