@@ -94,6 +94,59 @@ pub async fn read_line<R: AsyncRead + Unpin>(
     }
 }
 
+/// The id of a frame read at its start or, failing that, its end (where a message that puts
+/// its result first has it); `null` if neither shows one. For a frame refused unread.
+pub fn id_at_ends(bytes: &[u8]) -> Value {
+    match scan_id(&bytes[..bytes.len().min(KEPT_ENDS)]) {
+        Value::Null => scan_tail_id(&bytes[bytes.len().saturating_sub(KEPT_ENDS)..]),
+        id => id,
+    }
+}
+
+/// How many JSON values `bytes` holds, weighed by what they take once decoded, counted
+/// without decoding: each `,` and `:` outside a string starts a value (or a key) and counts
+/// 1, each `[` counts [`ARRAY_WEIGHT`] and each `{` [`OBJECT_WEIGHT`]. Counting stops past
+/// `max`. Decoded, a value takes tens of bytes however few it took in the text (`0,` is two
+/// bytes, a `serde_json::Value` 32, and more on each copy; an object with its table some
+/// 300), so a frame is held to a count as well as a size.
+pub fn json_values(bytes: &[u8], max: usize) -> usize {
+    let mut count = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        let weight = match b {
+            b'"' => {
+                in_string = true;
+                continue;
+            }
+            b',' | b':' => 1,
+            b'[' => ARRAY_WEIGHT,
+            b'{' => OBJECT_WEIGHT,
+            _ => continue,
+        };
+        count += weight;
+        if count > max {
+            return count;
+        }
+    }
+    count
+}
+
+/// What an array costs in [`json_values`]: its own allocation beside its items'.
+pub const ARRAY_WEIGHT: usize = 4;
+/// What an object costs in [`json_values`]: its entries and hash table.
+pub const OBJECT_WEIGHT: usize = 8;
+
 /// The id of a message whose end is `tail`, when it ends with `"id": <number or string>}`
 /// (as messages that put their result first do).
 fn scan_tail_id(tail: &[u8]) -> Value {
@@ -187,6 +240,16 @@ mod tests {
         let mut line = Vec::new();
         let end = read_line(&mut reader, &mut line, limit).await.unwrap();
         (end, line)
+    }
+
+    #[test]
+    fn values_are_counted_outside_strings_only() {
+        // { : [ , , { :  = 8 + 1 + 4 + 1 + 1 + 8 + 1, and the first value.
+        assert_eq!(json_values(br#"{"a":[0,1,{"b":"x,y:[{"}]}"#, 100), 25);
+        assert_eq!(json_values(br#""a\",:[""#, 100), 1);
+        assert_eq!(json_values(b"[0,0,0,0,0,0,0,0,0,0]", 6), 7);
+        let id = id_at_ends(br#"{"jsonrpc":"2.0","id":9,"params":[0,0"#);
+        assert_eq!(id, serde_json::json!(9));
     }
 
     #[tokio::test]

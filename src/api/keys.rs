@@ -2,7 +2,8 @@
 //! remembered: an accepted key for a few minutes, a rejected one for a minute (refused
 //! without asking again). A bearer not shaped like a key is refused without asking at all;
 //! checks of the same key at once are one request; and each client address may cause only so
-//! many checks a minute, so random keys cannot make this server flood Plugged.in. A key
+//! many checks a minute that do not find a good key, so random keys cannot make this server
+//! flood Plugged.in (while real users, however many share an address, are let in). A key
 //! Plugged.in later rejects on any call ([`KeyChecks::rejected`]) is forgotten at once.
 
 use std::{
@@ -21,7 +22,9 @@ use crate::secret::Secret;
 const ACCEPTED_FOR: Duration = Duration::from_secs(300);
 /// How long a rejected key is refused without asking again.
 const REJECTED_FOR: Duration = Duration::from_secs(60);
-/// Checks one client address may cause in a minute (keys already known cost none).
+/// Checks of keys Plugged.in did not accept (rejected, or still being asked about) one
+/// client address may cause in a minute. Keys already known, and checks that find a good
+/// key, cost none: many real users behind one proxy are never held up by it.
 pub const CHECKS_PER_ADDRESS: u32 = 20;
 /// Most keys remembered; the oldest verdicts go first.
 const MAX_REMEMBERED: usize = 10_000;
@@ -51,7 +54,7 @@ pub struct KeyChecks {
     verdicts: Mutex<HashMap<String, Remembered>>,
     /// Checks in flight, so a key asked about by many requests at once is one request.
     checking: Mutex<HashMap<String, Arc<OnceCell<Verdict>>>>,
-    /// Checks per client address in the current minute.
+    /// Checks per client address in the current minute that did not find a good key.
     by_address: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
@@ -87,6 +90,11 @@ impl KeyChecks {
             .await
             .clone();
         lock(&self.checking).remove(&fingerprint);
+        if verdict == Verdict::Accepted
+            && let Some(address) = from
+        {
+            self.refund(address);
+        }
         verdict
     }
 
@@ -166,6 +174,13 @@ impl KeyChecks {
         }
         *count += 1;
         None
+    }
+
+    /// A check from `address` found a good key: it does not count against the address.
+    fn refund(&self, address: IpAddr) {
+        if let Some((_, count)) = lock(&self.by_address).get_mut(&address) {
+            *count = count.saturating_sub(1);
+        }
     }
 }
 

@@ -413,7 +413,17 @@ impl Client {
                     self.shared.base.scheme() == "https",
                     self.shared.settings.timeout,
                 )
-                .map_err(|e| e.to_string())
+                // reqwest says only "builder error"; the reason (no CA certificates, …)
+                // is in its sources.
+                .map_err(|e| {
+                    let mut detail = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(cause) = source {
+                        detail = format!("{detail}: {cause}");
+                        source = cause.source();
+                    }
+                    detail
+                })
             })
             .as_ref()
             .map_err(|detail| Failure::Transport {

@@ -131,6 +131,13 @@ fn parse_object(bytes: &Bytes) -> HttpResult<Map<String, Value>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
+    use crate::vocab::limits::MAX_LISTING_JSON_VALUES;
+    if crate::frames::json_values(bytes, MAX_LISTING_JSON_VALUES) > MAX_LISTING_JSON_VALUES {
+        return Err(ErrorResponse::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body too large. At most {MAX_LISTING_JSON_VALUES} JSON values"),
+        ));
+    }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ErrorResponse::bad_request(

@@ -545,6 +545,11 @@ async fn details(State(app): State<AppState>, body: Body) -> HttpResult<Response
         Some(_) => return Err(invalid_body("memory_uuids", "Expected array")),
         None => return Err(invalid_body("memory_uuids", "Required")),
     };
+    // As the cloud's `IN (…)`: each memory once (and its access counted once), however
+    // often it is asked for.
+    let mut uuids = uuids;
+    let mut seen = std::collections::HashSet::new();
+    uuids.retain(|u| seen.insert(u.clone()));
     let profile = app.store.profile_uuid.to_string();
     let now = app.store.clock.now_iso();
     let found = app

@@ -81,10 +81,7 @@ pub async fn require(State(mode): State<AuthMode>, mut req: Request, next: Next)
         )),
         (AuthMode::Passthrough(checks), Some(key)) => {
             let key = Secret::new(key);
-            let from = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip());
+            let from = client_address(&req);
             let refusal = passthrough_refusal(checks.check(&key, from).await);
             if refusal.is_none() {
                 // The tools find the client's key here (rmcp hands them the HTTP request's
@@ -104,6 +101,28 @@ pub async fn require(State(mode): State<AuthMode>, mut req: Request, next: Next)
         None => next.run(req).await,
         Some(refused) => refused,
     }
+}
+
+/// The address a request comes from: the peer's, or — when the peer is a proxy on this
+/// machine (loopback, as nginx in `deploy/`) — the last address in `X-Forwarded-For`, the
+/// one that proxy saw (earlier entries are the client's own say and are not trusted).
+fn client_address(req: &Request) -> Option<std::net::IpAddr> {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    if !peer.is_loopback() {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|last| last.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
 }
 
 /// Why a passthrough key is not let in, if it is not.

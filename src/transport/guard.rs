@@ -152,7 +152,7 @@ pub const BODY_MEMORY_BUDGET: usize = 3 * crate::vocab::limits::MAX_REQUEST_BODY
 #[derive(Clone)]
 pub struct BodyLimits {
     pub max_bytes: usize,
-    /// Permits are KiB of body held in memory.
+    /// Permits are bytes of body held in memory (exactly: three bodies at the limit fit).
     budget: Arc<Semaphore>,
 }
 
@@ -160,7 +160,7 @@ impl BodyLimits {
     pub fn new(max_bytes: usize, budget_bytes: usize) -> Self {
         Self {
             max_bytes,
-            budget: Arc::new(Semaphore::new(budget_bytes / 1024)),
+            budget: Arc::new(Semaphore::new(budget_bytes.min(Semaphore::MAX_PERMITS))),
         }
     }
 }
@@ -182,15 +182,18 @@ pub async fn limit_body(State(limits): State<BodyLimits>, req: Request, next: Ne
             let Ok(chunk) = chunk else { return false };
             seen += chunk.len();
             if seen <= limit && !over_budget {
-                let kib = u32::try_from(chunk.len().div_ceil(1024)).unwrap_or(u32::MAX);
-                match limits.budget.clone().try_acquire_many_owned(kib) {
+                let bytes = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+                match limits.budget.clone().try_acquire_many_owned(bytes) {
                     Ok(permit) => {
                         held.push(permit);
                         kept.extend_from_slice(&chunk);
                     }
                     Err(_) => {
+                        // What was kept is let go now; the rest is read and thrown away
+                        // (as for a 413) so the client sees the answer, not a reset.
                         over_budget = true;
-                        return true;
+                        kept = Vec::new();
+                        held.clear();
                     }
                 }
             } else if seen > DRAIN_LIMIT {
@@ -264,6 +267,10 @@ pub async fn jsonrpc_errors(req: Request, next: Next) -> Response {
         let bytes = axum::body::to_bytes(body, usize::MAX)
             .await
             .unwrap_or_default();
+        // Before rmcp decodes it: the glance below decodes nothing but the envelope.
+        if let Some(refused) = jsonrpc::too_many_values(&bytes) {
+            return rejection(StatusCode::PAYLOAD_TOO_LARGE, refused);
+        }
         // A glance at the envelope is enough for a well-formed message (rmcp decodes it
         // next; decoding it here too would hold a second copy of a large body). Only a frame
         // that fails the glance is decoded here, to say what is wrong with it.

@@ -122,8 +122,30 @@ impl<'de> serde::Deserialize<'de> for AnyObject {
     }
 }
 
+/// A frame with more JSON values than a message may hold ([`MAX_JSON_VALUES`]), refused
+/// before it is decoded: its memory once decoded would be many times its size.
+///
+/// [`MAX_JSON_VALUES`]: crate::vocab::limits::MAX_JSON_VALUES
+pub fn too_many_values(bytes: &[u8]) -> Option<Rejection> {
+    use crate::vocab::limits::MAX_JSON_VALUES;
+    (crate::frames::json_values(bytes, MAX_JSON_VALUES) > MAX_JSON_VALUES).then(|| {
+        Rejection::new(
+            crate::frames::id_at_ends(bytes),
+            INVALID_REQUEST,
+            format!(
+                "Invalid Request: the message holds more than {MAX_JSON_VALUES} JSON values (each item and key counts 1, an array {}, an object {}); send large data as text or in parts",
+                crate::frames::ARRAY_WEIGHT,
+                crate::frames::OBJECT_WEIGHT
+            ),
+        )
+    })
+}
+
 /// Classifies one frame (one line on stdio, one HTTP body).
 pub fn classify(bytes: &[u8]) -> Frame {
+    if let Some(refused) = too_many_values(bytes) {
+        return Frame::Reject(refused);
+    }
     // Almost every frame is valid: decoded once, straight from the bytes (rmcp checks
     // `jsonrpc` is "2.0" and the id's type itself). Only a frame that fails is read again
     // as plain JSON, to say what is wrong with it.
@@ -274,7 +296,16 @@ impl PendingRequests {
                         ),
                     ));
                 }
-                ids.insert(r.id.to_string());
+                if !ids.insert(r.id.to_string()) {
+                    return Err(Rejection::new(
+                        serde_json::to_value(&r.id).unwrap_or(Value::Null),
+                        INVALID_REQUEST,
+                        format!(
+                            "Invalid Request: a request with id {} is already in flight in this session; each request needs an id of its own",
+                            r.id
+                        ),
+                    ));
+                }
             }
             ClientJsonRpcMessage::Notification(n) => {
                 if let ClientNotification::CancelledNotification(c) = &n.notification
@@ -400,5 +431,24 @@ mod tests {
         gate.admit(&cancel).unwrap();
         assert_eq!(gate.len(), MAX_IN_FLIGHT - 1);
         gate.admit(&request(1000)).unwrap();
+    }
+
+    #[test]
+    fn an_id_in_flight_is_not_taken_twice() {
+        let gate = PendingRequests::default();
+        let Frame::Message(request) = classify(br#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#)
+        else {
+            unreachable!()
+        };
+        gate.admit(&request).unwrap();
+        let refused = gate.admit(&request).unwrap_err();
+        assert_eq!((refused.id, refused.code), (json!("a"), INVALID_REQUEST));
+        assert!(
+            refused.message.contains("already in flight"),
+            "{}",
+            refused.message
+        );
+        gate.forget(&request);
+        gate.admit(&request).unwrap();
     }
 }

@@ -76,6 +76,19 @@ pub const API_MAX_BODY_BYTES: usize = DOC_UPDATE_MAX_UNITS * JSON_ESCAPE_GROWTH 
 /// of a small number (see the transport's body budget and the README's limits).
 pub const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most JSON values (items and keys, objects and arrays weighed by what they take: see
+/// [`crate::frames::json_values`]) one MCP message from a client may hold, on any transport.
+/// A value takes 32 bytes and more once decoded, on each of the few copies a message goes
+/// through, while `0,` takes two in the text: a 16 MiB body of `[0,0,…]` peaked at 1.6 GB
+/// before this. What clients send (arguments, answers to a server's questions) comes
+/// nowhere near it; texts, however long, are one value.
+pub const MAX_JSON_VALUES: usize = 262_144;
+
+/// The same where tool lists travel: a line a hub's server sends, a body the embedded API
+/// reads (it takes the hub's catalog reports). One of our own tools with its schemas weighs
+/// about 230, so this holds a list of some 4,000 such tools.
+pub const MAX_LISTING_JSON_VALUES: usize = 4 * MAX_JSON_VALUES;
+
 // The body limits fit what each server must take, checked when the crate compiles: the
 // embedded API the largest value at its worst-case escaping, as the cloud; MCP the largest
 // document create and clipboard value, ordinarily escaped.

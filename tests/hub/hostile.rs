@@ -89,6 +89,21 @@ async fn a_result_bigger_than_the_hub_reads_fails_at_once_naming_its_size() {
     assert!(text.contains("20000") && text.contains("16 MiB"), "{text}");
     // The server is still there for the next call.
     assert_eq!(text_of(&mcp.call("h__fine", json!({})).await), "fine ");
+    // 2 MiB of `0,`: within the size, but more values than the hub decodes.
+    let answer = mcp.call("h__huge", json!({"values": 1_100_000})).await;
+    assert_eq!(
+        answer.is_error,
+        Some(true),
+        "{:?}",
+        answer.structured_content.is_some()
+    );
+    let text = text_of(&answer);
+    let limit = pluggedin_mcp::vocab::limits::MAX_LISTING_JSON_VALUES.to_string();
+    assert!(text.contains(&limit), "{text}");
+    // Under the count it passes.
+    let answer = mcp.call("h__huge", json!({"values": 1_000})).await;
+    assert_ne!(answer.is_error, Some(true), "{answer:?}");
+    assert_eq!(text_of(&mcp.call("h__fine", json!({})).await), "fine ");
 }
 
 #[tokio::test]

@@ -138,3 +138,29 @@ async fn oversized_bodies_are_a_json_413() {
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(a.error().contains("too large"));
 }
+
+#[tokio::test]
+async fn a_body_of_too_many_values_is_a_json_413_before_it_is_decoded() {
+    let api = TestApi::start().await;
+    let limit = pluggedin_mcp::vocab::limits::MAX_LISTING_JSON_VALUES;
+    let zeros = vec!["0"; limit + 1].join(",");
+    let resp = api
+        .http
+        .post(api.url("/api/clipboard"))
+        .bearer_auth(api.key())
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"name\":\"n\",\"value\":\"v\",\"x\":[{zeros}]}}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let a = answer(resp).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(a.error().contains(&limit.to_string()), "{}", a.error());
+    // Nothing was stored.
+    assert_eq!(
+        api.get("/api/clipboard?name=n").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -351,3 +351,61 @@ async fn a_legacy_sse_answer_in_flight_is_delivered_before_its_stream_closes() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn metric_labels_stay_bounded_whatever_ids_clients_make_up() {
+    let (server, _data) = spawn_local_http(&["--metrics"]);
+    let client = server.connect(None).await;
+    let url = format!("{}/metrics", server.base);
+    let letters = |i: usize| -> String {
+        // Ids of letters only (no digit to give them away as ids), each different.
+        let mut id = String::from("session");
+        let mut n = i;
+        for _ in 0..8 {
+            id.push((b'a' + (n % 26) as u8) as char);
+            n /= 26;
+        }
+        id
+    };
+    let read = |uri: String| {
+        let client = &client;
+        async move {
+            client
+                .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+                .await
+        }
+    };
+    for i in 0..300 {
+        let answer = read(format!("pluggedin://memory/sessions/{}", letters(i))).await;
+        assert!(answer.is_err(), "{answer:?}");
+    }
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    // One series for the route, whatever id each read named.
+    let series: Vec<&str> = page
+        .lines()
+        .filter(|l| l.starts_with("pluggedin_mcp_upstream_requests_total{"))
+        .collect();
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"route="/api/memory/sessions/{id}""#)),
+        "{page}"
+    );
+    assert!(series.len() <= 3, "{series:#?}");
+    assert!(!page.contains(&letters(7)), "{page}");
+    let size = page.len();
+    // Ids of 101 to 100,000 letters: refused before they reach Plugged.in or a metric.
+    for len in [101, 4_000, 100_000].repeat(7) {
+        let answer = read(format!("pluggedin://memory/sessions/{}", "a".repeat(len))).await;
+        let err = format!("{}", answer.unwrap_err());
+        assert!(err.contains("at most"), "{err}");
+    }
+    let after = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(
+        after.len() < size + 4096,
+        "the page grew from {size} to {} bytes",
+        after.len()
+    );
+    assert!(!after.contains(&"a".repeat(200)));
+    client.cancel().await.unwrap();
+}

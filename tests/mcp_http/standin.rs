@@ -19,6 +19,31 @@ use serde_json::{Value, json};
 pub struct Seen {
     /// `(entry name asked for, Authorization header)` per request.
     pub requests: Arc<Mutex<Vec<(String, String)>>>,
+    /// The Authorization header of each key check (`GET /api/mcp-servers`).
+    pub checks: Arc<Mutex<Vec<String>>>,
+}
+
+/// `GET /api/mcp-servers`, as a key check: the keys of alice, bob and any `pg_in_good…` are
+/// accepted (no servers), every other one is 401.
+async fn mcp_servers(State(seen): State<Seen>, headers: HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    seen.checks.lock().unwrap().push(auth.clone());
+    let known = ["Bearer pg_in_alice", "Bearer pg_in_bob"].contains(&auth.as_str())
+        || auth.starts_with("Bearer pg_in_good");
+    if known {
+        Json(json!([])).into_response()
+    } else {
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "Invalid API key"})),
+        )
+            .into_response()
+    }
 }
 
 /// `GET /api/clipboard?name=…`: `hang` never answers, `slow` answers after 1.5 s, anything
@@ -55,8 +80,7 @@ pub async fn start() -> (String, Seen) {
     let seen = Seen::default();
     let app = Router::new()
         .route("/api/clipboard", get(clipboard))
-        // Every key is accepted when passthrough checks it at the door (no MCP servers).
-        .route("/api/mcp-servers", get(|| async { Json(json!([])) }))
+        .route("/api/mcp-servers", get(mcp_servers))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await

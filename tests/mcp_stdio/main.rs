@@ -16,4 +16,5 @@ mod failures;
 mod fidelity;
 mod memory;
 mod protocol;
+mod startup;
 mod surface;

@@ -306,3 +306,111 @@ async fn the_embedded_api_answers_with_the_clouds_shapes() {
         .await;
     assert_eq!(search.status, reqwest::StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn hostile_sizes_are_refused_and_repeats_answered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = start_local(dir.path()).await;
+    let (uuid, _) = start_session(&mcp, "hostile").await;
+    let limit = pluggedin_mcp::vocab::limits::MEMORY_METADATA_MAX_BYTES;
+    // Metadata over the limit: refused by the tool, naming the field, its size and the rule.
+    let too_big = mcp
+        .err(
+            "memory_observe",
+            json!({ "session_uuid": uuid, "type": "insight", "content": "c",
+                    "metadata": { "blob": "x".repeat(limit) } }),
+        )
+        .await;
+    assert!(
+        too_big.contains("metadata") && too_big.contains(&limit.to_string()),
+        "{too_big}"
+    );
+    // Just under it: kept.
+    mcp.ok(
+        "memory_observe",
+        json!({ "session_uuid": uuid, "type": "insight", "content": "kept under the limit",
+                "metadata": { "blob": "x".repeat(limit - 100) } }),
+    )
+    .await;
+    // The embedded API holds the same rule for any client of its own.
+    let api = TestApi::start().await;
+    let created = api
+        .call(
+            reqwest::Method::POST,
+            "/api/memory/sessions",
+            Some(json!({ "content_session_id": "hostile" })),
+        )
+        .await;
+    let api_session = created.body["data"]["uuid"].as_str().unwrap().to_string();
+    let refused = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/memory/sessions/{api_session}/observations"),
+            Some(json!({ "type": "insight", "content": "c", "metadata": { "blob": "x".repeat(limit) } })),
+        )
+        .await;
+    assert_eq!(refused.status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body["details"]["fieldErrors"]["metadata"].is_array(),
+        "{:?}",
+        refused.body
+    );
+
+    // The same memory asked for 20 times: answered once.
+    let found = mcp
+        .ok("memory_search", json!({ "query": "kept under the limit" }))
+        .await;
+    let memory = found["memories"][0]["uuid"].as_str().unwrap().to_string();
+    let details = mcp
+        .ok(
+            "memory_details",
+            json!({ "memory_uuids": vec![memory.clone(); 20] }),
+        )
+        .await;
+    assert_eq!(
+        details["memories"].as_array().unwrap().len(),
+        1,
+        "{details}"
+    );
+    assert_eq!(details["memories"][0]["uuid"], memory.as_str());
+    // The embedded API too (as the cloud's `IN (…)`), for a client of its own.
+    api.call(
+        reqwest::Method::POST,
+        &format!("/api/memory/sessions/{api_session}/observations"),
+        Some(json!({ "type": "insight", "content": "asked for twenty times" })),
+    )
+    .await;
+    let searched = api
+        .call(
+            reqwest::Method::POST,
+            "/api/memory/search",
+            Some(json!({ "query": "asked for twenty times" })),
+        )
+        .await;
+    let api_memory = searched.body["data"][0]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let direct = api
+        .call(
+            reqwest::Method::POST,
+            "/api/memory/search/details",
+            Some(json!({ "memory_uuids": vec![api_memory.clone(); 20] })),
+        )
+        .await;
+    let direct = direct.body["data"].as_array().unwrap();
+    assert_eq!(direct.len(), 1, "{direct:?}");
+    assert_eq!(direct[0]["accessCount"], 2, "{direct:?}");
+
+    // A session named by 100,000 letters: refused before it is looked up or counted.
+    let err = mcp
+        .client
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "pluggedin://memory/sessions/{}",
+            "a".repeat(100_000)
+        )))
+        .await
+        .unwrap_err();
+    assert!(format!("{err}").contains("at most"), "{err}");
+    mcp.close().await;
+}

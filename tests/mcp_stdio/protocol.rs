@@ -114,6 +114,22 @@ async fn every_invalid_frame_is_answered_and_the_session_goes_on() {
     let pong = raw.next().await;
     assert_eq!(pong["id"], 10);
     assert!(pong.get("result").is_some(), "{pong}");
+    // A message of many small values (1 MB of `0,`): refused before it is decoded, naming
+    // the rule, with its id.
+    let limit = pluggedin_mcp::vocab::limits::MAX_JSON_VALUES;
+    let zeros = vec!["0"; limit + 1].join(",");
+    raw.send(&format!(
+        r#"{{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{{"name":"clipboard_list","arguments":{{"x":[{zeros}]}}}}}}"#
+    ))
+    .await;
+    let refused = raw.next().await;
+    assert_eq!(refused["id"], 11, "{refused}");
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&limit.to_string()), "{message}");
+    raw.send(r#"{"jsonrpc":"2.0","id":12,"method":"ping"}"#)
+        .await;
+    assert_eq!(raw.next().await["id"], 12);
 }
 
 #[tokio::test]

@@ -35,6 +35,7 @@ use crate::{
     children::Group,
     frames::{LineEnd, read_line},
     redact::Scrubber,
+    vocab::limits::MAX_LISTING_JSON_VALUES,
 };
 
 /// Longest line read from a server: its largest answer. A bigger one is refused whole.
@@ -155,6 +156,17 @@ async fn read_loop(
                 ),
             ),
             Ok(_) if line.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(_)
+                if crate::frames::json_values(&line, MAX_LISTING_JSON_VALUES)
+                    > MAX_LISTING_JSON_VALUES =>
+            {
+                failure(
+                    crate::frames::id_at_ends(&line),
+                    format!(
+                        "its answer holds more than {MAX_LISTING_JSON_VALUES} JSON values, more than the hub decodes from a server"
+                    ),
+                )
+            }
             Ok(_) => decode(&line, &refused),
         };
         if let Some(message) = message
