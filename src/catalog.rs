@@ -6,10 +6,7 @@
 use rmcp::model::Tool;
 use serde_json::json;
 
-use crate::{
-    config::ToolsArgs,
-    tools::{PluggedinServer, registry::RegistryError},
-};
+use crate::{config::ToolsArgs, server::PluggedinServer, tools::registry::RegistryError};
 
 /// The `tools` subcommand.
 pub fn run(args: &ToolsArgs) -> anyhow::Result<()> {

@@ -16,6 +16,7 @@ pub mod redact;
 pub mod request_id;
 pub mod secret;
 pub mod serve;
+pub mod server;
 pub mod shutdown;
 pub mod text;
 pub mod tools;

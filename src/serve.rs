@@ -12,7 +12,8 @@ use crate::{
     config::{ApiArgs, AuthChoice, HttpArgs, Mode, ServeArgs, Transport},
     local::{LocalApi, LocalConfig},
     secret::Secret,
-    tools::{Backend, HubAccess, PluggedinServer, ServerOptions, UpstreamKey},
+    server::{HubAccess, PluggedinServer, ServerOptions},
+    tools::{Backend, ToolOptions, UpstreamKey},
     transport::{Allowed, AuthMode, HttpOptions},
 };
 
@@ -32,13 +33,17 @@ pub async fn build(
     clock: Clock,
 ) -> anyhow::Result<Running> {
     let settings = args.client_settings();
-    let options = |backend, hub: Option<HubAccess>| ServerOptions {
+    let tool_options = |backend| ToolOptions {
         backend,
         upstream_key: UpstreamKey::Server,
         selection: args.selection(),
         config_error: None,
         budget: crate::tools::budget::Budget::new(args.max_result_bytes),
         clock: clock.clone(),
+        on_key_rejected: None,
+    };
+    let options = |backend, hub: Option<HubAccess>| ServerOptions {
+        tools: tool_options(backend),
         hub,
         key_checks: None,
     };
@@ -63,9 +68,12 @@ pub async fn build(
             server: PluggedinServer::new(
                 client,
                 ServerOptions {
-                    upstream_key: UpstreamKey::Passthrough,
+                    tools: ToolOptions {
+                        upstream_key: UpstreamKey::Passthrough,
+                        ..tool_options(Backend::Cloud)
+                    },
+                    hub: hubs,
                     key_checks: Some(key_checks.clone()),
-                    ..options(Backend::Cloud, hubs)
                 },
             )?,
             local: None,
@@ -96,7 +104,10 @@ pub async fn build(
                 server: PluggedinServer::new(
                     client,
                     ServerOptions {
-                        config_error: Some(problem),
+                        tools: ToolOptions {
+                            config_error: Some(problem),
+                            ..tool_options(Backend::Cloud)
+                        },
                         ..options(Backend::Cloud, hub.map(HubAccess::Shared))
                     },
                 )?,

@@ -30,8 +30,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("Plugged.in vocabulary", &["vocab"]),
     ("the client and the embedded API", &["api", "local"]),
-    ("the hub (downstream MCP servers)", &["hub"]),
-    ("the MCP surface", &["tools"]),
+    // Side by side: neither imports the other; the server layer joins them.
+    (
+        "the tool domains and the hub (downstream MCP servers)",
+        &["tools", "hub"],
+    ),
+    (
+        "the MCP server (handler, hub routing, hub tools)",
+        &["server"],
+    ),
     ("transports", &["transport"]),
     ("wiring", &["catalog", "config", "serve"]),
 ];

@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestApi, mcp::spawn_local};
-use pluggedin_mcp::tools::PluggedinServer;
+use pluggedin_mcp::server::PluggedinServer;
 use proptest::{prelude::*, test_runner::TestRunner};
 use reqwest::Method;
 use serde_json::{Map, Value, json};

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PluggedinServer, budget, cancellable,
+    Tools, budget, cancellable,
     params::Parameters,
     reply::{Json, ToolError},
 };
@@ -225,7 +225,7 @@ fn key(name: Option<String>, idx: Option<i64>) -> Result<EntryKey, ToolError> {
     }
 }
 
-impl PluggedinServer {
+impl Tools {
     /// Stores a popped entry whose value did not fit one result as a named entry, so no part
     /// of it is lost; returns the note that tells the model where it is.
     async fn keep_popped(
@@ -339,7 +339,7 @@ impl PluggedinServer {
 }
 
 #[tool_router(router = clipboard_tools, vis = "pub(crate)")]
-impl PluggedinServer {
+impl Tools {
     /// Store a value under a name (overwrites; key-value memory) or at a stack index. Values up to 2 MiB; entries expire (default 24 h).
     #[tool(
         title = "Clipboard set",

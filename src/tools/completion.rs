@@ -15,7 +15,7 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{PluggedinServer, cancellable, prompts, selection::Toolset};
+use super::{Tools, cancellable, prompts, selection::Toolset};
 use crate::api::{Client, documents::ListQuery};
 
 const TTL: Duration = Duration::from_secs(10);
@@ -59,8 +59,8 @@ enum Kind {
     ClipboardName,
 }
 
-fn kind_of(server: &PluggedinServer, r: &Reference, argument: &str) -> Option<Kind> {
-    let sel = server.selection();
+fn kind_of(tools: &Tools, r: &Reference, argument: &str) -> Option<Kind> {
+    let sel = tools.selection();
     let kind = match r {
         Reference::Prompt(p) => {
             // Only prompts this server lists can be completed.
@@ -167,15 +167,15 @@ fn rank(candidates: Candidates, typed: &str) -> CompletionInfo {
 }
 
 pub async fn complete(
-    server: &PluggedinServer,
+    tools: &Tools,
     ctx: &RequestContext<RoleServer>,
     params: &CompleteRequestParams,
 ) -> Result<CompleteResult, ErrorData> {
     let typed = params.argument.value.trim();
-    let Some(kind) = kind_of(server, &params.r#ref, &params.argument.name) else {
+    let Some(kind) = kind_of(tools, &params.r#ref, &params.argument.name) else {
         return Ok(CompleteResult::default());
     };
-    let client = server
+    let client = tools
         .client(ctx)
         .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
     let narrowed = matches!(kind, Kind::DocTitle | Kind::DocId);
@@ -184,11 +184,11 @@ pub async fn complete(
         client.key_fingerprint(),
         if narrowed { typed } else { "" }
     );
-    let candidates = match server.completion_cache().get(&cache_key) {
+    let candidates = match tools.completion_cache().get(&cache_key) {
         Some(c) => c,
         None => {
             let c = fetch(&client, ctx, kind, typed).await?;
-            server.completion_cache().put(cache_key, c.clone());
+            tools.completion_cache().put(cache_key, c.clone());
             c
         }
     };

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    PluggedinServer, SERVER_NAME, budget, cancellable,
+    SERVER_NAME, Tools, budget, cancellable,
     params::Parameters,
     reply::{Json, ToolError},
 };
@@ -223,7 +223,7 @@ fn doc_id(id: &str) -> Result<String, ToolError> {
     )
 }
 
-impl PluggedinServer {
+impl Tools {
     /// The attribution used when the model does not name itself: the MCP client's name
     /// (from its clientInfo) by way of this server.
     fn default_model(
@@ -245,7 +245,7 @@ impl PluggedinServer {
 }
 
 #[tool_router(router = document_tools, vis = "pub(crate)")]
-impl PluggedinServer {
+impl Tools {
     /// List library documents with filters and paging (newest first). Use search_docs to find by words, get_doc to read.
     #[tool(
         title = "List documents",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    PluggedinServer, cancellable,
+    Tools, cancellable,
     params::Parameters,
     reply::{Json, ToolError},
 };
@@ -180,7 +180,7 @@ fn memory_of(v: &Value) -> Memory {
 }
 
 #[tool_router(router = memory_tools, vis = "pub(crate)")]
-impl PluggedinServer {
+impl Tools {
     /// Start a memory session for a task (then memory_observe, memory_end).
     #[tool(
         title = "Start memory session",

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PluggedinServer, cancellable,
+    Tools, cancellable,
     params::Parameters,
     reply::{Json, ToolError},
 };
@@ -84,7 +84,7 @@ fn notification_id(id: &str) -> Result<String, ToolError> {
 }
 
 #[tool_router(router = notification_tools, vis = "pub(crate)")]
-impl PluggedinServer {
+impl Tools {
     /// Send the user a notification in Plugged.in (optionally by email too).
     #[tool(
         title = "Send notification",

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PluggedinServer, cancellable,
+    Tools, cancellable,
     params::Parameters,
     reply::{Json, ToolError},
 };
@@ -31,7 +31,7 @@ pub struct RagAnswer {
 }
 
 #[tool_router(router = rag_tools, vis = "pub(crate)")]
-impl PluggedinServer {
+impl Tools {
     /// Ask the knowledge base: returns the most relevant passages from the user's documents and their sources. Prefer it to search_docs when you need content, not a list.
     #[tool(
         title = "Ask knowledge base",

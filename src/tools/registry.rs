@@ -2,13 +2,19 @@
 //! at start and checked there (fail closed): a tool that does not say whether it changes data
 //! stops the server from starting, and a tool belongs to exactly the toolset whose router
 //! holds it — there is no second list to keep in step, and a toolset without a router does
-//! not compile ([`PluggedinServer::router_of`]).
+//! not compile ([`super::Tools::registry`]). Generic over the handler that runs the tools:
+//! our own tools run on [`super::Tools`], the hub's on the server above it.
 
 use std::{collections::HashMap, sync::Arc};
 
-use rmcp::{handler::server::tool::ToolRouter, model::Tool};
+use rmcp::{
+    ErrorData, RoleServer,
+    handler::server::tool::{ToolCallContext, ToolRouter},
+    model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Tool},
+    service::RequestContext,
+};
 
-use super::{PluggedinServer, schema, selection::Selection, selection::Toolset};
+use super::{budget, reply, schema, selection::Selection, selection::Toolset, unpanicked};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -20,19 +26,20 @@ pub enum RegistryError {
     Duplicate(String, &'static str, &'static str),
 }
 
-/// Every tool, its toolset, and the router that runs it.
-pub struct Registry {
-    router: ToolRouter<PluggedinServer>,
+/// Every tool, its toolset, and the router that runs it on `S`.
+pub struct Registry<S> {
+    router: ToolRouter<S>,
     toolsets: HashMap<String, Toolset>,
 }
 
-impl Registry {
-    /// Collects every toolset's router, tidies the schemas, and checks each tool.
-    pub fn build() -> Result<Self, RegistryError> {
+impl<S: Send + Sync + 'static> Registry<S> {
+    /// Collects the toolsets' routers, tidies the schemas, and checks each tool.
+    pub fn build(
+        domains: impl IntoIterator<Item = (Toolset, ToolRouter<S>)>,
+    ) -> Result<Self, RegistryError> {
         let mut router = ToolRouter::new();
         let mut toolsets = HashMap::new();
-        for set in Toolset::ALL {
-            let mut domain = PluggedinServer::router_of(set);
+        for (set, mut domain) in domains {
             for (name, route) in domain.map.iter_mut() {
                 let declares = route
                     .attr
@@ -76,15 +83,79 @@ impl Registry {
         selection.refusal(tool, self.toolset_of(name)?)
     }
 
-    /// The router with the tools `selection` does not offer switched off.
-    pub fn offered(&self, selection: &Selection) -> ToolRouter<PluggedinServer> {
+    /// The tools `selection` offers.
+    pub fn offered(self, selection: &Selection) -> Offered<S> {
         let mut router = self.router.clone();
         for tool in self.router.list_all() {
             if self.refusal(selection, &tool.name).is_some() {
                 router.disable_route(tool.name.clone());
             }
         }
-        router
+        Offered {
+            registry: self,
+            selection: selection.clone(),
+            router,
+        }
+    }
+}
+
+/// A registry's tools as a selection offers them: what is listed and what runs.
+pub struct Offered<S> {
+    registry: Registry<S>,
+    selection: Selection,
+    router: ToolRouter<S>,
+}
+
+impl<S: Send + Sync + 'static> Offered<S> {
+    /// The tools offered, sorted by name.
+    pub fn list(&self) -> Vec<Tool> {
+        self.router.list_all()
+    }
+
+    /// Whether `name` is offered.
+    pub fn has(&self, name: &str) -> bool {
+        self.router.has_route(name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Tool> {
+        self.router.get(name)
+    }
+
+    /// Whether `name` is a tool of this registry at all, offered or not.
+    pub fn knows(&self, name: &str) -> bool {
+        self.registry.toolset_of(name).is_some()
+    }
+
+    /// Runs the tool `request` names on `service`, its result held to the budget and
+    /// scrubbed; a tool the selection does not offer is an error result saying why, a panic
+    /// an error result too.
+    pub async fn call(
+        &self,
+        service: &S,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+        scrubber: &crate::redact::Scrubber,
+        budget: budget::Budget,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if !self.has(&request.name)
+            && let Some(reason) = self.registry.refusal(&self.selection, &request.name)
+        {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(reason)]).into());
+        }
+        let name = request.name.to_string();
+        let call = ToolCallContext::new(service, request, context);
+        let response = unpanicked(&name, self.router.call(call))
+            .await
+            .unwrap_or_else(|message| {
+                Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
+            })?;
+        Ok(match response {
+            CallToolResponse::Complete(mut result) => {
+                reply::finish(&mut result, scrubber, budget);
+                CallToolResponse::Complete(result)
+            }
+            other => other,
+        })
     }
 }
 
@@ -94,9 +165,9 @@ mod tests {
 
     #[test]
     fn every_tool_has_a_toolset_and_a_read_only_hint() {
-        let registry = Registry::build().unwrap_or_else(|e| panic!("{e}"));
+        let registry = super::super::Tools::registry().unwrap_or_else(|e| panic!("{e}"));
         let tools = registry.tools();
-        assert_eq!(tools.len(), 34);
+        assert_eq!(tools.len(), 30);
         for tool in &tools {
             assert!(registry.toolset_of(&tool.name).is_some(), "{}", tool.name);
         }
@@ -107,7 +178,7 @@ mod tests {
             .filter(|t| registry.refusal(&read_only, &t.name).is_none())
             .map(|t| t.name.to_string())
             .collect();
-        assert_eq!(offered.len(), 16, "{offered:?}");
+        assert_eq!(offered.len(), 13, "{offered:?}");
         assert!(offered.iter().all(|n| !n.starts_with("create_")));
     }
 }

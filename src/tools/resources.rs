@@ -14,7 +14,7 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{PluggedinServer, budget, cancellable, selection::Toolset};
+use super::{Tools, budget, cancellable, selection::Toolset};
 use crate::api::{ApiError, documents::ListQuery};
 
 const PAGE: u32 = 50;
@@ -33,15 +33,15 @@ const LIST_TTL_MS: u64 = 5_000;
 const DOC_TTL_MS: u64 = 5_000;
 
 /// The kinds in listing order, as far as the selection offers them.
-fn kinds(server: &PluggedinServer) -> Vec<Toolset> {
+fn kinds(tools: &Tools) -> Vec<Toolset> {
     [Toolset::Agents, Toolset::Docs, Toolset::Clipboard]
         .into_iter()
-        .filter(|t| server.selection().has(*t))
+        .filter(|t| tools.selection().has(*t))
         .collect()
 }
 
-pub fn templates(server: &PluggedinServer) -> Vec<ResourceTemplate> {
-    let memory = server.selection().has(Toolset::Memory).then(|| {
+pub fn templates(tools: &Tools) -> Vec<ResourceTemplate> {
+    let memory = tools.selection().has(Toolset::Memory).then(|| {
         ResourceTemplate::new(format!("{MEMORY_SESSIONS}{{session}}"), "memory_session")
             .with_title("Memory session")
             .with_description(
@@ -49,7 +49,7 @@ pub fn templates(server: &PluggedinServer) -> Vec<ResourceTemplate> {
             )
             .with_mime_type("application/json")
     });
-    kinds(server)
+    kinds(tools)
         .into_iter()
         .map(|kind| match kind {
             Toolset::Agents => ResourceTemplate::new(format!("{AGENTS}{{agent}}"), "agent")
@@ -227,18 +227,18 @@ async fn fetch(
 /// `resources/list`: each page mixes the kinds (agents, documents, named clipboard entries),
 /// taking from each in turn, so a client that reads only the first page sees some of each.
 pub async fn list(
-    server: &PluggedinServer,
+    tools: &Tools,
     ctx: &RequestContext<RoleServer>,
     cursor: Option<&str>,
 ) -> Result<ListResourcesResult, ErrorData> {
-    let kinds = kinds(server);
+    let kinds = kinds(tools);
     let offsets: Offsets = match cursor {
         None => vec![Some(0); kinds.len()],
         Some(c) => decode_cursor(c, kinds.len()).ok_or_else(|| {
             ErrorData::invalid_params("invalid cursor; start over without one", None)
         })?,
     };
-    let client = server.client(ctx).map_err(tool_error)?;
+    let client = tools.client(ctx).map_err(tool_error)?;
     let mut batches = Vec::with_capacity(kinds.len());
     for (kind, offset) in kinds.iter().zip(&offsets) {
         batches.push(match offset {
@@ -370,7 +370,7 @@ fn split_offset(rest: &str) -> Result<(&str, u64), String> {
 }
 
 pub async fn read(
-    server: &PluggedinServer,
+    tools: &Tools,
     ctx: &RequestContext<RoleServer>,
     uri: &str,
 ) -> Result<ReadResourceResult, ErrorData> {
@@ -384,8 +384,8 @@ pub async fn read(
             None,
         ));
     }
-    let sel = server.selection();
-    let client = server.client(ctx).map_err(tool_error)?;
+    let sel = tools.selection();
+    let client = tools.client(ctx).map_err(tool_error)?;
     let finish = |contents: Vec<ResourceContents>, ttl: u64| {
         super::cache_hints(
             ctx,
@@ -415,19 +415,19 @@ pub async fn read(
         let content = doc.content.unwrap_or_default();
         let contents = if doc.content_encoding.as_deref() == Some("base64") {
             // Binary documents come whole or not at all: a cut blob is not a file.
-            if content.len() > server.budget().text_bytes() {
+            if content.len() > tools.budget().text_bytes() {
                 return Err(ErrorData::invalid_request(
                     format!(
                         "{uri} is a binary document of {} bytes (base64), over the {} result limit; download it from Plugged.in instead",
                         content.len(),
-                        server.budget().describe()
+                        tools.budget().describe()
                     ),
                     None,
                 ));
             }
             ResourceContents::blob(content, uri)
         } else {
-            let (text, meta) = paged_text(&content, offset, server.budget(), |next| {
+            let (text, meta) = paged_text(&content, offset, tools.budget(), |next| {
                 format!("{DOCS}{id}?offset={next} or get_doc id={id} offset={next}")
             });
             with_meta(ResourceContents::text(text, uri), meta)
@@ -461,7 +461,7 @@ pub async fn read(
                 ResourceContents::blob(base64::engine::general_purpose::STANDARD.encode(bytes), uri)
             }
             _ => {
-                let (text, meta) = paged_text(&entry.value, offset, server.budget(), |next| {
+                let (text, meta) = paged_text(&entry.value, offset, tools.budget(), |next| {
                     format!("{CLIPBOARD}{raw}?offset={next}")
                 });
                 with_meta(ResourceContents::text(text, uri), meta)
@@ -476,7 +476,7 @@ pub async fn read(
         let agent = percent_encoding::percent_decode_str(agent)
             .decode_utf8_lossy()
             .into_owned();
-        let status = server
+        let status = tools
             .agent_status_of(&client, ctx, &agent)
             .await
             .map_err(|e| {
@@ -509,7 +509,7 @@ pub async fn read(
                 None,
             ));
         }
-        let json = memory_session(server, &client, ctx, uri, session).await?;
+        let json = memory_session(tools, &client, ctx, uri, session).await?;
         return Ok(finish(
             vec![ResourceContents::text(json, uri).with_mime_type("application/json")],
             0,
@@ -527,7 +527,7 @@ pub async fn read(
 /// A memory session and its observations (each cut to [`OBSERVATION_CHARS`]), as JSON within
 /// the result budget.
 async fn memory_session(
-    server: &PluggedinServer,
+    tools: &Tools,
     client: &crate::api::Client,
     ctx: &RequestContext<RoleServer>,
     uri: &str,
@@ -565,12 +565,12 @@ async fn memory_session(
         &serde_json::json!({ "session": row, "observations": observations }),
     )
     .unwrap_or_default();
-    if json.len() > server.budget().text_bytes() {
+    if json.len() > tools.budget().text_bytes() {
         return Err(ErrorData::invalid_request(
             format!(
                 "{uri} is {} bytes, over the {} result limit; search it with memory_search instead",
                 json.len(),
-                server.budget().describe()
+                tools.budget().describe()
             ),
             None,
         ));

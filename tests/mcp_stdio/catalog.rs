@@ -1,7 +1,7 @@
 //! The tool catalog: every tool fully described, schemas portable, generated files current.
 
 use crate::common::mcp::start_local;
-use pluggedin_mcp::{catalog, tools::PluggedinServer};
+use pluggedin_mcp::{catalog, server::PluggedinServer};
 use serde_json::Value;
 
 fn walk(v: &Value, f: &mut dyn FnMut(&serde_json::Map<String, Value>)) {

@@ -18,7 +18,7 @@ use self::{
     params::*,
 };
 use super::{
-    PluggedinServer, cancellable,
+    Tools, cancellable,
     params::Parameters,
     reply::{Json, ToolError},
 };
@@ -101,7 +101,7 @@ fn check_range(
 }
 
 #[tool_router(router = agent_tools, vis = "pub(crate)")]
-impl PluggedinServer {
+impl Tools {
     /// Deploy a PAP agent; returns uuid, state and URL. Optionally waits until ACTIVE.
     #[tool(
         title = "Create agent",
@@ -491,7 +491,7 @@ impl PluggedinServer {
     }
 }
 
-impl PluggedinServer {
+impl Tools {
     /// An agent's status by uuid or name (the `agent_status` tool and the agent resource).
     pub(crate) async fn agent_status_of(
         &self,

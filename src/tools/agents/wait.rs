@@ -8,13 +8,13 @@ use rmcp::{RoleServer, model::ProgressNotificationParam, service::RequestContext
 use super::outputs::WaitOutcome;
 use crate::{
     api::Client,
-    tools::{PluggedinServer, cancellable},
+    tools::{Tools, cancellable},
 };
 
 /// How often the wait asks for the agent's state.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
-impl PluggedinServer {
+impl Tools {
     pub(super) async fn current_state(
         &self,
         client: &Client,

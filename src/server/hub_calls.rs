@@ -12,8 +12,11 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{PluggedinServer, logging, reply};
-use crate::hub::{CallError, ClientSide, Hub, relay::Reply};
+use super::PluggedinServer;
+use crate::{
+    hub::{CallError, ClientSide, Hub, relay::Reply},
+    tools::{is_modern, logging, reply},
+};
 
 /// How often a session's change announcer checks that its client is still there.
 const ANNOUNCER_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
@@ -132,9 +135,9 @@ impl PluggedinServer {
                 peer: context.peer.clone(),
                 progress_token: context.meta.get_progress_token(),
             },
-            log_level: logging::threshold(context, &self.session),
+            log_level: logging::threshold(context, self.tools.session()),
             capabilities: context.client_capabilities().unwrap_or_default(),
-            modern: super::is_modern(context),
+            modern: is_modern(context),
         }
     }
 
@@ -146,7 +149,7 @@ impl PluggedinServer {
         what: &str,
     ) -> Result<(), ErrorData> {
         let size = serde_json::to_vec(answer).map_or(usize::MAX, |b| b.len());
-        let limit = self.budget().text_bytes();
+        let limit = self.tools.budget().text_bytes();
         if size > limit {
             return Err(ErrorData::internal_error(
                 format!(
@@ -170,10 +173,7 @@ impl PluggedinServer {
         context: RequestContext<RoleServer>,
         may_follow: bool,
     ) -> Result<CallToolResponse, ErrorData> {
-        let scrubber = self
-            .client(&context)
-            .map(|c| c.scrubber())
-            .unwrap_or_default();
+        let scrubber = self.tools.scrubber(&context);
         let mut client = self.client_side(&context);
         if !may_follow && let Some(extensions) = client.capabilities.extensions.as_mut() {
             extensions.remove(rmcp::model::TASKS_EXTENSION_ID);
@@ -184,7 +184,7 @@ impl PluggedinServer {
         let outcome = hub.call(request, client, &context.ct).await;
         match outcome {
             Some(Ok(CallToolResponse::Complete(mut result))) => {
-                reply::finish(&mut result, &scrubber, self.budget());
+                reply::finish(&mut result, &scrubber, self.tools.budget());
                 Ok(CallToolResponse::Complete(result))
             }
             Some(Ok(other)) => Ok(other),
@@ -209,14 +209,11 @@ impl PluggedinServer {
         result: &mut rmcp::model::JsonObject,
         context: &RequestContext<RoleServer>,
     ) {
-        let scrubber = self
-            .client(context)
-            .map(|c| c.scrubber())
-            .unwrap_or_default();
+        let scrubber = self.tools.scrubber(context);
         let mut value = serde_json::Value::Object(std::mem::take(result));
         match serde_json::from_value::<CallToolResult>(value.clone()) {
             Ok(mut tool_result) => {
-                reply::finish(&mut tool_result, &scrubber, self.budget());
+                reply::finish(&mut tool_result, &scrubber, self.tools.budget());
                 if let Ok(finished) = serde_json::to_value(tool_result) {
                     value = finished;
                 }
@@ -234,7 +231,7 @@ impl PluggedinServer {
     /// `initialize`): what the client can do, and that servers may start.
     pub(super) async fn hub_for(&self, context: &RequestContext<RoleServer>) -> Option<Hub> {
         let hub = self.hub(&context.extensions).await?;
-        if super::is_modern(context) {
+        if is_modern(context) {
             hub.client_seen(&context.client_capabilities().unwrap_or_default());
         }
         Some(hub)

@@ -2,18 +2,22 @@
 //! them, and — for catalogs too big to list (`--tool-search`) — a search over the
 //! downstream tools and a call tool that reaches any of them. The downstream servers' own
 //! tools are not here: they are merged into `tools/list` by [`PluggedinServer`]'s handler
-//! from [`crate::hub::Hub`].
+//! from [`crate::hub::Hub`]. These are checked by the same registry as ours
+//! ([`crate::tools::registry`]).
 
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    PluggedinServer,
-    params::Parameters,
-    reply::{Json, ToolError},
+use super::PluggedinServer;
+use crate::{
+    hub::{Hub, State},
+    tools::{
+        Backend,
+        params::Parameters,
+        reply::{Json, ToolError},
+    },
 };
-use crate::hub::{Hub, State};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct HubStatusParams {}
@@ -129,7 +133,7 @@ impl PluggedinServer {
     }
 }
 
-#[tool_router(router = hub_tools, vis = "pub(crate)")]
+#[tool_router(router = hub_tools, vis = "pub(super)")]
 impl PluggedinServer {
     /// Status of the user's own MCP servers behind this hub: state, transport, tool count, last error, restarts, latency and the user's instructions for each.
     #[tool(
@@ -192,8 +196,8 @@ impl PluggedinServer {
         // Servers added to or removed from the account show up now, not at the next poll.
         hub.poll_sources();
         // Plugged.in rediscovers too, so its catalog (read by other clients) catches up.
-        if self.backend() == super::Backend::Cloud
-            && let Ok(client) = self.client(&ctx)
+        if self.backend() == Backend::Cloud
+            && let Ok(client) = self.tools.client(&ctx)
         {
             let targets: Vec<Option<String>> = match which {
                 None => vec![None],
