@@ -3,7 +3,9 @@
 //! typed calls; every tool reaches data through here, in cloud and local mode alike.
 
 pub mod agents;
+mod body;
 pub mod clipboard;
+mod decode;
 pub mod documents;
 mod error;
 pub mod hub;
@@ -11,6 +13,8 @@ pub mod keys;
 pub mod memory;
 pub mod notifications;
 pub mod rag;
+mod retry;
+mod route;
 
 use std::{
     sync::Arc,
@@ -19,10 +23,14 @@ use std::{
 
 use anyhow::Context;
 use reqwest::{Method, Url, header};
-use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 
+use body::{content_type, decode_stream, read_capped, read_prefix};
+pub(crate) use decode::{Preview, decode, lenient_u64};
 pub use error::ApiError;
 use error::ErrorContext;
+use retry::{backoff, parse_retry_after};
+use route::{method_name, route_label};
 
 use crate::{redact::Scrubber, secret::Secret};
 
@@ -44,8 +52,6 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_STREAMED_RESPONSE_BYTES: usize = 512 * 1024 * 1024;
 /// Error bodies are only quoted (a few hundred characters), so little of them is read.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const BACKOFF_CAP: Duration = Duration::from_secs(4);
 
 /// Something worth telling the user about while a call is in flight.
 #[derive(Debug, Clone)]
@@ -522,189 +528,6 @@ impl Client {
     }
 }
 
-fn content_type(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
-
-fn too_large(limit: usize) -> ApiError {
-    ApiError::Decode {
-        detail: format!(
-            "the answer is larger than {} MiB, more than this server reads at once; ask for less (a smaller limit or page)",
-            limit / (1024 * 1024)
-        ),
-    }
-}
-
-/// Reads a whole body, refusing one larger than `limit`.
-async fn read_capped(
-    mut resp: reqwest::Response,
-    limit: usize,
-    scrubber: &Scrubber,
-) -> Result<bytes::Bytes, ApiError> {
-    if resp.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(too_large(limit));
-    }
-    let mut body = bytes::BytesMut::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body.freeze()),
-            Err(e) => {
-                return Err(ApiError::Decode {
-                    detail: format!("the body was cut off: {}", scrubber.scrub(&root_cause(&e))),
-                });
-            }
-        }
-    }
-}
-
-/// Reads at most `limit` bytes of a body (the rest is dropped with the connection).
-async fn read_prefix(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        let room = limit.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= limit {
-            break;
-        }
-    }
-    body
-}
-
-/// Decodes a JSON body while it streams in, on the blocking pool. Dropping the returned
-/// future (a cancelled call) stops the reading at its next chunk, which drops the
-/// connection, so the upstream sees the abort.
-async fn decode_stream<T>(
-    resp: reqwest::Response,
-    limit: usize,
-    scrubber: Scrubber,
-) -> Result<T, ApiError>
-where
-    T: DeserializeOwned + Send + 'static,
-{
-    use futures::TryStreamExt;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
-    impl Drop for StopOnDrop {
-        fn drop(&mut self) {
-            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-    let _guard = StopOnDrop(stop.clone());
-    let stream = resp.bytes_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::StreamReader::new(stream);
-    let task = tokio::task::spawn_blocking(move || {
-        let bridge = tokio_util::io::SyncIoBridge::new(reader);
-        let guarded = GuardedReader {
-            inner: bridge,
-            left: limit,
-            stop,
-        };
-        serde_json::from_reader::<_, T>(std::io::BufReader::with_capacity(64 * 1024, guarded))
-    });
-    match task.await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) if e.is_io() && e.to_string().contains(TOO_LARGE_MARK) => Err(too_large(limit)),
-        Ok(Err(e)) => Err(ApiError::Decode {
-            detail: scrubber.scrub(&e.to_string()).into_owned(),
-        }),
-        Err(_) => Err(ApiError::Decode {
-            detail: "decoding the answer failed".into(),
-        }),
-    }
-}
-
-const TOO_LARGE_MARK: &str = "answer exceeds the size limit";
-
-/// A reader that fails past `left` bytes or once told to stop.
-struct GuardedReader<R> {
-    inner: R,
-    left: usize,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl<R: std::io::Read> std::io::Read for GuardedReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(std::io::Error::other("cancelled"));
-        }
-        let n = self.inner.read(buf)?;
-        if n > self.left {
-            return Err(std::io::Error::other(TOO_LARGE_MARK));
-        }
-        self.left -= n;
-        Ok(n)
-    }
-}
-
-/// The words of Plugged.in's routes as this client calls them: every other path segment is
-/// an id (of an agent, a document, a session — chosen by whoever asked), shown as `{id}`, so
-/// the set of routes in the metrics stays as small as the API.
-const ROUTE_WORDS: &[&str] = &[
-    "api",
-    "agents",
-    "heartbeat",
-    "metrics",
-    "export",
-    "logs",
-    "shutdown",
-    "suspend",
-    "resume",
-    "restart",
-    "clipboard",
-    "push",
-    "pop",
-    "documents",
-    "search",
-    "ai",
-    "versions",
-    "mcp-servers",
-    "tools",
-    "discover",
-    "all",
-    "memory",
-    "sessions",
-    "observations",
-    "details",
-    "notifications",
-    "custom",
-    "completed",
-    "read",
-    "mcp-activity",
-    "rag",
-    "query",
-    "prompts",
-    "resources",
-    "resource-templates",
-    "resolve",
-    "prompt",
-    "resource",
-];
-
-/// A request's route as a metric label: its path with every id folded into `{id}`.
-fn route_label(segments: &[String]) -> String {
-    let folded: Vec<&str> = segments
-        .iter()
-        .map(|s| {
-            if ROUTE_WORDS.contains(&s.as_str()) {
-                s.as_str()
-            } else {
-                "{id}"
-            }
-        })
-        .collect();
-    format!("/{}", folded.join("/"))
-}
-
 /// An HTTP client of ours: for an `https` peer with the system's TLS roots (loaded now:
 /// build it when the first such request is made), for a plain-HTTP one with none, so a
 /// machine without a CA store (a minimal container) runs local mode and loopback servers.
@@ -742,53 +565,6 @@ enum Failure {
     },
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(body: &[u8], scrubber: &Scrubber) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        // Scrub before cutting: a cut key would no longer match.
-        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
-        let start: String = scrubber.scrub(&text).chars().take(60).collect();
-        ApiError::Decode {
-            detail: format!("{e}; the body starts with {start:?}"),
-        }
-    })
-}
-
-/// A string field decoded only as far as it is shown: the first `N` characters, plus whether
-/// more was cut. The rest of the value is never copied.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Preview<const N: usize> {
-    pub text: String,
-    pub cut: bool,
-}
-
-impl<'de, const N: usize> Deserialize<'de> for Preview<N> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit<const N: usize>;
-        impl<const N: usize> serde::de::Visitor<'_> for Visit<N> {
-            type Value = Preview<N>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(match v.char_indices().nth(N) {
-                    None => Preview {
-                        text: v.to_string(),
-                        cut: false,
-                    },
-                    Some((at, _)) => Preview {
-                        text: v[..at].to_string(),
-                        cut: true,
-                    },
-                })
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Preview::default())
-            }
-        }
-        d.deserialize_any(Visit::<N>)
-    }
-}
-
 /// The innermost error message (e.g. "Connection refused (os error 111)"), without the
 /// request URL reqwest puts in its own message.
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -797,84 +573,6 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
-}
-
-/// A method's name as a metric label (the client sends no others).
-fn method_name(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::PUT => "PUT",
-        _ => "OTHER",
-    }
-}
-
-/// Exponential backoff with jitter: `base·2^(n-1)`, capped, then a random point in its
-/// upper half so that many clients do not retry in lockstep.
-fn backoff(attempt: u32) -> Duration {
-    use rand::RngExt;
-    let exp = BACKOFF_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(8));
-    let ceiling = exp.min(BACKOFF_CAP);
-    let millis = ceiling.as_millis() as u64;
-    Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
-/// A count that some routes send as a JSON string (a Postgres bigint: search's `total`).
-pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrText {
-        Num(f64),
-        Text(String),
-        Null(()),
-    }
-    Ok(match NumOrText::deserialize(d)? {
-        NumOrText::Num(n) if n >= 0.0 => n as u64,
-        NumOrText::Text(s) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    })
-}
-
-#[cfg(test)]
-mod route_tests {
-    use super::*;
-
-    #[test]
-    fn routes_fold_every_id_whatever_it_looks_like() {
-        let of =
-            |path: &[&str]| route_label(&path.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(
-            of(&[
-                "api",
-                "agents",
-                "3f1c2a7e-1111-4c2d-9e8f-000000000000",
-                "heartbeat"
-            ]),
-            "/api/agents/{id}/heartbeat"
-        );
-        // A session id with no digit, chosen by a client, is still an id.
-        assert_eq!(
-            of(&["api", "memory", "sessions", "abcdefghij"]),
-            "/api/memory/sessions/{id}"
-        );
-        assert_eq!(
-            of(&["api", "documents", "x", "versions", "2"]),
-            "/api/documents/{id}/versions/{id}"
-        );
-    }
 }
 
 #[cfg(test)]
@@ -919,37 +617,5 @@ mod tests {
         );
         assert_eq!(c.base_url(), "https://example.com/prefix");
         assert!(!format!("{c:?}").contains("pg_in_test"));
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 1..20 {
-            let d = backoff(attempt);
-            assert!(d <= BACKOFF_CAP);
-            assert!(d >= BACKOFF_BASE / 2);
-        }
-    }
-
-    #[test]
-    fn totals_may_be_strings() {
-        #[derive(Deserialize)]
-        struct T {
-            #[serde(deserialize_with = "lenient_u64")]
-            total: u64,
-        }
-        let t: T = serde_json::from_str(r#"{"total":"12"}"#).unwrap();
-        assert_eq!(t.total, 12);
-        let t: T = serde_json::from_str(r#"{"total":3}"#).unwrap();
-        assert_eq!(t.total, 3);
     }
 }
