@@ -324,11 +324,14 @@ impl Store {
             .with_context(|| format!("opening database {}", path.display()))?;
         // First, so that every step below waits for another process starting on the same
         // directory at the same moment (replicas of a fleet) instead of failing.
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let profile_uuid = migrate(&mut conn).context("migrating the database schema")?;
+        conn.busy_timeout(OPEN_WAIT)?;
+        let profile_uuid = retry_while_busy(|| {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate(&mut conn)
+        })
+        .context("preparing the database (WAL mode, schema migrations)")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock,
@@ -380,6 +383,33 @@ impl Store {
     }
 }
 
+/// How long opening the database waits for other processes opening it at the same moment.
+const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `step` again while the database is busy, up to [`OPEN_WAIT`]. The busy timeout
+/// covers most waits, but SQLite answers some at once without calling it — switching to
+/// WAL while another process is doing the same, reading a WAL index being rebuilt — so
+/// replicas starting together on a fresh directory would otherwise fail one in a few
+/// hundred starts.
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < OPEN_WAIT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Brings the schema up to date and returns the profile's uuid (made on first start), in one
 /// `BEGIN IMMEDIATE` transaction: of processes starting together on a fresh directory, one
 /// migrates and the others wait for it, then find nothing left to do.
@@ -413,6 +443,29 @@ pub fn json_column(text: Option<String>) -> serde_json::Value {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_busy_database_is_tried_again_and_other_errors_are_not() {
+        let busy = || {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                None,
+            )
+        };
+        let mut tries = 0;
+        let got = retry_while_busy(|| {
+            tries += 1;
+            if tries < 3 { Err(busy()) } else { Ok(tries) }
+        });
+        assert_eq!(got.unwrap(), 3);
+        let mut tries = 0;
+        let got: rusqlite::Result<()> = retry_while_busy(|| {
+            tries += 1;
+            Err(rusqlite::Error::InvalidQuery)
+        });
+        assert!(got.is_err());
+        assert_eq!(tries, 1);
+    }
 
     #[test]
     fn creates_private_dir_and_file_and_keeps_the_profile() {

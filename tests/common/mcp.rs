@@ -294,11 +294,18 @@ pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
         });
     }
     let recorder = Recorder::default();
-    let client = recorder
-        .clone()
-        .serve(transport)
-        .await
-        .expect("the MCP handshake succeeds");
+    let client = match recorder.clone().serve(transport).await {
+        Ok(client) => client,
+        Err(e) => {
+            // What the server said before it went away is the only clue; give it a moment
+            // to reach the pipe.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            panic!(
+                "the MCP handshake failed: {e}; the server's stderr:\n{}",
+                captured.lock().unwrap()
+            );
+        }
+    };
     Mcp {
         client,
         recorder,
