@@ -32,55 +32,16 @@ pub async fn build(
     env_key: Option<String>,
     clock: Clock,
 ) -> anyhow::Result<Running> {
+    if args.http.auth == AuthChoice::Passthrough {
+        return build_passthrough(args, env_key.is_some(), clock);
+    }
     let settings = args.client_settings();
-    let tool_options = |backend| ToolOptions {
-        backend,
-        upstream_key: UpstreamKey::Server,
-        selection: args.selection(),
-        config_error: None,
-        budget: crate::tools::budget::Budget::new(args.max_result_bytes),
-        clock: clock.clone(),
-        on_key_rejected: None,
-    };
-    let options = |backend, hub: Option<HubAccess>| ServerOptions {
-        tools: tool_options(backend),
-        hub,
+    let hub = start_file_hub(args)?;
+    let options = |backend, hub: Option<crate::hub::Hub>| ServerOptions {
+        tools: tool_options(args, &clock, backend),
+        hub: hub.map(HubAccess::Shared),
         key_checks: None,
     };
-    if args.http.auth == AuthChoice::Passthrough {
-        // No server-wide key: each request brings its own (see UpstreamKey::Passthrough).
-        if args.local {
-            bail!(
-                "--auth passthrough forwards each client's Plugged.in key upstream; it cannot be combined with --local"
-            );
-        }
-        if env_key.is_some() || args.api_key_file.is_some() {
-            tracing::warn!(
-                "--auth passthrough: the server's own PLUGGEDIN_API_KEY is ignored; each client's bearer token is used"
-            );
-        }
-        let base_url = args.base_url.trim_end_matches('/');
-        tracing::info!(%base_url, "passthrough mode: each client's bearer token is its Plugged.in API key");
-        let client = Client::new(base_url, Secret::new(""), settings)?;
-        let key_checks = crate::api::keys::KeyChecks::new(client.clone());
-        let hubs = per_key_hubs(args, &client, &key_checks)?;
-        return Ok(Running {
-            server: PluggedinServer::new(
-                client,
-                ServerOptions {
-                    tools: ToolOptions {
-                        upstream_key: UpstreamKey::Passthrough,
-                        ..tool_options(Backend::Cloud)
-                    },
-                    hub: hubs,
-                    key_checks: Some(key_checks.clone()),
-                },
-            )?,
-            local: None,
-            key_checks: Some(key_checks),
-        });
-    }
-    let hub = start_file_hub(args)?;
     match args.mode(env_key)? {
         Mode::Cloud { base_url, key } => {
             tracing::info!(%base_url, "cloud mode: using Plugged.in");
@@ -89,10 +50,7 @@ pub async fn build(
             check_in_background(client.clone());
             let hub = with_account_servers(args, hub, &client, Backend::Cloud);
             Ok(Running {
-                server: PluggedinServer::new(
-                    client,
-                    options(Backend::Cloud, hub.map(HubAccess::Shared)),
-                )?,
+                server: PluggedinServer::new(client, options(Backend::Cloud, hub))?,
                 local: None,
                 key_checks: None,
             })
@@ -100,17 +58,10 @@ pub async fn build(
         Mode::Misconfigured { problem } => {
             tracing::error!("{problem}");
             let client = Client::new(&args.base_url, Secret::new(""), settings)?;
+            let mut options = options(Backend::Cloud, hub);
+            options.tools.config_error = Some(problem);
             Ok(Running {
-                server: PluggedinServer::new(
-                    client,
-                    ServerOptions {
-                        tools: ToolOptions {
-                            config_error: Some(problem),
-                            ..tool_options(Backend::Cloud)
-                        },
-                        ..options(Backend::Cloud, hub.map(HubAccess::Shared))
-                    },
-                )?,
+                server: PluggedinServer::new(client, options)?,
                 local: None,
                 key_checks: None,
             })
@@ -130,15 +81,60 @@ pub async fn build(
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
             let hub = with_account_servers(args, hub, &client, Backend::Local);
             Ok(Running {
-                server: PluggedinServer::new(
-                    client,
-                    options(Backend::Local, hub.map(HubAccess::Shared)),
-                )?,
+                server: PluggedinServer::new(client, options(Backend::Local, hub))?,
                 local: Some(api),
                 key_checks: None,
             })
         }
     }
+}
+
+/// What every tool is told, whatever the mode: the toolsets, the result budget, the clock.
+fn tool_options(args: &ServeArgs, clock: &Clock, backend: Backend) -> ToolOptions {
+    ToolOptions {
+        backend,
+        upstream_key: UpstreamKey::Server,
+        selection: args.selection(),
+        config_error: None,
+        budget: crate::tools::budget::Budget::new(args.max_result_bytes),
+        clock: clock.clone(),
+        on_key_rejected: None,
+    }
+}
+
+/// `--auth passthrough`: no server-wide key; each request brings its own (see
+/// [`UpstreamKey::Passthrough`]), checked at the door, with a hub per key.
+fn build_passthrough(args: &ServeArgs, has_own_key: bool, clock: Clock) -> anyhow::Result<Running> {
+    if args.local {
+        bail!(
+            "--auth passthrough forwards each client's Plugged.in key upstream; it cannot be combined with --local"
+        );
+    }
+    if has_own_key || args.api_key_file.is_some() {
+        tracing::warn!(
+            "--auth passthrough: the server's own PLUGGEDIN_API_KEY is ignored; each client's bearer token is used"
+        );
+    }
+    let base_url = args.base_url.trim_end_matches('/');
+    tracing::info!(%base_url, "passthrough mode: each client's bearer token is its Plugged.in API key");
+    let client = Client::new(base_url, Secret::new(""), args.client_settings())?;
+    let key_checks = crate::api::keys::KeyChecks::new(client.clone());
+    let hubs = per_key_hubs(args, &client, &key_checks)?;
+    Ok(Running {
+        server: PluggedinServer::new(
+            client,
+            ServerOptions {
+                tools: ToolOptions {
+                    upstream_key: UpstreamKey::Passthrough,
+                    ..tool_options(args, &clock, Backend::Cloud)
+                },
+                hub: hubs,
+                key_checks: Some(key_checks.clone()),
+            },
+        )?,
+        local: None,
+        key_checks: Some(key_checks),
+    })
 }
 
 /// Passthrough: one hub per client key, made when a key Plugged.in accepts first comes,

@@ -161,29 +161,42 @@ pub fn parse_entry(name: &str, entry: &Value) -> ServerSpec {
     }
 }
 
-fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String> {
-    let field = |key: &str, rule: &str| format!("server \"{name}\": `{key}` {rule}");
-    let string = |key: &str| -> Result<Option<String>, String> {
-        match f.get(key) {
+/// One entry's fields, read with errors that name the server, the field and the rule.
+struct Fields<'a> {
+    name: &'a str,
+    f: &'a Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn wrong(&self, key: &str, rule: &str) -> String {
+        format!("server \"{}\": `{key}` {rule}", self.name)
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, String> {
+        match self.f.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(field(key, "must be a string")),
+            Some(_) => Err(self.wrong(key, "must be a string")),
         }
-    };
-    let strings = |key: &str| -> Result<Option<Vec<String>>, String> {
-        match f.get(key) {
+    }
+
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, String> {
+        match self.f.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| v.as_str().map(str::to_string))
                 .collect::<Option<Vec<_>>>()
                 .map(Some)
-                .ok_or_else(|| field(key, "must be a list of strings")),
-            Some(_) => Err(field(key, "must be a list of strings")),
+                .ok_or_else(|| self.wrong(key, "must be a list of strings")),
+            Some(_) => Err(self.wrong(key, "must be a list of strings")),
         }
-    };
-    let map = |key: &str| -> Result<BTreeMap<String, String>, String> {
-        match f.get(key) {
+    }
+
+    /// An object of strings; numbers and booleans are taken as their text (env files often
+    /// hold `"PORT": 8080`).
+    fn map(&self, key: &str) -> Result<BTreeMap<String, String>, String> {
+        match self.f.get(key) {
             None | Some(Value::Null) => Ok(BTreeMap::new()),
             Some(Value::Object(m)) => m
                 .iter()
@@ -191,119 +204,127 @@ fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String
                     Value::String(s) => Ok((k.clone(), s.clone())),
                     Value::Number(n) => Ok((k.clone(), n.to_string())),
                     Value::Bool(b) => Ok((k.clone(), b.to_string())),
-                    _ => Err(field(&format!("{key}.{k}"), "must be a string")),
+                    _ => Err(self.wrong(&format!("{key}.{k}"), "must be a string")),
                 })
                 .collect(),
-            Some(_) => Err(field(key, "must be an object of strings")),
+            Some(_) => Err(self.wrong(key, "must be an object of strings")),
         }
-    };
+    }
 
-    let kind = string("type")?.map(|t| t.to_ascii_lowercase());
-    let command = string("command")?;
-    let url = string("url")?.or(string("serverUrl")?);
-    let transport = match (kind.as_deref(), command, url) {
-        (Some(other), _, _)
-            if !matches!(
-                other,
-                "stdio" | "http" | "streamable-http" | "streamablehttp" | "sse"
-            ) =>
-        {
-            return Err(field("type", "must be \"stdio\", \"http\" or \"sse\""));
-        }
-        (_, Some(_), Some(_)) => {
-            return Err(format!(
+    /// `command` (stdio) or `url` (Streamable HTTP, or SSE with `"type": "sse"`).
+    fn transport(&self) -> Result<Transport, String> {
+        let name = self.name;
+        let kind = self.string("type")?.map(|t| t.to_ascii_lowercase());
+        let command = self.string("command")?;
+        let url = self.string("url")?.or(self.string("serverUrl")?);
+        match (kind.as_deref(), command, url) {
+            (Some(other), _, _)
+                if !matches!(
+                    other,
+                    "stdio" | "http" | "streamable-http" | "streamablehttp" | "sse"
+                ) =>
+            {
+                Err(self.wrong("type", "must be \"stdio\", \"http\" or \"sse\""))
+            }
+            (_, Some(_), Some(_)) => Err(format!(
                 "server \"{name}\": give either `command` (a local server) or `url` (a remote one), not both"
-            ));
-        }
-        (_, Some(command), None) => {
-            if command.trim().is_empty() {
-                return Err(field("command", "must not be empty"));
-            }
-            Transport::Stdio {
-                command,
-                args: strings("args")?.unwrap_or_default(),
-                env: map("env")?,
-                cwd: string("cwd")?.map(PathBuf::from),
-            }
-        }
-        (_, None, Some(url)) => {
-            let parsed = reqwest::Url::parse(&url)
-                .map_err(|e| field("url", &format!("is not a URL ({e})")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(field("url", "must be an http:// or https:// URL"));
-            }
-            if kind.as_deref() == Some("sse") {
-                Transport::Sse {
-                    url,
-                    headers: map("headers")?,
+            )),
+            (_, Some(command), None) => {
+                if command.trim().is_empty() {
+                    return Err(self.wrong("command", "must not be empty"));
                 }
-            } else {
-                Transport::Http {
-                    url,
-                    headers: map("headers")?,
-                }
+                Ok(Transport::Stdio {
+                    command,
+                    args: self.strings("args")?.unwrap_or_default(),
+                    env: self.map("env")?,
+                    cwd: self.string("cwd")?.map(PathBuf::from),
+                })
             }
-        }
-        (_, None, None) => {
-            return Err(format!(
+            (_, None, Some(url)) => {
+                let parsed = reqwest::Url::parse(&url)
+                    .map_err(|e| self.wrong("url", &format!("is not a URL ({e})")))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(self.wrong("url", "must be an http:// or https:// URL"));
+                }
+                let headers = self.map("headers")?;
+                Ok(if kind.as_deref() == Some("sse") {
+                    Transport::Sse { url, headers }
+                } else {
+                    Transport::Http { url, headers }
+                })
+            }
+            (_, None, None) => Err(format!(
                 "server \"{name}\": needs `command` (a local server) or `url` (a remote one)"
-            ));
+            )),
         }
-    };
-    let timeout = match f.get("timeout") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_f64() {
-            Some(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_SECS as f64 => {
-                Some(Duration::from_secs_f64(secs))
-            }
-            _ => {
-                return Err(field(
+    }
+
+    fn timeout(&self) -> Result<Option<Duration>, String> {
+        match self.f.get("timeout") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(secs) if secs > 0.0 && secs <= MAX_TIMEOUT_SECS as f64 => {
+                    Ok(Some(Duration::from_secs_f64(secs)))
+                }
+                _ => Err(self.wrong(
                     "timeout",
                     &format!("must be a number of seconds between 0 and {MAX_TIMEOUT_SECS}"),
-                ));
-            }
-        },
-    };
-    let disabled = match f.get("disabled") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(field("disabled", "must be true or false")),
-    };
-    let protocol = match string("protocolVersion")?.as_deref() {
-        None | Some("auto") => Protocol::Auto,
-        Some("2025-11-25") => Protocol::V2025,
-        Some("2026-07-28") => Protocol::V2026,
-        Some(_) => {
-            return Err(field(
+                )),
+            },
+        }
+    }
+
+    fn disabled(&self) -> Result<bool, String> {
+        match self.f.get("disabled") {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(self.wrong("disabled", "must be true or false")),
+        }
+    }
+
+    fn protocol(&self) -> Result<Protocol, String> {
+        match self.string("protocolVersion")?.as_deref() {
+            None | Some("auto") => Ok(Protocol::Auto),
+            Some("2025-11-25") => Ok(Protocol::V2025),
+            Some("2026-07-28") => Ok(Protocol::V2026),
+            Some(_) => Err(self.wrong(
                 "protocolVersion",
                 "must be \"2025-11-25\", \"2026-07-28\" or \"auto\"",
+            )),
+        }
+    }
+
+    fn prefix(&self) -> Result<Option<String>, String> {
+        let prefix = self.string("prefix")?;
+        if let Some(p) = &prefix
+            && (p.contains(super::names::SEPARATOR)
+                || p.chars()
+                    .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                || p.len() > 20)
+        {
+            return Err(self.wrong(
+                "prefix",
+                "must be up to 20 letters, digits, - or _ (without __), or \"\" for none",
             ));
         }
-    };
-    let prefix = string("prefix")?;
-    if let Some(p) = &prefix
-        && (p.contains(super::names::SEPARATOR)
-            || p.chars()
-                .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            || p.len() > 20)
-    {
-        return Err(field(
-            "prefix",
-            "must be up to 20 letters, digits, - or _ (without __), or \"\" for none",
-        ));
+        Ok(prefix)
     }
+}
+
+fn parse_fields(name: &str, f: &Map<String, Value>) -> Result<ServerSpec, String> {
+    let fields = Fields { name, f };
     Ok(ServerSpec {
         name: name.to_string(),
-        slug: string("slug")?,
+        slug: fields.string("slug")?,
         uuid: None,
-        transport,
-        timeout,
-        allow_tools: strings("allowTools")?,
-        deny_tools: strings("denyTools")?.unwrap_or_default(),
-        disabled,
-        instructions: string("instructions")?,
-        protocol,
-        prefix,
+        transport: fields.transport()?,
+        timeout: fields.timeout()?,
+        allow_tools: fields.strings("allowTools")?,
+        deny_tools: fields.strings("denyTools")?.unwrap_or_default(),
+        disabled: fields.disabled()?,
+        instructions: fields.string("instructions")?,
+        protocol: fields.protocol()?,
+        prefix: fields.prefix()?,
     })
 }
 

@@ -288,6 +288,27 @@ fn session_uuid_param(id: &str) -> HttpResult<String> {
     }
 }
 
+/// An observation's metadata: an object (as the cloud's zod schema says) of at most
+/// [`MEMORY_METADATA_MAX_BYTES`](crate::vocab::limits::MEMORY_METADATA_MAX_BYTES) of JSON.
+fn observation_metadata(raw: Option<&Value>) -> HttpResult<Option<Value>> {
+    let metadata = match raw {
+        None => return Ok(None),
+        Some(Value::Object(m)) => Value::Object(m.clone()),
+        Some(_) => return Err(invalid_body("metadata", "Expected object, received other")),
+    };
+    let size = serde_json::to_vec(&metadata).map_or(usize::MAX, |j| j.len());
+    if size > crate::vocab::limits::MEMORY_METADATA_MAX_BYTES {
+        return Err(invalid_body(
+            "metadata",
+            format!(
+                "must be at most {} bytes of JSON",
+                crate::vocab::limits::MEMORY_METADATA_MAX_BYTES
+            ),
+        ));
+    }
+    Ok(Some(metadata))
+}
+
 async fn observe(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -302,23 +323,7 @@ async fn observe(
     .ok_or_else(|| invalid_body("type", "Required"))?;
     let content = required_text(&body, "content", MAX_OBSERVATION_CHARS)?;
     let outcome = one_of(&body, "outcome", &wire_names(Outcome::ALL, Outcome::as_str))?;
-    let metadata = match body.get("metadata") {
-        None => None,
-        Some(Value::Object(m)) => Some(Value::Object(m.clone())),
-        Some(_) => return Err(invalid_body("metadata", "Expected object, received other")),
-    };
-    let size = metadata
-        .as_ref()
-        .map_or(0, |m| serde_json::to_vec(m).map_or(usize::MAX, |j| j.len()));
-    if size > crate::vocab::limits::MEMORY_METADATA_MAX_BYTES {
-        return Err(invalid_body(
-            "metadata",
-            format!(
-                "must be at most {} bytes of JSON",
-                crate::vocab::limits::MEMORY_METADATA_MAX_BYTES
-            ),
-        ));
-    }
+    let metadata = observation_metadata(body.get("metadata"))?;
     let now = app.store.clock.now_iso();
     let observed = app
         .store

@@ -15,7 +15,7 @@ use rmcp::{
 };
 
 use super::{Tools, budget, cancellable, selection::Toolset};
-use crate::api::{ApiError, documents::ListQuery};
+use crate::api::{ApiError, Client, documents::ListQuery};
 
 const PAGE: u32 = 50;
 const DOCS: &str = "pluggedin://docs/";
@@ -386,29 +386,78 @@ pub async fn read(
     }
     let sel = tools.selection();
     let client = tools.client(ctx).map_err(tool_error)?;
-    let finish = |contents: Vec<ResourceContents>, ttl: u64| {
-        super::cache_hints(
-            ctx,
-            ReadResourceResult::new(contents),
-            ttl,
-            CacheScope::Private,
-        )
-    };
-    let bad_offset = |rule: String| {
-        ErrorData::invalid_params(format!("invalid resource URI {uri}: {rule}"), None)
+    let read = Read {
+        tools,
+        ctx,
+        client: &client,
+        uri,
     };
     if let Some(rest) = uri.strip_prefix(DOCS) {
         if !sel.has(Toolset::Docs) {
             return Err(not_offered(uri));
         }
-        let (id, offset) = split_offset(rest).map_err(bad_offset)?;
+        return read.document(rest).await;
+    }
+    if let Some(rest) = uri.strip_prefix(CLIPBOARD) {
+        if !sel.has(Toolset::Clipboard) {
+            return Err(not_offered(uri));
+        }
+        return read.clipboard_entry(rest).await;
+    }
+    if let Some(agent) = uri.strip_prefix(AGENTS) {
+        if !sel.has(Toolset::Agents) {
+            return Err(not_offered(uri));
+        }
+        return read.agent(agent).await;
+    }
+    if let Some(session) = uri.strip_prefix(MEMORY_SESSIONS) {
+        if !sel.has(Toolset::Memory) {
+            return Err(not_offered(uri));
+        }
+        return read.memory_session(session).await;
+    }
+    Err(ErrorData::resource_not_found(
+        format!(
+            "no resource at {}: this server serves pluggedin://docs/, pluggedin://clipboard/, pluggedin://agents/ and pluggedin://memory/sessions/ URIs",
+            crate::text::truncate(uri, 200)
+        ),
+        Some(serde_json::json!({ "uri": uri })),
+    ))
+}
+
+/// One `resources/read` of a URI of ours, once its kind is known and offered.
+struct Read<'a> {
+    tools: &'a Tools,
+    ctx: &'a RequestContext<RoleServer>,
+    client: &'a Client,
+    uri: &'a str,
+}
+
+impl Read<'_> {
+    fn finish(&self, contents: ResourceContents, ttl: u64) -> ReadResourceResult {
+        super::cache_hints(
+            self.ctx,
+            ReadResourceResult::new(vec![contents]),
+            ttl,
+            CacheScope::Private,
+        )
+    }
+
+    fn bad_offset(&self, rule: String) -> ErrorData {
+        ErrorData::invalid_params(format!("invalid resource URI {}: {rule}", self.uri), None)
+    }
+
+    /// `pluggedin://docs/{id}[?offset=N]`: text paged within the budget, binary whole.
+    async fn document(&self, rest: &str) -> Result<ReadResourceResult, ErrorData> {
+        let (tools, uri) = (self.tools, self.uri);
+        let (id, offset) = split_offset(rest).map_err(|r| self.bad_offset(r))?;
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(ErrorData::resource_not_found(
                 format!("no resource at {uri}: document ids are uuids"),
                 None,
             ));
         }
-        let doc = cancellable(&ctx.ct, client.document(id, true))
+        let doc = cancellable(&self.ctx.ct, self.client.document(id, true))
             .await
             .map_err(|e| upstream(e, uri))?;
         let mime = doc.summary.mime_type.unwrap_or_else(|| "text/plain".into());
@@ -432,13 +481,13 @@ pub async fn read(
             });
             with_meta(ResourceContents::text(text, uri), meta)
         };
-        return Ok(finish(vec![contents.with_mime_type(mime)], DOC_TTL_MS));
+        Ok(self.finish(contents.with_mime_type(mime), DOC_TTL_MS))
     }
-    if let Some(rest) = uri.strip_prefix(CLIPBOARD) {
-        if !sel.has(Toolset::Clipboard) {
-            return Err(not_offered(uri));
-        }
-        let (raw, offset) = split_offset(rest).map_err(bad_offset)?;
+
+    /// `pluggedin://clipboard/{name}[?offset=N]`: binary encodings as blobs, text paged.
+    async fn clipboard_entry(&self, rest: &str) -> Result<ReadResourceResult, ErrorData> {
+        let uri = self.uri;
+        let (raw, offset) = split_offset(rest).map_err(|r| self.bad_offset(r))?;
         let name = percent_encoding::percent_decode_str(raw)
             .decode_utf8_lossy()
             .into_owned();
@@ -449,7 +498,7 @@ pub async fn read(
             ));
         }
         let key = crate::api::clipboard::EntryKey::Name(name);
-        let entry = cancellable(&ctx.ct, client.clipboard_get(&key))
+        let entry = cancellable(&self.ctx.ct, self.client.clipboard_get(&key))
             .await
             .map_err(|e| upstream(e, uri))?;
         let contents = match entry.encoding.as_str() {
@@ -461,23 +510,24 @@ pub async fn read(
                 ResourceContents::blob(base64::engine::general_purpose::STANDARD.encode(bytes), uri)
             }
             _ => {
-                let (text, meta) = paged_text(&entry.value, offset, tools.budget(), |next| {
+                let (text, meta) = paged_text(&entry.value, offset, self.tools.budget(), |next| {
                     format!("{CLIPBOARD}{raw}?offset={next}")
                 });
                 with_meta(ResourceContents::text(text, uri), meta)
             }
         };
-        return Ok(finish(vec![contents.with_mime_type(entry.content_type)], 0));
+        Ok(self.finish(contents.with_mime_type(entry.content_type), 0))
     }
-    if let Some(agent) = uri.strip_prefix(AGENTS) {
-        if !sel.has(Toolset::Agents) {
-            return Err(not_offered(uri));
-        }
+
+    /// `pluggedin://agents/{name or id}`: the agent's status as JSON.
+    async fn agent(&self, agent: &str) -> Result<ReadResourceResult, ErrorData> {
+        let uri = self.uri;
         let agent = percent_encoding::percent_decode_str(agent)
             .decode_utf8_lossy()
             .into_owned();
-        let status = tools
-            .agent_status_of(&client, ctx, &agent)
+        let status = self
+            .tools
+            .agent_status_of(self.client, self.ctx, &agent)
             .await
             .map_err(|e| {
                 if e.is_not_found() {
@@ -490,15 +540,14 @@ pub async fn read(
                 }
             })?;
         let json = serde_json::to_string_pretty(&status).unwrap_or_default();
-        return Ok(finish(
-            vec![ResourceContents::text(json, uri).with_mime_type("application/json")],
+        Ok(self.finish(
+            ResourceContents::text(json, uri).with_mime_type("application/json"),
             0,
-        ));
+        ))
     }
-    if let Some(session) = uri.strip_prefix(MEMORY_SESSIONS) {
-        if !sel.has(Toolset::Memory) {
-            return Err(not_offered(uri));
-        }
+
+    /// `pluggedin://memory/sessions/{uuid or memory_session_id}`.
+    async fn memory_session(&self, session: &str) -> Result<ReadResourceResult, ErrorData> {
         if !crate::vocab::memory::is_session_ref(session) {
             return Err(ErrorData::resource_not_found(
                 format!(
@@ -509,19 +558,12 @@ pub async fn read(
                 None,
             ));
         }
-        let json = memory_session(tools, &client, ctx, uri, session).await?;
-        return Ok(finish(
-            vec![ResourceContents::text(json, uri).with_mime_type("application/json")],
+        let json = memory_session(self.tools, self.client, self.ctx, self.uri, session).await?;
+        Ok(self.finish(
+            ResourceContents::text(json, self.uri).with_mime_type("application/json"),
             0,
-        ));
+        ))
     }
-    Err(ErrorData::resource_not_found(
-        format!(
-            "no resource at {}: this server serves pluggedin://docs/, pluggedin://clipboard/, pluggedin://agents/ and pluggedin://memory/sessions/ URIs",
-            crate::text::truncate(uri, 200)
-        ),
-        Some(serde_json::json!({ "uri": uri })),
-    ))
 }
 
 /// A memory session and its observations (each cut to [`OBSERVATION_CHARS`]), as JSON within

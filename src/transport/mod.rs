@@ -256,18 +256,38 @@ where
         drain: drain.clone(),
     };
     let card = Arc::new(server_card(&make_server(), &options.auth));
-    let health_sessions = sessions.clone();
     let inflight = guard::InFlight::default();
     let unanswered: Arc<dyn Fn() -> usize + Send + Sync> = {
         let sse = sse.clone();
         Arc::new(move || sse.unanswered())
     };
 
-    let sse_routes = Router::new()
+    let router = Router::new()
+        .merge(service_routes(&sessions, &drain, card, options))
+        .merge(legacy_sse_routes(sse, sessions.clone()))
+        .merge(mcp_routes(streamable, owners, sessions));
+    let router = guarded(router, options, &inflight, &drain);
+    Stack {
+        router,
+        sessions_ct,
+        sse_ct,
+        inflight,
+        drain,
+        unanswered,
+    }
+}
+
+/// `/sse` and `/message`, the legacy transport; a new stream counts against the session
+/// cap and is refused while draining.
+fn legacy_sse_routes<S>(sse: LegacySse<S>, sessions: Sessions<S>) -> Router
+where
+    S: ServerHandler + Send + 'static,
+{
+    Router::new()
         .route("/sse", get(legacy_sse::open::<S>))
         .route("/message", post(legacy_sse::message::<S>))
         .route_layer(middleware::from_fn_with_state(
-            sessions.clone(),
+            sessions,
             |State(s): State<Sessions<S>>, req: Request, next: Next| async move {
                 if req.uri().path() == "/sse" && s.drain.is_draining() {
                     return drain::refused();
@@ -278,19 +298,43 @@ where
                 next.run(req).await
             },
         ))
-        .with_state(sse);
-    let mcp_routes = Router::new()
+        .with_state(sse)
+}
+
+/// `/mcp` (and `/`), Streamable HTTP: sessions bound to their owner and capped, errors
+/// answered as JSON-RPC.
+fn mcp_routes<S, M>(
+    streamable: StreamableHttpService<S, M>,
+    owners: Arc<owners::Owners>,
+    sessions: Sessions<S>,
+) -> Router
+where
+    S: ServerHandler + Send + 'static,
+    M: rmcp::transport::streamable_http_server::SessionManager,
+{
+    Router::new()
         .route_service("/mcp", streamable.clone())
         .route_service("/", streamable)
         .layer(middleware::from_fn_with_state(owners, owners::bind))
-        .layer(middleware::from_fn_with_state(
-            sessions.clone(),
-            cap_sessions::<S>,
-        ))
+        .layer(middleware::from_fn_with_state(sessions, cap_sessions::<S>))
         .layer(middleware::from_fn(guard::jsonrpc_errors))
-        .layer(middleware::from_fn(guard::session_closed_no_content));
+        .layer(middleware::from_fn(guard::session_closed_no_content))
+}
+
+/// What operators and discovery read: `/health`, `/ready`, the server card and, when
+/// enabled, `/metrics`.
+fn service_routes<S>(
+    sessions: &Sessions<S>,
+    drain: &drain::Drain,
+    card: Arc<Value>,
+    options: &HttpOptions,
+) -> Router
+where
+    S: ServerHandler + Send + 'static,
+{
+    let health_sessions = sessions.clone();
     let ready = drain.clone();
-    let mut router = Router::new()
+    let router = Router::new()
         .route(
             "/health",
             get(move || {
@@ -317,27 +361,37 @@ where
                 let card = card.clone();
                 async move { Json((*card).clone()) }
             }),
-        )
-        .merge(sse_routes)
-        .merge(mcp_routes);
-    if options.metrics.enabled {
-        let counted = sessions.clone();
-        let access = options.metrics.clone();
-        let auth = options.auth.clone();
-        router = router.route(
-            "/metrics",
-            get(move |headers: axum::http::HeaderMap| {
-                let sessions = counted.clone();
-                let refused = metrics_refusal(&headers, &access, &auth);
-                async move {
-                    match refused {
-                        Some(refused) => refused,
-                        None => observe::metrics_page(sessions.by_transport().await),
-                    }
-                }
-            }),
         );
+    if !options.metrics.enabled {
+        return router;
     }
+    let counted = sessions.clone();
+    let access = options.metrics.clone();
+    let auth = options.auth.clone();
+    router.route(
+        "/metrics",
+        get(move |headers: axum::http::HeaderMap| {
+            let sessions = counted.clone();
+            let refused = metrics_refusal(&headers, &access, &auth);
+            async move {
+                match refused {
+                    Some(refused) => refused,
+                    None => observe::metrics_page(sessions.by_transport().await),
+                }
+            }
+        }),
+    )
+}
+
+/// The layers every route passes, outermost last: host and origin checks, request
+/// logging, connection closing while draining, CORS, auth, in-flight tracking and the body
+/// limits, then a JSON-RPC 404 for unknown paths.
+fn guarded(
+    router: Router,
+    options: &HttpOptions,
+    inflight: &guard::InFlight,
+    drain: &drain::Drain,
+) -> Router {
     let mut router = router
         .fallback(|req: Request| async move {
             jsonrpc_error(
@@ -361,7 +415,7 @@ where
     if !options.allowed.origins.is_empty() {
         router = router.layer(cors(&options.allowed.origins));
     }
-    let router = router
+    router
         .layer(middleware::from_fn_with_state(
             drain.clone(),
             drain::close_connections,
@@ -370,15 +424,7 @@ where
         .layer(middleware::from_fn_with_state(
             Arc::new(options.allowed.clone()),
             guard::check_host_and_origin,
-        ));
-    Stack {
-        router,
-        sessions_ct,
-        sse_ct,
-        inflight,
-        drain,
-        unanswered,
-    }
+        ))
 }
 
 /// Why a scrape of `/metrics` on the MCP listener is refused, if it is: it needs the

@@ -192,7 +192,7 @@ impl Downstream {
                     .map_err(|e| ("initialize failed", e))
             }
             Transport::Sse { url, headers } => {
-                let transport = crate::hub::legacy_sse::LegacySse::connect(url, headers)
+                let transport = crate::hub::sse_client::LegacySse::connect(url, headers)
                     .await
                     .map_err(OpenError::Other)?;
                 listener

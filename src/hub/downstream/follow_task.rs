@@ -9,7 +9,7 @@ use rmcp::{
     ErrorData, RoleClient,
     model::{
         CallToolResult, CancelTaskParams, ClientCapabilities, GetTaskParams, GetTaskResult,
-        InputResponses, JsonObject, ProgressNotificationParam, RequestMetaObject,
+        InputRequests, InputResponses, JsonObject, ProgressNotificationParam, RequestMetaObject,
         TASKS_EXTENSION_ID, Task, TaskPayload, UpdateTaskParams,
     },
     service::Peer,
@@ -136,15 +136,7 @@ impl Downstream {
         let mut last_message = task.status_message;
         let mut asked = HashSet::new();
         let mut steps = 0u32;
-        let given_up = |error: CallError| {
-            let peer = peer.clone();
-            let mut cancel = CancelTaskParams::new(id.clone());
-            self.offer_tasks(&mut cancel.meta);
-            tokio::spawn(async move {
-                let _ = peer.cancel_task(cancel).await;
-            });
-            error
-        };
+        let given_up = |error: CallError| self.give_up(peer, &id, error);
         loop {
             let next = (tokio::time::Instant::now() + wait).min(until);
             tokio::select! {
@@ -183,70 +175,112 @@ impl Downstream {
                     .await;
             }
             match state.task.payload {
-                TaskPayload::Working => {}
                 TaskPayload::InputRequired { input_requests } => {
-                    let mut answers = InputResponses::new();
-                    for (key, request) in input_requests {
-                        // Asked once: a server that has not taken an answer in yet still lists it.
-                        if !asked.insert(key.clone()) {
-                            continue;
-                        }
-                        match self.relay.ask(request).await {
-                            Ok(answer) => {
-                                answers.insert(key, answer);
-                            }
-                            Err(refused) => {
-                                return Err(given_up(CallError::Failed {
-                                    server: self.spec.name.clone(),
-                                    detail: format!(
-                                        "its task asked the client something it cannot answer: {}",
-                                        refused.message
-                                    ),
-                                }));
-                            }
-                        }
-                    }
-                    if !answers.is_empty() {
-                        let mut update = UpdateTaskParams::new(id.clone(), answers);
-                        self.offer_tasks(&mut update.meta);
-                        match tokio::time::timeout(timeout, peer.update_task(update)).await {
-                            Ok(Ok(())) => wait = POLL_MIN,
-                            Ok(Err(e)) => return Err(given_up(self.failed(e))),
-                            Err(_) => {
-                                return Err(given_up(CallError::Timeout {
-                                    server: self.spec.name.clone(),
-                                    after: timeout,
-                                }));
-                            }
-                        }
+                    if self
+                        .answer_inputs(peer, &id, input_requests, &mut asked, timeout)
+                        .await?
+                    {
+                        wait = POLL_MIN;
                     }
                 }
-                TaskPayload::Completed { result } => {
-                    let mut result: CallToolResult = serde_json::from_value(Value::Object(result))
-                        .map_err(|e| CallError::Failed {
+                TaskPayload::Working => {}
+                other => return self.outcome(other),
+            }
+        }
+    }
+
+    /// Cancels a task the hub stops following (in the background: the caller's answer does
+    /// not wait for it) and passes on why.
+    fn give_up(&self, peer: &Peer<RoleClient>, id: &str, error: CallError) -> CallError {
+        let peer = peer.clone();
+        let mut cancel = CancelTaskParams::new(id.to_string());
+        self.offer_tasks(&mut cancel.meta);
+        tokio::spawn(async move {
+            let _ = peer.cancel_task(cancel).await;
+        });
+        error
+    }
+
+    /// Asks the client what the task asks, each question once, and hands the answers to the
+    /// server; says whether any were sent (then the task is polled again at once).
+    async fn answer_inputs(
+        &self,
+        peer: &Peer<RoleClient>,
+        id: &str,
+        input_requests: InputRequests,
+        asked: &mut HashSet<String>,
+        timeout: Duration,
+    ) -> Result<bool, CallError> {
+        let mut answers = InputResponses::new();
+        for (key, request) in input_requests {
+            // Asked once: a server that has not taken an answer in yet still lists it.
+            if !asked.insert(key.clone()) {
+                continue;
+            }
+            match self.relay.ask(request).await {
+                Ok(answer) => {
+                    answers.insert(key, answer);
+                }
+                Err(refused) => {
+                    return Err(self.give_up(
+                        peer,
+                        id,
+                        CallError::Failed {
                             server: self.spec.name.clone(),
-                            detail: format!("its task's result is not a tool result: {e}"),
-                        })?;
-                    self.scrub_result(&mut result);
-                    return Ok(result);
-                }
-                TaskPayload::Failed { error } => {
-                    let message = error
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("no reason given");
-                    return Err(CallError::Failed {
-                        server: self.spec.name.clone(),
-                        detail: format!("its task failed: {}", self.scrubber.scrub(message)),
-                    });
-                }
-                _ => {
-                    return Err(CallError::Failed {
-                        server: self.spec.name.clone(),
-                        detail: "it cancelled the task".into(),
-                    });
+                            detail: format!(
+                                "its task asked the client something it cannot answer: {}",
+                                refused.message
+                            ),
+                        },
+                    ));
                 }
             }
+        }
+        if answers.is_empty() {
+            return Ok(false);
+        }
+        let mut update = UpdateTaskParams::new(id.to_string(), answers);
+        self.offer_tasks(&mut update.meta);
+        match tokio::time::timeout(timeout, peer.update_task(update)).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(e)) => Err(self.give_up(peer, id, self.failed(e))),
+            Err(_) => Err(self.give_up(
+                peer,
+                id,
+                CallError::Timeout {
+                    server: self.spec.name.clone(),
+                    after: timeout,
+                },
+            )),
+        }
+    }
+
+    /// What a task that has ended answers: its result (scrubbed), or why it did not finish.
+    fn outcome(&self, payload: TaskPayload) -> Result<CallToolResult, CallError> {
+        match payload {
+            TaskPayload::Completed { result } => {
+                let mut result: CallToolResult = serde_json::from_value(Value::Object(result))
+                    .map_err(|e| CallError::Failed {
+                        server: self.spec.name.clone(),
+                        detail: format!("its task's result is not a tool result: {e}"),
+                    })?;
+                self.scrub_result(&mut result);
+                Ok(result)
+            }
+            TaskPayload::Failed { error } => {
+                let message = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no reason given");
+                Err(CallError::Failed {
+                    server: self.spec.name.clone(),
+                    detail: format!("its task failed: {}", self.scrubber.scrub(message)),
+                })
+            }
+            _ => Err(CallError::Failed {
+                server: self.spec.name.clone(),
+                detail: "it cancelled the task".into(),
+            }),
         }
     }
 

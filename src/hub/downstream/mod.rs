@@ -10,10 +10,10 @@
 
 mod calls;
 mod connect;
+mod follow_task;
 mod listener;
 mod stdio;
 mod supervisor;
-mod tasks;
 
 use std::{
     sync::{Arc, Mutex},
@@ -31,7 +31,7 @@ use super::{
 use crate::redact::Scrubber;
 pub use calls::Bounds;
 pub use connect::Connection;
-pub use tasks::unknown_task;
+pub use follow_task::unknown_task;
 
 /// Where a server is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]

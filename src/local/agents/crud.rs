@@ -47,6 +47,41 @@ pub async fn list(State(app): State<AppState>) -> HttpResult<Response> {
     Ok(ok(Value::Array(agents)))
 }
 
+/// The image to deploy: required (there are no templates locally), and well formed.
+fn image_of(image: Option<&Value>) -> HttpResult<String> {
+    match image {
+        Some(Value::String(s)) if !s.trim().is_empty() => validate_image(s),
+        Some(Value::String(_)) | None => Err(ErrorResponse::bad_request(
+            "Either template_uuid or image must be provided",
+        )),
+        Some(_) => Err(ErrorResponse::bad_request("Invalid image name format")),
+    }
+}
+
+/// A new agent's metadata as the cloud writes it: description, image, the default port and
+/// health endpoint, and the resources and environment asked for.
+fn new_metadata(
+    description: Option<&Value>,
+    image: String,
+    resources: Option<Value>,
+    env: Option<Value>,
+) -> Map<String, Value> {
+    let mut metadata = Map::new();
+    if let Some(Value::String(d)) = description {
+        metadata.insert(keys::DESCRIPTION.into(), json!(d));
+    }
+    metadata.insert(keys::IMAGE.into(), json!(image));
+    metadata.insert(keys::CONTAINER_PORT.into(), json!(3000));
+    metadata.insert(keys::HEALTH_ENDPOINT.into(), json!("/health"));
+    if let Some(r) = resources {
+        metadata.insert(keys::RESOURCES.into(), r);
+    }
+    if let Some(e) = env {
+        metadata.insert(keys::ENV_OVERRIDES.into(), e);
+    }
+    metadata
+}
+
 pub async fn create(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
     let quota = app.settings.agent_quota;
     let store = app.store.clone();
@@ -73,15 +108,7 @@ pub async fn create(State(app): State<AppState>, body: Body) -> HttpResult<Respo
                 _ => String::new(),
             };
             validate_name(&name).map_err(ErrorResponse::bad_request)?;
-            let image = match body.get("image") {
-                Some(Value::String(s)) if !s.trim().is_empty() => validate_image(s)?,
-                Some(Value::String(_)) | None => {
-                    return Err(ErrorResponse::bad_request(
-                        "Either template_uuid or image must be provided",
-                    ));
-                }
-                Some(_) => return Err(ErrorResponse::bad_request("Invalid image name format")),
-            };
+            let image = image_of(body.get("image"))?;
             let taken = tx
                 .query_row("SELECT 1 FROM agents WHERE name = ?1", [&name], |_| Ok(()))
                 .optional()?
@@ -91,19 +118,7 @@ pub async fn create(State(app): State<AppState>, body: Body) -> HttpResult<Respo
                     "DNS name '{name}' is already registered"
                 )));
             }
-            let mut metadata = Map::new();
-            if let Some(Value::String(d)) = body.get(keys::DESCRIPTION) {
-                metadata.insert(keys::DESCRIPTION.into(), json!(d));
-            }
-            metadata.insert(keys::IMAGE.into(), json!(image));
-            metadata.insert(keys::CONTAINER_PORT.into(), json!(3000));
-            metadata.insert(keys::HEALTH_ENDPOINT.into(), json!("/health"));
-            if let Some(r) = resources {
-                metadata.insert(keys::RESOURCES.into(), r);
-            }
-            if let Some(e) = env {
-                metadata.insert(keys::ENV_OVERRIDES.into(), e);
-            }
+            let metadata = new_metadata(body.get(keys::DESCRIPTION), image, resources, env);
             let config_values = body
                 .get("config_values")
                 .filter(|v| v.is_object())

@@ -34,6 +34,79 @@ fn client_time(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
     }
 }
 
+/// A heartbeat's own timestamp, when it sends one: parseable, not in the future, and no
+/// older than two of its mode's intervals (the cloud's replay guard).
+fn check_sent_time(
+    raw: Option<&Value>,
+    mode: HeartbeatMode,
+    now: chrono::DateTime<chrono::Utc>,
+) -> HttpResult<()> {
+    let Some(raw) = raw else {
+        return Ok(());
+    };
+    // The cloud silently accepts a timestamp it cannot parse; saying so helps agent authors.
+    let sent = client_time(raw).ok_or_else(|| {
+        ErrorResponse::bad_request(
+            "timestamp must be an ISO-8601 date-time (e.g. 2025-11-13T08:00:45.123Z) or epoch milliseconds",
+        )
+    })?;
+    if sent > now + chrono::Duration::seconds(5) {
+        return Err(ErrorResponse::bad_request(
+            "Heartbeat timestamp is in the future",
+        ));
+    }
+    let window = mode.interval() * 2;
+    let age = (now - sent).num_milliseconds();
+    if age > i64::try_from(window.as_millis()).unwrap_or(i64::MAX) {
+        return Err(ErrorResponse::bad_request(
+            "Heartbeat timestamp too old (potential replay attack)",
+        )
+        .with("max_age_ms", json!(window.as_millis() as u64))
+        .with("received_age_ms", json!(age)));
+    }
+    Ok(())
+}
+
+/// `uptime_seconds` as the cloud stores it: a non-negative whole number.
+fn whole_seconds(uptime: &Value) -> HttpResult<i64> {
+    let uptime = match uptime.as_f64() {
+        Some(u) if u.is_finite() && u >= 0.0 => u,
+        _ => {
+            return Err(ErrorResponse::bad_request(
+                "uptime_seconds must be a non-negative finite number",
+            ));
+        }
+    };
+    // The cloud stores whole seconds and answers a fractional value with a 500.
+    if uptime.fract() != 0.0 || uptime > 9.0e15 {
+        return Err(ErrorResponse::bad_request(
+            "uptime_seconds must be a whole number of seconds (Plugged.in stores an integer)",
+        ));
+    }
+    Ok(uptime as i64)
+}
+
+/// Resource figures belong to `/metrics`: PAP keeps them out of heartbeats.
+fn refuse_resource_fields(body: &Body) -> HttpResult<()> {
+    for field in [
+        "cpu_percent",
+        "memory_mb",
+        "requests_handled",
+        "custom_metrics",
+    ] {
+        if body.has(field) {
+            return Err(ErrorResponse::bad_request(format!(
+                r#"Field "{field}" not allowed in heartbeat. Use /metrics endpoint for resource telemetry."#
+            ))
+            .with(
+                "zombie_prevention",
+                "PAP-RFC-001 §8.1 requires strict heartbeat/metrics separation",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn heartbeat(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -52,60 +125,10 @@ pub async fn heartbeat(
         )));
     };
     let now = app.store.clock.now();
-    if let Some(raw) = body.get("timestamp") {
-        // The cloud silently accepts a timestamp it cannot parse; saying so helps agent authors.
-        let sent = client_time(raw).ok_or_else(|| {
-            ErrorResponse::bad_request(
-                "timestamp must be an ISO-8601 date-time (e.g. 2025-11-13T08:00:45.123Z) or epoch milliseconds",
-            )
-        })?;
-        if sent > now + chrono::Duration::seconds(5) {
-            return Err(ErrorResponse::bad_request(
-                "Heartbeat timestamp is in the future",
-            ));
-        }
-        let window = mode.interval() * 2;
-        let age = (now - sent).num_milliseconds();
-        if age > i64::try_from(window.as_millis()).unwrap_or(i64::MAX) {
-            return Err(ErrorResponse::bad_request(
-                "Heartbeat timestamp too old (potential replay attack)",
-            )
-            .with("max_age_ms", json!(window.as_millis() as u64))
-            .with("received_age_ms", json!(age)));
-        }
-    }
-    let uptime = match uptime.as_f64() {
-        Some(u) if u.is_finite() && u >= 0.0 => u,
-        _ => {
-            return Err(ErrorResponse::bad_request(
-                "uptime_seconds must be a non-negative finite number",
-            ));
-        }
-    };
-    // The cloud stores whole seconds and answers a fractional value with a 500.
-    if uptime.fract() != 0.0 || uptime > 9.0e15 {
-        return Err(ErrorResponse::bad_request(
-            "uptime_seconds must be a whole number of seconds (Plugged.in stores an integer)",
-        ));
-    }
-    for field in [
-        "cpu_percent",
-        "memory_mb",
-        "requests_handled",
-        "custom_metrics",
-    ] {
-        if body.has(field) {
-            return Err(ErrorResponse::bad_request(format!(
-                r#"Field "{field}" not allowed in heartbeat. Use /metrics endpoint for resource telemetry."#
-            ))
-            .with(
-                "zombie_prevention",
-                "PAP-RFC-001 §8.1 requires strict heartbeat/metrics separation",
-            ));
-        }
-    }
+    check_sent_time(body.get("timestamp"), mode, now)?;
+    let uptime = whole_seconds(uptime)?;
+    refuse_resource_fields(&body)?;
     let now_s = iso(now);
-    let uptime = uptime as i64;
     let uuid = id.clone();
     let activated = app
         .store

@@ -64,12 +64,103 @@ fn safe_file_part(s: &str, max_chars: usize) -> String {
         .collect()
 }
 
+const HEADLINE: &str = "Invalid request data";
+
+/// A document as checked by the cloud's rules, ready to store.
+struct NewDocument {
+    title: String,
+    content: String,
+    format: String,
+    mime: &'static str,
+    tags: Vec<String>,
+    category: String,
+    model: ModelInfo,
+    visibility: String,
+    context: Option<String>,
+    source_documents: Vec<String>,
+}
+
+impl NewDocument {
+    fn from_body(b: CreateBody) -> HttpResult<Self> {
+        let title = b.title.unwrap_or_default();
+        if title.is_empty() || title.chars().count() > 255 {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "title",
+                "must be 1 to 255 characters",
+            ));
+        }
+        let content = b.content.unwrap_or_default();
+        if content.is_empty() || content.chars().count() > MAX_CONTENT_CHARS {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "content",
+                format!("must be 1 to {MAX_CONTENT_CHARS} characters"),
+            ));
+        }
+        let format = b.format.unwrap_or_else(|| Format::Md.as_str().into());
+        let Some(mime) = Format::parse(&format).map(Format::mime_type) else {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "format",
+                format!("must be one of: {}", Format::names()),
+            ));
+        };
+        crate::vocab::limits::check_tags(&b.tags)
+            .map_err(|rule| ErrorResponse::invalid_flat(HEADLINE, "tags", rule))?;
+        let category = b
+            .category
+            .unwrap_or_else(|| Category::Other.as_str().into());
+        if Category::parse(&category).is_none() {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "category",
+                format!("must be one of: {}", Category::names()),
+            ));
+        }
+        let Some(CreateMetadata {
+            model: Some(model),
+            context,
+            visibility,
+            prompt,
+            source_documents,
+            ..
+        }) = b.metadata
+        else {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "metadata.model",
+                "Required",
+            ));
+        };
+        let visibility = visibility.unwrap_or_else(|| Visibility::Private.as_str().into());
+        if Visibility::parse(&visibility).is_none() {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "metadata.visibility",
+                format!("must be one of: {}", Visibility::names()),
+            ));
+        }
+        Ok(Self {
+            title,
+            content,
+            format,
+            mime,
+            tags: b.tags,
+            category,
+            model,
+            visibility,
+            context: context.or(prompt),
+            source_documents,
+        })
+    }
+}
+
 pub async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> HttpResult<Response> {
-    const HEADLINE: &str = "Invalid request data";
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -84,68 +175,35 @@ pub async fn create(
         .get("x-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let b: CreateBody = body.decode(HEADLINE)?;
-    let title = b.title.unwrap_or_default();
-    if title.is_empty() || title.chars().count() > 255 {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "title",
-            "must be 1 to 255 characters",
-        ));
-    }
-    let content = b.content.unwrap_or_default();
-    if content.is_empty() || content.chars().count() > MAX_CONTENT_CHARS {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "content",
-            format!("must be 1 to {MAX_CONTENT_CHARS} characters"),
-        ));
-    }
-    let format = b.format.unwrap_or_else(|| Format::Md.as_str().into());
-    let Some(mime) = Format::parse(&format).map(Format::mime_type) else {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "format",
-            format!("must be one of: {}", Format::names()),
-        ));
-    };
-    crate::vocab::limits::check_tags(&b.tags)
-        .map_err(|rule| ErrorResponse::invalid_flat(HEADLINE, "tags", rule))?;
-    let category = b
-        .category
-        .unwrap_or_else(|| Category::Other.as_str().into());
-    if Category::parse(&category).is_none() {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "category",
-            format!("must be one of: {}", Category::names()),
-        ));
-    }
-    let Some(metadata) = b.metadata else {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "metadata.model",
-            "Required",
-        ));
-    };
-    let Some(model) = metadata.model else {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "metadata.model",
-            "Required",
-        ));
-    };
-    let visibility = metadata
-        .visibility
-        .unwrap_or_else(|| Visibility::Private.as_str().into());
-    if Visibility::parse(&visibility).is_none() {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "metadata.visibility",
-            format!("must be one of: {}", Visibility::names()),
-        ));
-    }
+    let doc = NewDocument::from_body(body.decode(HEADLINE)?)?;
+    let doc_id = store(&app, doc, session_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "success": true,
+            "documentId": doc_id,
+            "message": "Document successfully created",
+            "url": format!("/library/{doc_id}"),
+        })),
+    )
+        .into_response())
+}
 
+/// Stores the document with its attribution, RAG chunks and notification, in one
+/// transaction; answers its id.
+async fn store(app: &AppState, doc: NewDocument, session_id: Option<String>) -> HttpResult<String> {
+    let NewDocument {
+        title,
+        content,
+        format,
+        mime,
+        tags,
+        category,
+        model,
+        visibility,
+        context,
+        source_documents,
+    } = doc;
     let now = app.store.clock.now_iso();
     let id = uuid::Uuid::new_v4().to_string();
     let file_name = format!(
@@ -155,14 +213,14 @@ pub async fn create(
         safe_file_part(&title, 50)
     );
     let mut ai_metadata = json!({ "model": model.to_json(), "timestamp": now });
-    if let Some(context) = metadata.context.or(metadata.prompt) {
+    if let Some(context) = context {
         ai_metadata["context"] = json!(context);
     }
     if let Some(s) = session_id {
         ai_metadata["sessionId"] = json!(s);
     }
-    if !metadata.source_documents.is_empty() {
-        ai_metadata["sourceDocuments"] = json!(metadata.source_documents);
+    if !source_documents.is_empty() {
+        ai_metadata["sourceDocuments"] = json!(source_documents);
     }
     let description = format!("AI-generated {category} by {}", model.name);
     let doc_id = id.clone();
@@ -174,7 +232,7 @@ pub async fn create(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'ai_generated', ?9, 1, ?10, ?11, ?12, ?13, ?13)",
                 params![
                     id, title, description, file_name, content.len() as i64, mime, category,
-                    json!(b.tags).to_string(), visibility, content, crate::text::sha256_hex(&content),
+                    json!(tags).to_string(), visibility, content, crate::text::sha256_hex(&content),
                     ai_metadata.to_string(), now
                 ],
             )?;
@@ -182,7 +240,7 @@ pub async fn create(
                 "INSERT INTO model_attributions (document_id, model_name, model_provider, contribution_type, timestamp, metadata) \
                  VALUES (?1, ?2, ?3, 'created', ?4, ?5)",
                 params![id, model.name, model.provider, now, json!({
-                    "version": model.version, "category": category, "tags": b.tags,
+                    "version": model.version, "category": category, "tags": tags,
                 }).to_string()],
             )?;
             rag::index_document(tx, &id, &title, &content)?;
@@ -201,14 +259,5 @@ pub async fn create(
             Ok(())
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({
-            "success": true,
-            "documentId": doc_id,
-            "message": "Document successfully created",
-            "url": format!("/library/{doc_id}"),
-        })),
-    )
-        .into_response())
+    Ok(doc_id)
 }

@@ -56,64 +56,74 @@ fn snippet_around(text: &str, needle: &str) -> Option<String> {
     Some(s)
 }
 
-pub async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
-    const HEADLINE: &str = "Invalid request data";
-    let b: SearchBody = body.decode(HEADLINE)?;
-    let query = b.query.unwrap_or_default();
-    if query.trim().is_empty() || query.chars().count() > 500 {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "query",
-            "must be 1 to 500 characters",
-        ));
-    }
-    let specials = query
-        .chars()
-        .filter(|c| ".*+?^${}()|[]\\".contains(*c))
-        .count();
-    if specials >= 10 {
-        return Err(ErrorResponse::bad_request(
-            "Query contains too many special characters",
-        ));
-    }
-    let filters = b.filters.unwrap_or_default();
-    filters.validate(HEADLINE)?;
-    let limit = b.limit.unwrap_or(10);
-    if !(1..=50).contains(&limit) {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "limit",
-            "must be an integer between 1 and 50",
-        ));
-    }
-    let offset = b.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "offset",
-            "must be an integer >= 0",
-        ));
-    }
+/// A search as validated: the query, filters and page.
+struct Search {
+    query: String,
+    filters: Filters,
+    limit: i64,
+    offset: i64,
+}
 
-    // One pass: full-text hits (bm25, title weighted) and substring hits on title or
-    // description, ranked together with a bonus for title matches. `snippet()` is costly,
-    // so it runs only for the rows on the page.
-    let fts_query = fts::match_expression(&query);
-    let like = like_pattern(query.trim());
-    let mut clauses = vec!["1 = 1".to_string()];
-    let mut args: Vec<Box<dyn ToSql + Send>> = vec![
-        Box::new(fts_query.clone().unwrap_or_default()),
-        Box::new(like),
-    ];
-    filters.push_sql(&mut clauses, &mut args);
-    let where_sql = clauses.join(" AND ");
-    let fts_cte = if fts_query.is_some() {
+const HEADLINE: &str = "Invalid request data";
+
+impl Search {
+    /// Checks a body by the cloud's rules (its zod schema and its special-character guard).
+    fn from_body(b: SearchBody) -> HttpResult<Self> {
+        let query = b.query.unwrap_or_default();
+        if query.trim().is_empty() || query.chars().count() > 500 {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "query",
+                "must be 1 to 500 characters",
+            ));
+        }
+        let specials = query
+            .chars()
+            .filter(|c| ".*+?^${}()|[]\\".contains(*c))
+            .count();
+        if specials >= 10 {
+            return Err(ErrorResponse::bad_request(
+                "Query contains too many special characters",
+            ));
+        }
+        let filters = b.filters.unwrap_or_default();
+        filters.validate(HEADLINE)?;
+        let limit = b.limit.unwrap_or(10);
+        if !(1..=50).contains(&limit) {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "limit",
+                "must be an integer between 1 and 50",
+            ));
+        }
+        let offset = b.offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "offset",
+                "must be an integer >= 0",
+            ));
+        }
+        Ok(Self {
+            query,
+            filters,
+            limit,
+            offset,
+        })
+    }
+}
+
+/// The hits as SQL (`?1` the FTS expression, `?2` the LIKE pattern): full-text hits (bm25,
+/// title weighted) and substring hits on title or description, one row per document with
+/// its score, whether the title matched, and the total.
+fn hits_sql(has_fts: bool, where_sql: &str) -> String {
+    let fts_cte = if has_fts {
         "SELECT rowid AS seq, bm25(documents_fts, 10.0, 5.0, 1.0) AS score FROM documents_fts WHERE documents_fts MATCH ?1"
     } else {
         // Nothing searchable in the query (only punctuation): substring matches only.
         "SELECT NULL AS seq, 0.0 AS score WHERE ?1 IS NULL AND 0"
     };
-    let hits = format!(
+    format!(
         "WITH f AS MATERIALIZED ({fts_cte}), \
          hits AS (SELECT seq, score FROM f \
                   UNION ALL \
@@ -125,7 +135,76 @@ pub async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Respo
                 count(*) OVER () AS total \
          FROM hits h JOIN documents d ON d.seq = h.seq WHERE {where_sql}",
         prefixed_columns()
-    );
+    )
+}
+
+/// One result as the cloud shows it, with a snippet: around the query in the description
+/// or title, else FTS's own from the content (costly, so only for rows on the page), else
+/// the description's start.
+fn result_json(
+    c: &rusqlite::Connection,
+    d: Doc,
+    seq: i64,
+    score: f64,
+    fts_query: Option<&str>,
+    query_text: &str,
+) -> HttpResult<serde_json::Value> {
+    let description = d.description.clone().unwrap_or_default();
+    let content_snippet = || -> HttpResult<Option<String>> {
+        let Some(expr) = fts_query else {
+            return Ok(None);
+        };
+        Ok(c.query_row(
+            "SELECT snippet(documents_fts, 2, '', '', '...', 24) FROM documents_fts \
+             WHERE documents_fts MATCH ?1 AND rowid = ?2",
+            params![expr, seq],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten()
+        .filter(|s| !s.trim().is_empty()))
+    };
+    let snippet = match snippet_around(&description, query_text)
+        .or_else(|| snippet_around(&d.title, query_text))
+    {
+        Some(s) => s,
+        None => content_snippet()?.unwrap_or_else(|| description.chars().take(150).collect()),
+    };
+    let attrs = attributions(c, &d.id)?
+        .into_iter()
+        .map(|a| {
+            json!({ "model_name": a.model_name, "model_provider": a.model_provider,
+                    "contribution_type": a.contribution_type })
+        })
+        .collect::<Vec<_>>();
+    Ok(json!({
+        "id": d.id, "title": d.title, "description": d.description,
+        "snippet": snippet,
+        "relevanceScore": score,
+        "source": d.source, "aiMetadata": d.ai_metadata, "tags": d.tags,
+        "visibility": d.visibility, "createdAt": d.created_at,
+        "modelAttributions": attrs,
+    }))
+}
+
+pub async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Response> {
+    let b: SearchBody = body.decode(HEADLINE)?;
+    let Search {
+        query,
+        filters,
+        limit,
+        offset,
+    } = Search::from_body(b)?;
+    // One pass over both kinds of hit, ranked together with a bonus for title matches.
+    let fts_query = fts::match_expression(&query);
+    let like = like_pattern(query.trim());
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut args: Vec<Box<dyn ToSql + Send>> = vec![
+        Box::new(fts_query.clone().unwrap_or_default()),
+        Box::new(like),
+    ];
+    filters.push_sql(&mut clauses, &mut args);
+    let hits = hits_sql(fts_query.is_some(), &clauses.join(" AND "));
     let query_text = query.trim().to_string();
     let (results, total) = app
         .store
@@ -160,46 +239,12 @@ pub async fn search(State(app): State<AppState>, body: Body) -> HttpResult<Respo
                 }
                 None => 0,
             };
-            let mut out = Vec::with_capacity(rows.len());
-            for (d, seq, score, _) in rows {
-                let description = d.description.clone().unwrap_or_default();
-                let content_snippet = || -> HttpResult<Option<String>> {
-                    let Some(expr) = &fts_query else {
-                        return Ok(None);
-                    };
-                    Ok(c.query_row(
-                        "SELECT snippet(documents_fts, 2, '', '', '...', 24) FROM documents_fts \
-                         WHERE documents_fts MATCH ?1 AND rowid = ?2",
-                        params![expr, seq],
-                        |r| r.get::<_, Option<String>>(0),
-                    )
-                    .optional()?
-                    .flatten()
-                    .filter(|s| !s.trim().is_empty()))
-                };
-                let snippet = match snippet_around(&description, &query_text)
-                    .or_else(|| snippet_around(&d.title, &query_text))
-                {
-                    Some(s) => s,
-                    None => content_snippet()?
-                        .unwrap_or_else(|| description.chars().take(150).collect()),
-                };
-                let attrs = attributions(c, &d.id)?
-                    .into_iter()
-                    .map(|a| {
-                        json!({ "model_name": a.model_name, "model_provider": a.model_provider,
-                                "contribution_type": a.contribution_type })
-                    })
-                    .collect::<Vec<_>>();
-                out.push(json!({
-                    "id": d.id, "title": d.title, "description": d.description,
-                    "snippet": snippet,
-                    "relevanceScore": score,
-                    "source": d.source, "aiMetadata": d.ai_metadata, "tags": d.tags,
-                    "visibility": d.visibility, "createdAt": d.created_at,
-                    "modelAttributions": attrs,
-                }));
-            }
+            let out = rows
+                .into_iter()
+                .map(|(d, seq, score, _)| {
+                    result_json(c, d, seq, score, fts_query.as_deref(), &query_text)
+                })
+                .collect::<HttpResult<Vec<_>>>()?;
             Ok((out, total))
         })
         .await?;

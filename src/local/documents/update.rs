@@ -98,58 +98,87 @@ fn content_diff(old: &str, new: &str) -> Value {
     json!({ "additions": added.len(), "deletions": removed.len(), "changes": changes })
 }
 
+const HEADLINE: &str = "Invalid request data";
+
+/// An update as checked by the cloud's rules.
+struct Edit {
+    operation: String,
+    content: String,
+    summary: Option<String>,
+    model: Option<ModelInfo>,
+    tags: Option<Vec<String>>,
+}
+
+impl Edit {
+    fn from_body(b: UpdateBody) -> HttpResult<Self> {
+        let operation = match b.operation.as_deref() {
+            Some(op @ ("replace" | "append" | "prepend")) => op.to_string(),
+            _ => {
+                return Err(ErrorResponse::invalid_flat(
+                    HEADLINE,
+                    "operation",
+                    "must be one of: replace, append, prepend",
+                ));
+            }
+        };
+        let content = b.content.unwrap_or_default();
+        if content.is_empty() || content.chars().count() > MAX_UPDATE_CHARS {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "content",
+                format!("must be 1 to {MAX_UPDATE_CHARS} characters"),
+            ));
+        }
+        if has_forbidden_control(&content) {
+            return Err(ErrorResponse::invalid_flat(
+                HEADLINE,
+                "content",
+                "must not contain NUL or control characters other than tab, CR and LF",
+            ));
+        }
+        let (summary, model, tags) = match b.metadata {
+            None => (None, None, None),
+            Some(m) => {
+                let Some(model) = m.model else {
+                    return Err(ErrorResponse::invalid_flat(
+                        HEADLINE,
+                        "metadata.model",
+                        "Required",
+                    ));
+                };
+                if let Some(tags) = &m.tags {
+                    crate::vocab::limits::check_tags(tags).map_err(|rule| {
+                        ErrorResponse::invalid_flat(HEADLINE, "metadata.tags", rule)
+                    })?;
+                }
+                (m.change_summary, Some(model), m.tags)
+            }
+        };
+        Ok(Self {
+            operation,
+            content,
+            summary,
+            model,
+            tags,
+        })
+    }
+}
+
 pub async fn update(
     State(app): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> HttpResult<Response> {
-    const HEADLINE: &str = "Invalid request data";
     check_csrf(&headers, &app.settings.own_origins)?;
     let id = uuid_param(&id, "document")?;
-    let b: UpdateBody = body.decode(HEADLINE)?;
-    let operation = match b.operation.as_deref() {
-        Some(op @ ("replace" | "append" | "prepend")) => op.to_string(),
-        _ => {
-            return Err(ErrorResponse::invalid_flat(
-                HEADLINE,
-                "operation",
-                "must be one of: replace, append, prepend",
-            ));
-        }
-    };
-    let content = b.content.unwrap_or_default();
-    if content.is_empty() || content.chars().count() > MAX_UPDATE_CHARS {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "content",
-            format!("must be 1 to {MAX_UPDATE_CHARS} characters"),
-        ));
-    }
-    if has_forbidden_control(&content) {
-        return Err(ErrorResponse::invalid_flat(
-            HEADLINE,
-            "content",
-            "must not contain NUL or control characters other than tab, CR and LF",
-        ));
-    }
-    let (summary, model, tags) = match b.metadata {
-        None => (None, None, None),
-        Some(m) => {
-            let Some(model) = m.model else {
-                return Err(ErrorResponse::invalid_flat(
-                    HEADLINE,
-                    "metadata.model",
-                    "Required",
-                ));
-            };
-            if let Some(tags) = &m.tags {
-                crate::vocab::limits::check_tags(tags)
-                    .map_err(|rule| ErrorResponse::invalid_flat(HEADLINE, "metadata.tags", rule))?;
-            }
-            (m.change_summary, Some(model), m.tags)
-        }
-    };
+    let Edit {
+        operation,
+        content,
+        summary,
+        model,
+        tags,
+    } = Edit::from_body(body.decode(HEADLINE)?)?;
     let now = app.store.clock.now_iso();
     let doc_id = id.clone();
     let version = app
