@@ -60,32 +60,47 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Read the Plugged.in API key from this file instead of PLUGGEDIN_API_KEY.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        help_heading = "Backend (Plugged.in, or local)",
+        long,
+        value_name = "FILE"
+    )]
     pub api_key_file: Option<PathBuf>,
 
     /// Use the embedded local backend even when an API key is set.
-    #[arg(long)]
+    #[arg(help_heading = "Backend (Plugged.in, or local)", long)]
     pub local: bool,
 
     /// Where local mode keeps its data [default: $XDG_DATA_HOME/pluggedin-mcp].
-    #[arg(long, value_name = "DIR", env = "PLUGGEDIN_DATA_DIR")]
+    #[arg(
+        help_heading = "Backend (Plugged.in, or local)",
+        long,
+        value_name = "DIR",
+        env = "PLUGGEDIN_DATA_DIR"
+    )]
     pub data_dir: Option<PathBuf>,
 
     /// Plugged.in base URL.
-    #[arg(long, value_name = "URL", env = "PLUGGEDIN_API_BASE_URL", default_value = DEFAULT_BASE_URL)]
+    #[arg(help_heading = "Backend (Plugged.in, or local)", long, value_name = "URL", env = "PLUGGEDIN_API_BASE_URL", default_value = DEFAULT_BASE_URL)]
     pub base_url: String,
 
     /// Deadline per upstream request, in seconds (retries included).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
+    #[arg(help_heading = "Backend (Plugged.in, or local)", long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
     pub timeout: f64,
 
     /// Retries of an idempotent upstream request after a connect error, 429 or 5xx.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(
+        help_heading = "Backend (Plugged.in, or local)",
+        long,
+        value_name = "N",
+        default_value_t = 2
+    )]
     pub max_retries: u32,
 
     /// Local mode: most agents the local profile may create. Like Plugged.in, terminated
     /// agents count (their names stay taken).
     #[arg(
+        help_heading = "Backend (Plugged.in, or local)",
         long,
         value_name = "N",
         env = "PLUGGEDIN_AGENT_QUOTA",
@@ -95,16 +110,23 @@ pub struct ServeArgs {
 
     /// Offer only these toolsets (comma-separated): agents, docs, rag, clipboard,
     /// notifications, hub. Prompts, resources and completions follow. Default: all.
-    #[arg(long, value_enum, value_delimiter = ',', value_name = "SETS")]
+    #[arg(
+        help_heading = "Tools",
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "SETS"
+    )]
     pub toolsets: Vec<crate::tools::Toolset>,
 
     /// Offer only tools that change nothing (and the prompts that only read).
-    #[arg(long)]
+    #[arg(help_heading = "Tools", long)]
     pub read_only: bool,
 
     /// Largest tool result or resource read, in bytes (at least 16384); longer ones are cut
     /// and say how to read on. Smaller suits models with small contexts.
     #[arg(
+        help_heading = "Tools",
         long,
         value_name = "BYTES",
         default_value_t = crate::tools::budget::RESULT_BUDGET_BYTES,
@@ -115,21 +137,32 @@ pub struct ServeArgs {
     /// Hub mode: a JSON file of your own MCP servers, in the `mcpServers` format of Claude
     /// Desktop (`command`/`args`/`env`, or `url`/`headers`; VS Code's `servers` works too).
     /// Their tools are offered as `<server>__<tool>`; edits apply without a restart.
-    #[arg(long, value_name = "FILE", env = "PLUGGEDIN_SERVERS_FILE")]
+    #[arg(
+        help_heading = "Hub (your own MCP servers)",
+        long,
+        value_name = "FILE",
+        env = "PLUGGEDIN_SERVERS_FILE"
+    )]
     pub servers: Option<PathBuf>,
 
     /// Hub mode: do not start the MCP servers configured in your Plugged.in account (or, in
     /// local mode, in the embedded API's `/api/mcp-servers`).
-    #[arg(long)]
+    #[arg(help_heading = "Hub (your own MCP servers)", long)]
     pub no_account_servers: bool,
 
     /// Hub mode: start only these servers (comma-separated names).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    #[arg(
+        help_heading = "Hub (your own MCP servers)",
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
     pub hub_servers: Vec<String>,
 
     /// Hub mode: longest tool name offered. Clients cap names at 64 and some add their own
     /// prefix (Claude Code: `mcp__<name>__`); longer names are shortened with a hash.
     #[arg(
+        help_heading = "Hub (your own MCP servers)",
         long,
         value_name = "N",
         default_value_t = crate::hub::names::DEFAULT_BUDGET,
@@ -137,9 +170,16 @@ pub struct ServeArgs {
     )]
     pub hub_name_budget: usize,
 
-    /// Hub mode: longest a downstream call may run in all. A call's own deadline (`--timeout`
-    /// or the server's `timeout`) restarts with each progress notification, up to this.
+    /// Hub mode: deadline of a downstream request for a server whose entry sets no
+    /// `timeout` of its own; restarted by each progress notification. Default: --timeout.
+    #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "SECS", value_parser = positive_secs)]
+    pub hub_call_timeout: Option<f64>,
+
+    /// Hub mode: longest a downstream call may run in all. A call's own deadline
+    /// (--hub-call-timeout or the server's `timeout`) restarts with each progress
+    /// notification, up to this.
     #[arg(
+        help_heading = "Hub (your own MCP servers)",
         long,
         value_name = "SECS",
         default_value_t = 3600.0,
@@ -151,6 +191,7 @@ pub struct ServeArgs {
     /// servers starting for the first time, whose tools are not cached from an earlier
     /// run. Servers seen before are listed at once from the cache in the data directory.
     #[arg(
+        help_heading = "Hub (your own MCP servers)",
         long,
         value_name = "SECS",
         default_value_t = 5.0,
@@ -159,26 +200,31 @@ pub struct ServeArgs {
     pub hub_list_wait: f64,
 
     /// Hub mode with --auth passthrough: most live downstream connections of one client key.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub hub_max_servers_per_key: usize,
 
     /// Hub mode with --auth passthrough: most live downstream connections of all keys.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "N", default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub hub_max_servers: usize,
 
     /// Hub mode with --auth passthrough: a key's hub unused this long is closed (its
     /// servers stopped).
-    #[arg(long, value_name = "SECS", default_value_t = 900.0, value_parser = positive_secs)]
+    #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "SECS", default_value_t = 900.0, value_parser = positive_secs)]
     pub hub_idle_timeout: f64,
 
     /// Hub mode: offer a search tool and a call tool instead of listing every downstream
     /// tool — `auto` when the downstream tools would cost more than --tool-search-budget.
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    #[arg(
+        help_heading = "Hub (your own MCP servers)",
+        long,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
     pub tool_search: crate::hub::ToolSearch,
 
     /// Hub mode: the downstream catalog's size (estimated tokens of names, descriptions and
     /// schemas) above which `--tool-search auto` searches instead of listing.
-    #[arg(long, value_name = "TOKENS", default_value_t = crate::hub::TOOL_SEARCH_BUDGET)]
+    #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "TOKENS", default_value_t = crate::hub::TOOL_SEARCH_BUDGET)]
     pub tool_search_budget: usize,
 
     #[command(flatten)]
@@ -209,6 +255,7 @@ pub enum AuthChoice {
 
 /// Options of the HTTP transport.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Transport, HTTP and operations")]
 pub struct HttpArgs {
     /// stdio, or http for Streamable HTTP (/mcp) and legacy SSE (/sse).
     #[arg(long, value_enum, default_value_t = Transport::Stdio)]
@@ -467,12 +514,12 @@ impl ServeArgs {
         crate::tools::Selection::new(&self.toolsets, self.read_only)
     }
 
-    /// How the hub offers downstream tools; calls are bounded by `--timeout` unless a
-    /// server sets its own.
+    /// How the hub offers downstream tools; calls are bounded by `--hub-call-timeout` (by
+    /// default `--timeout`) unless a server sets its own.
     pub fn hub_settings(&self) -> crate::hub::HubSettings {
         crate::hub::HubSettings {
             name_budget: self.hub_name_budget,
-            call_timeout: Duration::from_secs_f64(self.timeout),
+            call_timeout: Duration::from_secs_f64(self.hub_call_timeout.unwrap_or(self.timeout)),
             max_call_time: Duration::from_secs_f64(self.hub_max_call_time),
             tool_search: self.tool_search,
             tool_search_budget: self.tool_search_budget,
@@ -631,6 +678,33 @@ mod tests {
     #[test]
     fn bad_timeouts_are_refused() {
         let argv = ["pluggedin-mcp", "--timeout", "0"];
+        assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn the_hub_call_timeout_defaults_to_the_upstream_one() {
+        let hub_timeout = |argv: &[&str]| {
+            Cli::try_parse_from(argv)
+                .unwrap()
+                .serve
+                .hub_settings()
+                .call_timeout
+        };
+        assert_eq!(
+            hub_timeout(&["pluggedin-mcp", "--timeout", "7"]),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            hub_timeout(&[
+                "pluggedin-mcp",
+                "--timeout",
+                "7",
+                "--hub-call-timeout",
+                "90"
+            ]),
+            Duration::from_secs(90)
+        );
+        let argv = ["pluggedin-mcp", "--hub-call-timeout", "-1"];
         assert!(Cli::try_parse_from(argv).is_err());
     }
 }
