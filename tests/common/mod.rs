@@ -12,11 +12,25 @@
 
 pub mod http;
 pub mod mcp;
+pub mod snapshot;
 
 /// The tools a client is offered with every toolset and no hub server: ours, less the hub's
 /// (listed only while the hub has servers).
 #[allow(dead_code, reason = "not every test crate counts the tools")]
 pub const LISTED_TOOLS: usize = 30;
+
+/// Waits until `ready` holds, checking every 20 ms, for at most 10 s (then fails naming
+/// `what`): for something that happens soon after a step, in place of a fixed sleep.
+pub async fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not seen within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 use std::time::Duration;
 

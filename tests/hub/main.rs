@@ -138,6 +138,21 @@ async fn create_server(api: &common::TestApi, server: Value) -> String {
     created.body["uuid"].as_str().unwrap().to_string()
 }
 
+/// What a client is offered in hub mode — our tools, the hub's, and a fixture server's under
+/// its prefix — as one committed file next to `tools/catalog.json`, so a change to names,
+/// descriptions, schemas or hints of the hub's listing shows in review.
+#[tokio::test]
+async fn hub_mode_tools_list_matches_its_snapshot() {
+    let (mcp, _dir, _file) = start_hub(json!({"fixture": stdio_server("F")}), &[]).await;
+    wait_for_tools(&mcp.client, "the fixture server up", |n| {
+        n.contains(&"fixture__echo".into())
+    })
+    .await;
+    let tools = mcp.client.list_all_tools().await.unwrap();
+    let listed = serde_json::to_string_pretty(&tools).unwrap() + "\n";
+    common::snapshot::check("tests/fixtures/hub/tools_list.json", &listed);
+}
+
 #[tokio::test]
 async fn two_servers_with_the_same_tool_names_each_answer_for_themselves() {
     let (mcp, _dir, _file) = start_hub(

@@ -118,33 +118,6 @@ fn the_catalog_fits_the_token_budget() {
     assert!(bytes <= CATALOG_BUDGET_BYTES, "{bytes} bytes");
 }
 
-/// The lines of `new` that differ from `old`, as `-`/`+` pairs around the first difference
-/// (enough to see what changed without a diff tool).
-fn difference(old: &str, new: &str) -> String {
-    let (old, new): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
-    let first = old
-        .iter()
-        .zip(&new)
-        .position(|(a, b)| a != b)
-        .unwrap_or(old.len().min(new.len()));
-    let (mut from_end_old, mut from_end_new) = (old.len(), new.len());
-    while from_end_old > first
-        && from_end_new > first
-        && old[from_end_old - 1] == new[from_end_new - 1]
-    {
-        from_end_old -= 1;
-        from_end_new -= 1;
-    }
-    let mut out = format!("first difference at line {}:\n", first + 1);
-    for line in old[first..from_end_old].iter().take(20) {
-        out.push_str(&format!("- {line}\n"));
-    }
-    for line in new[first..from_end_new].iter().take(20) {
-        out.push_str(&format!("+ {line}\n"));
-    }
-    out
-}
-
 #[test]
 fn committed_catalog_files_are_current() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -157,7 +130,7 @@ fn committed_catalog_files_are_current() {
         assert!(
             committed == current,
             "tools/{file} is stale ({fix}); {}",
-            difference(&committed, &current)
+            crate::common::snapshot::difference(&committed, &current)
         );
     }
 }

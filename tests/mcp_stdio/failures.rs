@@ -153,7 +153,11 @@ async fn the_key_never_appears_in_logs_or_output() {
         .await
     ));
     outputs.push(json!(mcp.client.list_all_tools().await.unwrap()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::common::wait_until("trace lines on stderr", || {
+        let stderr = mcp.stderr();
+        stderr.contains("TRACE") && stderr.len() > 2000
+    })
+    .await;
     let stderr = mcp.stderr();
     mcp.close().await;
     assert!(

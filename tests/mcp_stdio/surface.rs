@@ -311,7 +311,15 @@ async fn a_retry_upstream_is_logged_to_the_client() {
     .await;
     let got = mcp.ok("clipboard_get", json!({ "name": "k" })).await;
     assert_eq!(got["value"], "v", "the retry succeeded");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    crate::common::wait_until("the retry's log message", || {
+        mcp.recorder
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.data.as_str().is_some_and(|d| d.contains("retrying")))
+    })
+    .await;
     let logs = mcp.recorder.logs.lock().unwrap().clone();
     let retry = logs
         .iter()
