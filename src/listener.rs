@@ -377,6 +377,20 @@ async fn refuse(mut stream: TcpStream, max: usize) {
     .await;
 }
 
+/// Binds `addr`; an address already taken is said with the next step: stop what listens
+/// there, or `another` (how to choose another address).
+pub async fn bind(addr: SocketAddr, another: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|error| {
+        if error.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "{addr} is already in use (another pluggedin-mcp, or another program, listens there): stop it, or {another}"
+            )
+        } else {
+            anyhow::Error::new(error).context(format!("binding {addr}"))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

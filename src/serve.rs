@@ -70,9 +70,22 @@ pub async fn build(
             let mut config = LocalConfig::new(&data_dir);
             config.agent_quota = args.agent_quota;
             config.clock = clock.clone();
-            let api = LocalApi::start(config)
-                .await
-                .context("starting the embedded Plugged.in API for local mode")?;
+            let api = match LocalApi::start(config).await {
+                Ok(api) => api,
+                Err(error) => {
+                    // Up anyway, like a bad key: the client shows why, the hub still works.
+                    let problem = data_dir_problem(args, &data_dir, &error);
+                    tracing::error!("{problem}");
+                    let client = Client::new(&args.base_url, Secret::new(""), settings)?;
+                    let mut options = options(Backend::Local, hub);
+                    options.tools.config_error = Some(problem);
+                    return Ok(Running {
+                        server: PluggedinServer::new(client, options)?,
+                        local: None,
+                        key_checks: None,
+                    });
+                }
+            };
             tracing::info!(
                 data_dir = %data_dir.display(),
                 "local mode: no PLUGGEDIN_API_KEY, so data stays on this machine (agents are records only; no containers run). Set PLUGGEDIN_API_KEY to use Plugged.in."
@@ -87,6 +100,21 @@ pub async fn build(
             })
         }
     }
+}
+
+/// Why local mode cannot use `data_dir`, naming what chose it and how to choose another.
+fn data_dir_problem(args: &ServeArgs, data_dir: &std::path::Path, error: &anyhow::Error) -> String {
+    let chosen_by = match &args.data_dir {
+        Some(dir) if std::env::var_os("PLUGGEDIN_DATA_DIR").is_some_and(|v| v == *dir) => {
+            "set by PLUGGEDIN_DATA_DIR"
+        }
+        Some(_) => "set by --data-dir",
+        None => "the default, $XDG_DATA_HOME/pluggedin-mcp or ~/.local/share/pluggedin-mcp",
+    };
+    format!(
+        "local mode cannot use its data folder {} ({chosen_by}): {error:#}. Point --data-dir or PLUGGEDIN_DATA_DIR at a folder this user can write, or set PLUGGEDIN_API_KEY to use Plugged.in.",
+        data_dir.display()
+    )
 }
 
 /// What every tool is told, whatever the mode: the toolsets, the result budget, the clock.
@@ -139,7 +167,8 @@ fn build_passthrough(args: &ServeArgs, has_own_key: bool, clock: Clock) -> anyho
 
 /// Passthrough: one hub per client key, made when a key Plugged.in accepts first comes,
 /// with the file's servers (each user gets their own connections) and that account's. A
-/// servers file that cannot be read at start is an error, as in the other modes.
+/// servers file that cannot be read at start is an error here: an operator starts this
+/// mode, and should hear of it before any user does.
 fn per_key_hubs(
     args: &ServeArgs,
     client: &Client,
@@ -166,7 +195,8 @@ fn per_key_hubs(
 }
 
 /// Hub mode from a file: starts following `--servers` (servers connect in the background,
-/// so `initialize` never waits for them). A file that cannot be read at start is an error.
+/// so `initialize` never waits for them). A file that cannot be used shows in `hub_status`
+/// and the instructions, and is applied once fixed.
 fn start_file_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
     let Some(path) = &args.servers else {
         return Ok(None);
@@ -176,8 +206,7 @@ fn start_file_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
         return Ok(None);
     }
     let hub = crate::hub::Hub::new(shared_hub_settings(args));
-    crate::hub::watch_file::follow(hub.clone(), path.clone(), Default::default())
-        .map_err(anyhow::Error::msg)?;
+    crate::hub::watch_file::follow(hub.clone(), path.clone(), Default::default());
     Ok(Some(hub))
 }
 

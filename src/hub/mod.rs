@@ -9,6 +9,7 @@ pub mod bridge;
 mod catalog;
 pub mod catalog_cache;
 pub mod downstream;
+pub mod lineage;
 pub mod lists;
 pub mod names;
 pub mod pluggedin_source;
@@ -552,6 +553,18 @@ impl Hub {
     }
 
     /// Custom instructions of the servers that have them: (server, text).
+    /// Why each entry that cannot work (a broken entry, a servers file that cannot be
+    /// used, a server that would start this hub again) is not started.
+    pub fn config_problems(&self) -> Vec<String> {
+        lock(&self.inner.servers)
+            .values()
+            .filter_map(|s| match &s.spec.transport {
+                spec::Transport::Invalid(why) => Some(why.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn instructions(&self) -> Vec<(String, String)> {
         lock(&self.inner.servers)
             .values()

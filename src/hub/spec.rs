@@ -75,7 +75,7 @@ pub enum Transport {
 }
 
 impl ServerSpec {
-    fn invalid(name: &str, why: String) -> Self {
+    pub fn invalid(name: &str, why: String) -> Self {
         Self {
             name: name.to_string(),
             slug: None,

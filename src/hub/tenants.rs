@@ -194,10 +194,8 @@ impl Tenants {
         if self.sources.account {
             super::pluggedin_source::follow(hub.clone(), client, stop.clone());
         }
-        if let Some(file) = &self.sources.file
-            && let Err(e) = super::watch_file::follow(hub.clone(), file.clone(), stop.clone())
-        {
-            tracing::warn!("servers file: {e}");
+        if let Some(file) = &self.sources.file {
+            super::watch_file::follow(hub.clone(), file.clone(), stop.clone());
         }
         tracing::info!(key = %&fingerprint[..12], "hub started for a new API key");
         Ok(Tenant { hub, stop })

@@ -2,11 +2,16 @@
 //! content changes. Polled (twice a second, comparing content) rather than watched with
 //! inotify: editors save by replacing the file, which a watch on the old inode misses, and a
 //! poll works the same on every filesystem. A file that becomes unreadable or invalid keeps
-//! the last good configuration, and says why in the log.
+//! the last good configuration, and says why in the log. A file that cannot be used at start
+//! does not stop the server: the hub shows one failed entry, [`FILE_ENTRY`], saying what is
+//! wrong and where, until the file is fixed.
 
 use std::{path::PathBuf, time::Duration};
 
-use super::{Hub, Source, spec};
+use super::{Hub, Source, lineage, spec};
+
+/// The name of the entry that stands for the file itself while it cannot be used.
+pub const FILE_ENTRY: &str = "servers-file";
 
 const POLL: Duration = Duration::from_millis(500);
 /// A servers file larger than this is refused (it is a small JSON document).
@@ -34,15 +39,38 @@ pub fn load(path: &std::path::Path) -> Result<(String, Vec<spec::ServerSpec>), S
     Ok((text, specs))
 }
 
-/// Applies the file to `hub` now, then follows it until `stop`. Fails only when the first
-/// read fails, so a wrong path is reported at start.
-pub fn follow(
-    hub: Hub,
-    path: PathBuf,
-    stop: tokio_util::sync::CancellationToken,
-) -> Result<(), String> {
-    let (mut last, specs) = load(&path)?;
-    hub.set_source(Source::File, specs);
+/// The entry shown in place of the file's servers while it cannot be used.
+fn problem(why: &str) -> Vec<spec::ServerSpec> {
+    vec![spec::ServerSpec::invalid(
+        FILE_ENTRY,
+        format!(
+            "{why} (the file given by --servers or PLUGGEDIN_SERVERS_FILE). Fix it and save: it is read again within a second, no restart needed"
+        ),
+    )]
+}
+
+/// Applies the file to `hub` now, then follows it until `stop`. A file that cannot be used
+/// (missing, not JSON, already served by a hub above this process) shows as one failed
+/// entry instead of stopping the server; the built-in tools work meanwhile.
+pub fn follow(hub: Hub, path: PathBuf, stop: tokio_util::sync::CancellationToken) {
+    if let Err(why) = lineage::serve(&path) {
+        tracing::error!("{why}");
+        hub.set_source(Source::File, problem(&why));
+        return;
+    }
+    let mut last = match load(&path) {
+        Ok((text, specs)) => {
+            hub.set_source(Source::File, lineage::refuse_self_starts(specs));
+            text
+        }
+        Err(why) => {
+            tracing::error!(
+                "{why}; the built-in tools work meanwhile, and the file is read again when it changes"
+            );
+            hub.set_source(Source::File, problem(&why));
+            String::new()
+        }
+    };
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -63,7 +91,7 @@ pub fn follow(
             match spec::parse_file(&text) {
                 Ok(specs) => {
                     tracing::info!(file = %path.display(), "servers file changed; applying");
-                    hub.set_source(Source::File, specs);
+                    hub.set_source(Source::File, lineage::refuse_self_starts(specs));
                 }
                 Err(e) => tracing::warn!(
                     file = %path.display(),
@@ -73,5 +101,4 @@ pub fn follow(
             last = text;
         }
     });
-    Ok(())
 }

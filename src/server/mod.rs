@@ -241,6 +241,15 @@ impl PluggedinServer {
             {
                 text.push_str(&format!(" Server {prefix}: {instructions}"));
             }
+            for problem in self
+                .shared_hub()
+                .map(|h| h.config_problems())
+                .unwrap_or_default()
+            {
+                text.push_str(&format!(
+                    " HUB CONFIGURATION PROBLEM (tell the user): {problem}"
+                ));
+            }
         }
         text
     }

@@ -459,9 +459,7 @@ fn metrics_refusal(
 /// `/metrics` alone, without authentication, on a listener of its own (`--metrics-addr`),
 /// until `stop`.
 async fn serve_metrics(addr: SocketAddr, stop: CancellationToken) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the metrics address {addr}"))?;
+    let listener = crate::listener::bind(addr, "give --metrics-addr another HOST:PORT").await?;
     crate::redact::log::announce(&format!(
         "pluggedin-mcp metrics on http://{}/metrics",
         listener.local_addr()?
@@ -520,9 +518,11 @@ pub async fn serve<S>(
 where
     S: ServerHandler + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind(options.bind)
-        .await
-        .with_context(|| format!("binding {}", options.bind))?;
+    let listener = crate::listener::bind(
+        options.bind,
+        "pick another port with --port N (--port 0 picks a free one)",
+    )
+    .await?;
     let addr = listener.local_addr()?;
     let stack = build(make_server, &options);
     let metrics_stop = CancellationToken::new();

@@ -44,4 +44,3 @@ pub fn difference(old: &str, new: &str) -> String {
     }
     out
 }
-

@@ -12,6 +12,7 @@ mod common;
 
 mod everything;
 mod hostile;
+mod mistakes;
 mod passthrough;
 mod python_sdk;
 mod revisions;

@@ -73,6 +73,11 @@ async fn a_fatal_error_is_written_in_the_chosen_log_format() {
         .find(|l| l["level"] == "ERROR")
         .unwrap_or_else(|| panic!("no ERROR line in:\n{stderr}"));
     assert!(fatal.to_string().contains(&port), "{fatal}");
+    // It says what to do about it.
+    assert!(
+        fatal.to_string().contains("already in use") && fatal.to_string().contains("--port"),
+        "{fatal}"
+    );
 }
 
 #[tokio::test]

@@ -236,6 +236,10 @@ impl Downstream {
             }
         }
         cmd.envs(env);
+        // Set after the entry's own env, so no entry can hide the chain from its child.
+        if let Some(chain) = crate::hub::lineage::chain_for_children() {
+            cmd.env(crate::hub::lineage::CHAIN_ENV, chain);
+        }
         if let Some(dir) = cwd {
             cmd.current_dir(dir);
         }
