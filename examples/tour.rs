@@ -213,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     t.call(
         "rag_ask",
-        json!({ "question": "How long does an agent drain?" }),
+        json!({ "query": "How long does an agent drain?" }),
         &["sources.0.title", "answer"],
     )
     .await?;

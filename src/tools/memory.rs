@@ -39,9 +39,9 @@ pub struct StartParams {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Started {
-    /// Pass to memory_observe as session_uuid.
+    /// The session's uuid; memory_observe and memory_end take it (or memory_session_id) as `session`.
     pub uuid: String,
-    /// Pass to memory_end.
+    /// The session's id; memory_observe and memory_end take it (or uuid) as `session`.
     pub memory_session_id: String,
 }
 
@@ -60,9 +60,11 @@ pub struct Ended {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ObserveParams {
-    /// uuid from memory_start.
-    #[schemars(extend("format" = "uuid"))]
-    pub session_uuid: String,
+    /// uuid or memory_session_id from memory_start.
+    #[schemars(length(min = 1, max = 100))]
+    // Called `session_uuid` in 0.1; accepted under that name through 0.2 (docs/tools.md).
+    #[serde(alias = "session_uuid")]
+    pub session: String,
     #[serde(rename = "type")]
     pub kind: ObservationType,
     #[schemars(length(min = 1, max = 10_000))]
@@ -179,6 +181,38 @@ fn memory_of(v: &Value) -> Memory {
     }
 }
 
+impl Tools {
+    /// A session named by its uuid or its memory_session_id (`ms_…`), as the uuid the
+    /// observation route takes: an id is looked up once.
+    async fn session_uuid(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        session: &str,
+    ) -> Result<String, ToolError> {
+        let session = session.trim();
+        if let Ok(uuid) = uuid::Uuid::parse_str(session) {
+            return Ok(uuid.to_string());
+        }
+        if !crate::vocab::memory::is_session_ref(session) {
+            return Err(ToolError::invalid(
+                "session",
+                format!(
+                    "must be a memory_session_id (ms_…) or uuid: letters, digits, _ and -; {SESSION_NEXT}"
+                ),
+            ));
+        }
+        let row = cancellable(&ctx.ct, self.client(ctx)?.memory_session(session))
+            .await
+            .map_err(|e| ToolError::api(e, SESSION_NEXT))?;
+        row.get("uuid")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ToolError::NotFound(format!("no memory session {session:?}; {SESSION_NEXT}"))
+            })
+    }
+}
+
 #[tool_router(router = memory_tools, vis = "pub(crate)")]
 impl Tools {
     /// Start a memory session for a task (then memory_observe, memory_end).
@@ -255,8 +289,8 @@ impl Tools {
         Parameters(p): Parameters<ObserveParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Observed>, ToolError> {
-        let session = uuid_arg("session_uuid", &p.session_uuid, SESSION_NEXT)?;
         chars_between("content", &p.content, MAX_CONTENT_CHARS)?;
+        let session = self.session_uuid(&ctx, &p.session).await?;
         if let Some(metadata) = &p.metadata {
             let size = serde_json::to_vec(metadata).map_or(usize::MAX, |j| j.len());
             if size > limits::MEMORY_METADATA_MAX_BYTES {

@@ -14,7 +14,9 @@ use super::{
 pub struct RagParams {
     /// A question in plain words.
     #[schemars(length(min = 1, max = 1000))]
-    pub question: String,
+    // Called `question` in 0.1; accepted under that name through 0.2 (docs/tools.md).
+    #[serde(alias = "question")]
+    pub query: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -47,19 +49,16 @@ impl Tools {
         Parameters(p): Parameters<RagParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<RagAnswer>, ToolError> {
-        let question = p.question.trim();
+        let question = p.query.trim();
         if question.is_empty() || question.chars().count() > 1000 {
-            return Err(ToolError::invalid(
-                "question",
-                "must be 1 to 1000 characters",
-            ));
+            return Err(ToolError::invalid("query", "must be 1 to 1000 characters"));
         }
         if let Some(c) = question
             .chars()
             .find(|c| matches!(c, '<' | '>' | '^' | '\\'))
         {
             return Err(ToolError::invalid(
-                "question",
+                "query",
                 format!("the character {c:?} is not accepted by Plugged.in; rephrase without it"),
             ));
         }

@@ -151,11 +151,27 @@ impl<S: Send + Sync + 'static> Offered<S> {
             })?;
         Ok(match response {
             CallToolResponse::Complete(mut result) => {
+                without_decode_prefix(&mut result);
                 reply::finish(&mut result, scrubber, budget);
                 CallToolResponse::Complete(result)
             }
             other => other,
         })
+    }
+}
+
+/// An argument error reads as what is wrong with the argument: rmcp needs its "failed to
+/// deserialize parameters:" to make the error a result, the model does not.
+fn without_decode_prefix(result: &mut CallToolResult) {
+    if result.is_error != Some(true) {
+        return;
+    }
+    for block in &mut result.content {
+        if let ContentBlock::Text(text) = block
+            && let Some(rest) = text.text.strip_prefix(super::params::DECODE_ERROR_PREFIX)
+        {
+            text.text = rest.trim_start().to_string();
+        }
     }
 }
 

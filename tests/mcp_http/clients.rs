@@ -67,7 +67,7 @@ async fn memory_over_http_for_both_protocol_revisions() {
     let (err, observed) = call(
         &modern,
         "memory_observe",
-        json!({ "session_uuid": uuid, "type": "user_preference", "content": "The user prefers YAML over JSON configs." }),
+        json!({ "session": uuid, "type": "user_preference", "content": "The user prefers YAML over JSON configs." }),
     )
     .await;
     assert!(!err, "{observed}");

@@ -123,15 +123,26 @@ async fn document_and_rag_tools() {
     let answer = mcp
         .ok(
             "rag_ask",
-            json!({ "question": "What is the default drain timeout?" }),
+            json!({ "query": "What is the default drain timeout?" }),
         )
         .await;
     assert!(answer["answer"].as_str().unwrap().contains("300 seconds"));
+    // The argument's former name still works.
+    let again = mcp
+        .ok(
+            "rag_ask",
+            json!({ "question": "What is the default drain timeout?" }),
+        )
+        .await;
+    assert_eq!(again["sources"], answer["sources"]);
     assert_eq!(answer["sources"][0]["id"], id);
     assert_eq!(answer["sources"][0]["title"], "Drain procedure");
     assert_ne!(answer["sources"][0]["id"], other["id"]);
-    let invalid = mcp.err("rag_ask", json!({ "question": "<script>" })).await;
-    assert!(invalid.contains("`question`"), "{invalid}");
+    let invalid = mcp.err("rag_ask", json!({ "query": "<script>" })).await;
+    assert!(invalid.contains("`query`"), "{invalid}");
+    // A missing argument is said as a model needs it: which, and what it is.
+    let missing = mcp.err("rag_ask", json!({})).await;
+    assert_eq!(missing, "`query` is required: A question in plain words");
     mcp.close().await;
 }
 

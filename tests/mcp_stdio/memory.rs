@@ -58,7 +58,7 @@ async fn a_session_is_recorded_searched_and_ended() {
             Some("success"),
         ),
     ] {
-        let mut args = json!({ "session_uuid": uuid, "type": kind, "content": content,
+        let mut args = json!({ "session": uuid, "type": kind, "content": content,
             "metadata": { "tool_name": "create_agent" } });
         if let Some(o) = outcome {
             args["outcome"] = json!(o);
@@ -110,6 +110,21 @@ async fn a_session_is_recorded_searched_and_ended() {
     assert_eq!(resource["observations"].as_array().unwrap().len(), 3);
     assert_eq!(resource["observations"][0]["observation_type"], "insight");
 
+    // One way to name a session in every memory tool: its memory_session_id works for
+    // memory_observe as for memory_end, and the argument's former name still works.
+    mcp.ok(
+        "memory_observe",
+        json!({ "session": ms_id, "type": "insight", "content": "named by its id" }),
+    )
+    .await;
+    mcp.ok(
+        "memory_observe",
+        json!({ "session_uuid": uuid, "type": "insight", "content": "by the old name" }),
+    )
+    .await;
+    let resource = session_resource(&mcp, &uuid).await;
+    assert_eq!(resource["observations"].as_array().unwrap().len(), 5);
+
     // Ended once; a second end and a late observation are refused, saying why.
     let ended = mcp.ok("memory_end", json!({ "session": ms_id })).await;
     assert_eq!(ended["uuid"], uuid.as_str());
@@ -118,7 +133,7 @@ async fn a_session_is_recorded_searched_and_ended() {
     let late = mcp
         .err(
             "memory_observe",
-            json!({ "session_uuid": uuid, "type": "insight", "content": "too late" }),
+            json!({ "session": uuid, "type": "insight", "content": "too late" }),
         )
         .await;
     assert!(late.contains("Session is not active"), "{late}");
@@ -133,7 +148,7 @@ async fn bad_input_is_refused_naming_the_field() {
     let long = mcp
         .err(
             "memory_observe",
-            json!({ "session_uuid": uuid, "type": "insight", "content": "x".repeat(10_001) }),
+            json!({ "session": uuid, "type": "insight", "content": "x".repeat(10_001) }),
         )
         .await;
     assert!(long.contains("content") && long.contains("10000"), "{long}");
@@ -153,7 +168,7 @@ async fn bad_input_is_refused_naming_the_field() {
     let unknown = mcp
         .err(
             "memory_observe",
-            json!({ "session_uuid": "11111111-1111-4111-8111-111111111111", "type": "insight", "content": "x" }),
+            json!({ "session": "11111111-1111-4111-8111-111111111111", "type": "insight", "content": "x" }),
         )
         .await;
     assert!(unknown.contains("404"), "{unknown}");
@@ -168,7 +183,7 @@ async fn memory_survives_a_restart_and_concurrent_observations_lose_nothing() {
     let calls = (0..40).map(|i| {
         mcp.call(
             "memory_observe",
-            json!({ "session_uuid": uuid, "type": "decision", "content": format!("decision number {i} about caching") }),
+            json!({ "session": uuid, "type": "decision", "content": format!("decision number {i} about caching") }),
         )
     });
     let results = futures::future::join_all(calls).await;
@@ -317,7 +332,7 @@ async fn hostile_sizes_are_refused_and_repeats_answered_once() {
     let too_big = mcp
         .err(
             "memory_observe",
-            json!({ "session_uuid": uuid, "type": "insight", "content": "c",
+            json!({ "session": uuid, "type": "insight", "content": "c",
                     "metadata": { "blob": "x".repeat(limit) } }),
         )
         .await;
@@ -328,7 +343,7 @@ async fn hostile_sizes_are_refused_and_repeats_answered_once() {
     // Just under it: kept.
     mcp.ok(
         "memory_observe",
-        json!({ "session_uuid": uuid, "type": "insight", "content": "kept under the limit",
+        json!({ "session": uuid, "type": "insight", "content": "kept under the limit",
                 "metadata": { "blob": "x".repeat(limit - 100) } }),
     )
     .await;
