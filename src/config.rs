@@ -54,6 +54,23 @@ pub enum Command {
     Api(ApiArgs),
     /// Print the tool catalog.
     Tools(ToolsArgs),
+    /// Sign in with Plugged.in in your browser; the key is stored for every later run.
+    Login(LoginArgs),
+    /// Forget the stored sign-in.
+    Logout,
+    /// Which Plugged.in account a server started now would use, and whether it is accepted.
+    Whoami,
+}
+
+/// Options of `pluggedin-mcp login`.
+#[derive(Args, Debug, Clone)]
+pub struct LoginArgs {
+    /// The Plugged.in to sign in to (`pluggedin-mcp api`'s address signs in offline).
+    #[arg(long, value_name = "URL", env = "PLUGGEDIN_API_BASE_URL", default_value = DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// Print the sign-in page's address instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 /// Options of the MCP server (the default command).

@@ -11,6 +11,7 @@ pub mod frames;
 pub mod hub;
 pub mod listener;
 pub mod local;
+pub mod login;
 pub mod metrics;
 pub mod redact;
 pub mod request_id;

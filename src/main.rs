@@ -11,14 +11,15 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
         // The catalog needs no runtime, network or logging.
-        Some(Command::Tools(ref args)) => {
-            return match pluggedin_mcp::catalog::run(args) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("Error: {error:#}");
-                    std::process::ExitCode::FAILURE
-                }
-            };
+        Some(Command::Tools(ref args)) => return finish(pluggedin_mcp::catalog::run(args)),
+        Some(Command::Logout) => return finish(pluggedin_mcp::login::logout()),
+        Some(Command::Login(ref args)) => {
+            init_tracing(cli.log_format);
+            return finish(one_shot(pluggedin_mcp::login::login(args)));
+        }
+        Some(Command::Whoami) => {
+            init_tracing(cli.log_format);
+            return finish(one_shot(pluggedin_mcp::login::whoami()));
         }
         Some(Command::Api(ref args)) => Some(args.clone()),
         None => None,
@@ -33,6 +34,25 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// A command's outcome as the process's exit status, its error on stderr.
+fn finish(outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command that talks to Plugged.in once, on a runtime of its own.
+fn one_shot(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(command)
 }
 
 fn run(cli: Cli, command: Option<pluggedin_mcp::config::ApiArgs>) -> anyhow::Result<()> {

@@ -325,12 +325,9 @@ fn metrics_token(http: &HttpArgs) -> anyhow::Result<Option<Secret>> {
 
 /// Serves MCP over HTTP until SIGINT/SIGTERM.
 pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
-    let running = build(
-        &args,
-        std::env::var("PLUGGEDIN_API_KEY").ok(),
-        Clock::default(),
-    )
-    .await?;
+    let (args, env_key) =
+        crate::login::with_stored_key(args, std::env::var("PLUGGEDIN_API_KEY").ok());
+    let running = build(&args, env_key, Clock::default()).await?;
     let auth = resolve_auth(
         &args.http,
         std::env::var("PLUGGEDIN_MCP_TOKEN").ok(),
@@ -387,12 +384,9 @@ pub async fn run_stdio(args: ServeArgs) -> anyhow::Result<()> {
             "pluggedin-mcp is an MCP server: it is waiting for a client to speak JSON-RPC on stdin. Add it to your MCP client's configuration (see README), or run `pluggedin-mcp --transport http` to serve http://127.0.0.1:8081/mcp. Ctrl-D or Ctrl-C quits."
         );
     }
-    let running = build(
-        &args,
-        std::env::var("PLUGGEDIN_API_KEY").ok(),
-        Clock::default(),
-    )
-    .await?;
+    let (args, env_key) =
+        crate::login::with_stored_key(args, std::env::var("PLUGGEDIN_API_KEY").ok());
+    let running = build(&args, env_key, Clock::default()).await?;
     let transport = crate::transport::stdio::stdio();
     let served = running
         .server

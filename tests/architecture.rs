@@ -40,7 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["server"],
     ),
     ("transports", &["transport"]),
-    ("wiring", &["catalog", "config", "serve"]),
+    ("wiring", &["catalog", "config", "login", "serve"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -7,6 +7,7 @@
 //! key), the standalone dev server (`pluggedin-mcp api`), and the test backend.
 
 pub mod agents;
+pub mod cli_auth;
 pub mod clipboard;
 pub mod documents;
 mod fts;
@@ -43,6 +44,8 @@ pub struct LocalConfig {
     /// How often the zombie sweep and the clipboard purge run.
     pub maintenance_interval: Duration,
     pub clock: Clock,
+    /// How often a signing-in tool is told to poll (the cloud's 5 s; tests use less).
+    pub cli_auth_interval: Duration,
 }
 
 impl LocalConfig {
@@ -56,6 +59,7 @@ impl LocalConfig {
             rag_top_k: 5,
             maintenance_interval: Duration::from_secs(5),
             clock: Clock::default(),
+            cli_auth_interval: Duration::from_secs(5),
         }
     }
 }
@@ -73,11 +77,15 @@ pub struct Settings {
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
+    /// The browser sign-in for command-line tools.
+    pub cli_auth: Arc<cli_auth::CliAuth>,
 }
 
 /// Every route of the embedded API, with auth on each and JSON answers for unknown paths
 /// and methods.
 pub fn router(state: AppState, key: &Secret) -> Router {
+    // The sign-in routes are how a tool gets the key: they cannot ask for it.
+    let open = cli_auth::routes();
     Router::new()
         .merge(agents::routes())
         .merge(documents::routes())
@@ -91,6 +99,7 @@ pub fn router(state: AppState, key: &Secret) -> Router {
             http::ApiKey(key.expose().into()),
             http::require_bearer,
         ))
+        .merge(open)
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         // Our `Body` extractor enforces the real limit with a JSON 413.
@@ -123,6 +132,7 @@ impl LocalApi {
         let key = config.key.clone().unwrap_or_else(Secret::generate_api_key);
         let state = AppState {
             store: store.clone(),
+            cli_auth: cli_auth::CliAuth::new(key.clone(), config.cli_auth_interval),
             settings: Arc::new(Settings {
                 agent_quota: config.agent_quota,
                 rag_top_k: config.rag_top_k.max(1),

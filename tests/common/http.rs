@@ -39,6 +39,8 @@ impl Drop for HttpServer {
 pub fn spawn_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
     pluggedin_mcp::api::install_crypto_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"));
+    // A developer's own `pluggedin-mcp login` must never reach a test.
+    cmd.env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests");
     let scratch = tempfile::tempdir().unwrap();
     cmd.env("XDG_DATA_HOME", scratch.path());
     cmd.args(["--transport", "http", "--port", "0"])

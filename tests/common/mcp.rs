@@ -269,7 +269,9 @@ pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mcp {
         .env_remove("PLUGGEDIN_API_KEY")
         .env_remove("PLUGGEDIN_API_BASE_URL")
         .env_remove("PLUGGEDIN_DATA_DIR")
-        .env("XDG_DATA_HOME", scratch.path());
+        .env("XDG_DATA_HOME", scratch.path())
+        // A developer's own `pluggedin-mcp login` must never reach a test.
+        .env("PLUGGEDIN_CONFIG_DIR", scratch.path().join("config"));
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -275,6 +275,7 @@ impl Stdio {
 
 async fn over_stdio(file: &std::path::Path, data: &std::path::Path, checker: &mut Checker) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args([
             "--servers",
             file.to_str().unwrap(),

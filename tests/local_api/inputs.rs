@@ -103,6 +103,7 @@ async fn relevance_scores_are_in_the_clouds_range() {
 #[test]
 fn the_api_server_does_not_take_plugged_ins_port_and_names_the_flag_on_a_clash() {
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args(["api", "--help"])
         .output()
         .unwrap();
@@ -112,6 +113,7 @@ fn the_api_server_does_not_take_plugged_ins_port_and_names_the_flag_on_a_clash()
     let port = taken.local_addr().unwrap().port().to_string();
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args(["api", "--port", &port, "--data-dir"])
         .arg(dir.path())
         .output()

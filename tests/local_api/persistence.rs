@@ -24,6 +24,7 @@ impl Drop for Server {
 
 fn start(dir: &std::path::Path, key: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args(["api", "--port", "0", "--key", key, "--data-dir"])
         .arg(dir)
         .stdout(Stdio::null())

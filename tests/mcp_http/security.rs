@@ -224,6 +224,7 @@ async fn origin_host_and_body_size_are_checked() {
 #[test]
 fn a_public_address_without_auth_is_refused() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args([
             "--transport",
             "http",

@@ -14,6 +14,7 @@ mod catalog;
 mod data;
 mod failures;
 mod fidelity;
+mod login;
 mod memory;
 mod protocol;
 mod startup;

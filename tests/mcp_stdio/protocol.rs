@@ -28,6 +28,8 @@ struct Raw {
 impl Raw {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"));
+        // A developer's own `pluggedin-mcp login` must never reach a test.
+        cmd.env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests");
         cmd.args(args)
             .env_remove("PLUGGEDIN_API_KEY")
             .env_remove("PLUGGEDIN_API_BASE_URL")
@@ -136,6 +138,7 @@ async fn every_invalid_frame_is_answered_and_the_session_goes_on() {
 async fn eof_before_initialize_exits_quietly_with_status_zero() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args(["--data-dir", dir.path().to_str().unwrap()])
         .env_remove("PLUGGEDIN_API_KEY")
         .stdin(Stdio::null())
@@ -276,6 +279,7 @@ async fn stdin_and_stdout_may_be_unix_sockets_as_node_clients_make_them() {
     let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args(["--data-dir", data.path().to_str().unwrap()])
         .env_remove("PLUGGEDIN_API_KEY")
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs_in)))

@@ -40,6 +40,7 @@ async fn a_fatal_error_is_written_in_the_chosen_log_format() {
     let port = taken.local_addr().unwrap().port().to_string();
     let dir = tempfile::tempdir().unwrap();
     let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .env("PLUGGEDIN_CONFIG_DIR", "/nonexistent/pluggedin-mcp-tests")
         .args([
             "--transport",
             "http",
