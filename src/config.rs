@@ -60,6 +60,15 @@ pub enum Command {
     Logout,
     /// Which Plugged.in account a server started now would use, and whether it is accepted.
     Whoami,
+    /// Add pluggedin-mcp to an MCP client's configuration (nothing else in it changes).
+    Install(crate::setup::Target),
+    /// Remove pluggedin-mcp's entry from an MCP client's configuration.
+    Uninstall(crate::setup::Target),
+    /// Move an MCP client's other servers behind the hub: into the servers file, leaving
+    /// one pluggedin-mcp entry that offers them all.
+    Import(crate::setup::ImportArgs),
+    /// Check the key, the hub's servers and the clients' configurations.
+    Doctor(crate::setup::doctor::DoctorArgs),
 }
 
 /// Options of `pluggedin-mcp login`.

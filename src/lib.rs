@@ -18,6 +18,7 @@ pub mod request_id;
 pub mod secret;
 pub mod serve;
 pub mod server;
+pub mod setup;
 pub mod shutdown;
 pub mod text;
 pub mod tools;

@@ -13,6 +13,15 @@ fn main() -> std::process::ExitCode {
         // The catalog needs no runtime, network or logging.
         Some(Command::Tools(ref args)) => return finish(pluggedin_mcp::catalog::run(args)),
         Some(Command::Logout) => return finish(pluggedin_mcp::login::logout()),
+        Some(Command::Install(ref target)) => return finish(pluggedin_mcp::setup::install(target)),
+        Some(Command::Uninstall(ref target)) => {
+            return finish(pluggedin_mcp::setup::uninstall(target));
+        }
+        Some(Command::Import(ref args)) => return finish(pluggedin_mcp::setup::import(args)),
+        Some(Command::Doctor(ref args)) => {
+            init_tracing(cli.log_format);
+            return finish(one_shot(pluggedin_mcp::setup::doctor::run(args)));
+        }
         Some(Command::Login(ref args)) => {
             init_tracing(cli.log_format);
             return finish(one_shot(pluggedin_mcp::login::login(args)));

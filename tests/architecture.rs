@@ -40,7 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["server"],
     ),
     ("transports", &["transport"]),
-    ("wiring", &["catalog", "config", "login", "serve"]),
+    ("wiring", &["catalog", "config", "login", "serve", "setup"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -127,7 +127,7 @@ fn self_started_file(spec: &ServerSpec) -> Option<PathBuf> {
 
 /// Whether a command or argument names this program: its file name (with or without
 /// `.exe`), an npm package name ending in it, or this very executable.
-fn is_pluggedin_mcp(word: &str) -> bool {
+pub fn is_pluggedin_mcp(word: &str) -> bool {
     let name = Path::new(word)
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
