@@ -8,6 +8,7 @@ use pluggedin_mcp::config::{Cli, Command, LogFormat, Transport};
 const DEFAULT_LOG_FILTER: &str = "warn,pluggedin_mcp=info,rmcp::transport::worker=off";
 
 fn main() -> std::process::ExitCode {
+    forget_empty_settings();
     let cli = Cli::parse();
     let command = match cli.command {
         // The catalog needs no runtime, network or logging.
@@ -42,6 +43,22 @@ fn main() -> std::process::ExitCode {
             tracing::error!("{error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// An empty `PLUGGEDIN_*` variable means "not set": clients fill a form's empty optional
+/// fields (an MCP Bundle's user_config, a VS Code input) in as empty strings, which clap
+/// would otherwise take as a value (`--servers ""`).
+fn forget_empty_settings() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(name, value)| {
+            value.is_empty() && name.to_string_lossy().starts_with("PLUGGEDIN_")
+        })
+        .map(|(name, _)| name)
+        .collect();
+    for name in empty {
+        // SAFETY: the first thing `main` does, before any other thread exists.
+        unsafe { std::env::remove_var(name) };
     }
 }
 

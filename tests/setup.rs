@@ -323,3 +323,42 @@ async fn an_imported_server_is_offered_through_the_hub() {
     assert_eq!(common::mcp::text_of(&echoed), "F: hi");
     mcp.close().await;
 }
+
+#[test]
+fn started_by_the_npm_launcher_the_entry_runs_npx() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = copy_of(dir.path(), "cursor_mcp.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .args(["install", "cursor", "--config", path.to_str().unwrap()])
+        .env("PLUGGEDIN_CONFIG_DIR", dir.path())
+        .env("PLUGGEDIN_MCP_NPM_PACKAGE", "@pluggedin/pluggedin-mcp")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let entry = &config["mcpServers"]["pluggedin"];
+    assert_eq!(entry["command"], "npx");
+    assert_eq!(entry["args"], json!(["-y", "@pluggedin/pluggedin-mcp"]));
+    // import keeps the launcher and adds the servers file after it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pluggedin-mcp"))
+        .args(["import", "cursor", "--config", path.to_str().unwrap()])
+        .env("PLUGGEDIN_CONFIG_DIR", dir.path())
+        .env("PLUGGEDIN_MCP_NPM_PACKAGE", "@pluggedin/pluggedin-mcp")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let args = config["mcpServers"]["pluggedin"]["args"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        args[..3],
+        [
+            json!("-y"),
+            json!("@pluggedin/pluggedin-mcp"),
+            json!("--servers")
+        ]
+    );
+    assert_eq!(config["mcpServers"].as_object().unwrap().len(), 1);
+}

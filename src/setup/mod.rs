@@ -55,12 +55,19 @@ pub struct ImportArgs {
     pub servers: Option<PathBuf>,
 }
 
-/// This program, as a client should start it: its full path (desktop clients do not read
-/// the shell's PATH).
-fn our_command() -> anyhow::Result<String> {
+/// This program, as a client should start it: `npx -y <package>` when it was started by
+/// the npm package's launcher (its own path is in npm's cache, which npm may clean), else
+/// its full path (desktop clients do not read the shell's PATH). Command, then the
+/// arguments that come before ours.
+fn our_command() -> anyhow::Result<(String, Vec<String>)> {
+    if let Ok(package) = std::env::var("PLUGGEDIN_MCP_NPM_PACKAGE")
+        && !package.is_empty()
+    {
+        return Ok(("npx".into(), vec!["-y".into(), package]));
+    }
     let exe = std::env::current_exe().context("finding this program's path")?;
     let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
-    Ok(exe.to_string_lossy().into_owned())
+    Ok((exe.to_string_lossy().into_owned(), Vec::new()))
 }
 
 /// Our entry for `format`: `command` (and `args`), in the client's own shape, keeping what
@@ -84,9 +91,29 @@ fn our_entry(
             entry.insert("source".into(), json!("custom"));
         }
     }
-    entry.insert("command".into(), json!(our_command()?));
-    if let Some(args) = args {
-        entry.insert("args".into(), json!(args));
+    let (command, mut lead) = our_command()?;
+    entry.insert("command".into(), json!(command));
+    // Our own arguments: given (`import`'s --servers), else what the entry had after the
+    // launcher's.
+    let own: Vec<String> = match args {
+        Some(args) => args,
+        None => entry
+            .get("args")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .skip_while(|a| *a == "-y" || crate::hub::lineage::is_pluggedin_mcp(a))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    lead.extend(own);
+    if lead.is_empty() {
+        entry.remove("args");
+    } else {
+        entry.insert("args".into(), json!(lead));
     }
     Ok(entry)
 }
