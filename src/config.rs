@@ -134,6 +134,12 @@ pub struct ServeArgs {
     )]
     pub agent_quota: u32,
 
+    /// Local mode: agents stay ACTIVE only while something sends their heartbeats, on PAP's
+    /// exact schedule. By default local mode, which starts no containers, sends them for
+    /// ACTIVE agents while it runs, so a demo's agent does not turn UNHEALTHY a minute later.
+    #[arg(help_heading = "Backend (Plugged.in, or local)", long)]
+    pub agents_need_heartbeats: bool,
+
     /// Offer only these toolsets (comma-separated): agents, docs, rag, clipboard,
     /// notifications, hub. Prompts, resources and completions follow. Default: all.
     #[arg(

@@ -70,6 +70,7 @@ pub async fn build(
             let mut config = LocalConfig::new(&data_dir);
             config.agent_quota = args.agent_quota;
             config.clock = clock.clone();
+            config.keep_agents_alive = !args.agents_need_heartbeats;
             let api = match LocalApi::start(config).await {
                 Ok(api) => api,
                 Err(error) => {

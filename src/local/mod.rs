@@ -46,6 +46,10 @@ pub struct LocalConfig {
     pub clock: Clock,
     /// How often a signing-in tool is told to poll (the cloud's 5 s; tests use less).
     pub cli_auth_interval: Duration,
+    /// Stand in for the containers local mode does not run: ACTIVE agents get heartbeats
+    /// while this API runs (see [`agents::keep_agents_alive`]). The MCP server's local mode
+    /// sets it; `pluggedin-mcp api` and the tests keep PAP's exact rules.
+    pub keep_agents_alive: bool,
 }
 
 impl LocalConfig {
@@ -60,6 +64,7 @@ impl LocalConfig {
             maintenance_interval: Duration::from_secs(5),
             clock: Clock::default(),
             cli_auth_interval: Duration::from_secs(5),
+            keep_agents_alive: false,
         }
     }
 }
@@ -141,7 +146,12 @@ impl LocalApi {
         };
         let app = router(state, &key);
         let shutdown = CancellationToken::new();
-        spawn_maintenance(store.clone(), config.maintenance_interval, shutdown.clone());
+        spawn_maintenance(
+            store.clone(),
+            config.maintenance_interval,
+            config.keep_agents_alive,
+            shutdown.clone(),
+        );
         let limits = crate::listener::ConnectionLimits {
             max_connections: crate::listener::ConnectionLimits::default_max_connections(),
             header_timeout: crate::listener::ConnectionLimits::DEFAULT_HEADER_TIMEOUT,
@@ -193,7 +203,7 @@ impl Drop for LocalApi {
 }
 
 /// Runs the zombie sweep and the clipboard expiry purge on a timer.
-fn spawn_maintenance(store: Store, every: Duration, shutdown: CancellationToken) {
+fn spawn_maintenance(store: Store, every: Duration, keep_alive: bool, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -201,6 +211,9 @@ fn spawn_maintenance(store: Store, every: Duration, shutdown: CancellationToken)
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
+            }
+            if keep_alive && let Err(e) = agents::keep_agents_alive(&store).await {
+                tracing::warn!("keeping local agents alive: {}", e.message());
             }
             if let Ok(report) = agents::sweep_zombies(&store).await
                 && (!report.unhealthy.is_empty() || !report.drained.is_empty())

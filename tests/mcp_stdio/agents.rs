@@ -353,7 +353,16 @@ async fn cancelling_create_agent_stops_the_wait() {
 #[tokio::test]
 async fn health_follows_the_clock_past_missed_heartbeats() {
     let dir = tempfile::tempdir().unwrap();
-    let mcp = start_local(dir.path()).await;
+    // PAP's exact rules: nothing stands in for the agent's own heartbeats.
+    let mcp = crate::common::mcp::start(
+        &[
+            "--agents-need-heartbeats",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
     mcp.ok("create_agent", json!({ "name": "ticking" })).await;
     mcp.ok(
         "agent_heartbeat",
@@ -392,5 +401,30 @@ async fn the_local_agent_quota_is_configurable() {
         refused.contains("403") && refused.contains("quota: 1 of 1 agents used"),
         "{refused}"
     );
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn local_mode_keeps_an_active_agent_alive_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mcp = start_local(dir.path()).await;
+    mcp.ok("create_agent", json!({ "name": "showcase" })).await;
+    mcp.ok(
+        "agent_heartbeat",
+        json!({ "agent": "showcase", "uptime_seconds": 1, "mode": "IDLE" }),
+    )
+    .await;
+    // Two IDLE intervals pass with no heartbeat from the agent (no container runs it) …
+    mcp.clock.advance(Duration::from_secs(65));
+    // … and local mode sends one for it, at its next maintenance pass.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = mcp.ok("agent_status", json!({ "agent": "showcase" })).await;
+        if status["health"] == "healthy" && status["state"] == "ACTIVE" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     mcp.close().await;
 }

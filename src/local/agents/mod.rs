@@ -16,6 +16,7 @@ use axum::{
     routing::{get, post},
 };
 
+pub use telemetry::keep_alive as keep_agents_alive;
 pub use zombies::{SweepReport, sweep as sweep_zombies};
 
 use super::AppState;

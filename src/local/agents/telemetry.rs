@@ -107,6 +107,80 @@ fn refuse_resource_fields(body: &Body) -> HttpResult<()> {
     Ok(())
 }
 
+/// Stores a heartbeat of agent `id`: its row, the agent's last heartbeat and mode, and —
+/// being proof of life — the zombie sweep's flag cleared. Returns the agent as it was.
+fn record(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    mode: HeartbeatMode,
+    uptime: i64,
+    now_s: &str,
+) -> HttpResult<super::rows::Agent> {
+    let mut agent = load(tx, id)?;
+    tx.execute(
+        "INSERT INTO agent_heartbeats (agent_uuid, mode, uptime_seconds, timestamp) VALUES (?1, ?2, ?3, ?4)",
+        params![id, mode.as_str(), uptime, now_s],
+    )?;
+    agent.metadata.insert("last_heartbeat".into(), json!(now_s));
+    agent
+        .metadata
+        .insert(keys::LAST_HEARTBEAT_MODE.into(), json!(mode));
+    agent.metadata.remove("unhealthy");
+    agent.metadata.remove("unhealthy_since");
+    save_metadata(tx, id, &agent.metadata)?;
+    tx.execute(
+        "UPDATE agents SET last_heartbeat_at = ?2 WHERE uuid = ?1",
+        params![id, now_s],
+    )?;
+    Ok(agent)
+}
+
+/// Local mode of the MCP server runs no containers, so nothing would send the heartbeats of
+/// an agent once it is ACTIVE, and a demo's agent would turn UNHEALTHY a minute later. While
+/// the server runs, this stands in for the container: every ACTIVE agent whose last
+/// heartbeat is half an interval old gets one more, in the mode it last reported. Returns
+/// how many. (`pluggedin-mcp api`, for PAP agent authors, and the tests keep the exact rules.)
+pub async fn keep_alive(store: &crate::local::store::Store) -> HttpResult<usize> {
+    let now = store.clock.now();
+    store
+        .write(move |tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {} FROM agents WHERE state = ?1",
+                super::rows::AGENT_COLUMNS
+            ))?;
+            let agents = stmt
+                .query_map([AgentState::Active.as_str()], super::rows::Agent::from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let now_s = iso(now);
+            let mut kept = 0;
+            for agent in agents {
+                let mode = agent
+                    .metadata
+                    .get(keys::LAST_HEARTBEAT_MODE)
+                    .and_then(Value::as_str)
+                    .and_then(HeartbeatMode::parse)
+                    .unwrap_or_default();
+                let last = agent.last_heartbeat_at.as_deref().and_then(parse_iso);
+                let due = last.is_none_or(|at| {
+                    (now - at).to_std().unwrap_or_default() * 2 >= mode.interval()
+                });
+                if !due {
+                    continue;
+                }
+                let started = agent
+                    .activated_at
+                    .as_deref()
+                    .and_then(parse_iso)
+                    .unwrap_or(now);
+                let uptime = (now - started).num_seconds().max(0);
+                record(tx, &agent.uuid, mode, uptime, &now_s)?;
+                kept += 1;
+            }
+            Ok(kept)
+        })
+        .await
+}
+
 pub async fn heartbeat(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -133,23 +207,7 @@ pub async fn heartbeat(
     let activated = app
         .store
         .write(move |tx| {
-            let mut agent = load(tx, &id)?;
-            tx.execute(
-                "INSERT INTO agent_heartbeats (agent_uuid, mode, uptime_seconds, timestamp) VALUES (?1, ?2, ?3, ?4)",
-                params![id, mode.as_str(), uptime, now_s],
-            )?;
-            agent.metadata.insert("last_heartbeat".into(), json!(now_s));
-            agent
-                .metadata
-                .insert(keys::LAST_HEARTBEAT_MODE.into(), json!(mode));
-            // A heartbeat is proof of life: clear the zombie sweep's flag.
-            agent.metadata.remove("unhealthy");
-            agent.metadata.remove("unhealthy_since");
-            save_metadata(tx, &id, &agent.metadata)?;
-            tx.execute(
-                "UPDATE agents SET last_heartbeat_at = ?2 WHERE uuid = ?1",
-                params![id, now_s],
-            )?;
+            let agent = record(tx, &id, mode, uptime, &now_s)?;
             // Only a deployed agent comes alive: a NEW one stays NEW, as on Plugged.in.
             if agent.state() != AgentState::Provisioned {
                 return Ok(false);
