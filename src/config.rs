@@ -23,6 +23,9 @@ pub const ENVIRONMENT_HELP: &str = "Environment:
   PLUGGEDIN_SERVERS_FILE    hub mode: your MCP servers, mcpServers JSON (--servers)
   PLUGGEDIN_LOG_FORMAT      text or json (--log-format)
   PLUGGEDIN_REPLICA_ID      this replica's name behind a balancer (--replica-id)
+  PLUGGEDIN_CONFIG_DIR      where `login` keeps the key and `import` the servers file
+                            (default $XDG_CONFIG_HOME/pluggedin-mcp, else ~/.config/pluggedin-mcp)
+  PLUGGEDIN_MCP_NPM_PACKAGE set by the npm launcher: `install` then writes an npx entry
   RUST_LOG                  log filter for stderr, e.g. debug or pluggedin_mcp=trace";
 
 /// The default port of `pluggedin-mcp api`: not 12005, which is Plugged.in's own dev server.
@@ -659,9 +662,19 @@ mod tests {
                 }
             }
         }
-        // Read by the platform, not by us: where the default data directory lives.
-        names.remove("XDG_DATA_HOME");
-        names.remove("HOME");
+        // The platform's own: where the default data and config folders and each client's
+        // configuration live.
+        for platform in [
+            "XDG_DATA_HOME",
+            "XDG_CONFIG_HOME",
+            "HOME",
+            "APPDATA",
+            "USERPROFILE",
+            "CODEX_HOME",
+            "PATH",
+        ] {
+            names.remove(platform);
+        }
         assert!(
             names.contains("PLUGGEDIN_API_KEY"),
             "the scan works: {names:?}"
