@@ -36,7 +36,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CallError,
+    HubError,
     relay::{Caller, Question, Reply},
 };
 
@@ -48,14 +48,14 @@ const MAX_PARKED: usize = 256;
 
 /// What the parked work ends with.
 pub enum Outcome {
-    Call(Result<CallToolResponse, CallError>),
-    Prompt(Result<GetPromptResponse, CallError>),
-    Read(Result<ReadResourceResponse, CallError>),
+    Call(Result<CallToolResponse, HubError>),
+    Prompt(Result<GetPromptResponse, HubError>),
+    Read(Result<ReadResourceResponse, HubError>),
 }
 
 impl Outcome {
     /// A failed outcome of the same kind as `like`.
-    fn failed_like(like: Kind, error: CallError) -> Self {
+    fn failed_like(like: Kind, error: HubError) -> Self {
         match like {
             Kind::Call => Outcome::Call(Err(error)),
             Kind::Prompt => Outcome::Prompt(Err(error)),
@@ -139,11 +139,10 @@ impl Bridge {
         answers: Option<InputResponses>,
         reply: Reply,
         ct: &CancellationToken,
-    ) -> Result<Round, ErrorData> {
+    ) -> Result<Round, HubError> {
         let mut parked = self.take(state).ok_or_else(|| {
-            ErrorData::invalid_params(
-                "requestState is not one this server issued, or the call it belongs to is over (the client took longer than the call's timeout to answer): call the tool again without it",
-                None,
+            HubError::InvalidParams(
+                "requestState is not one this server issued, or the call it belongs to is over (the client took longer than the call's timeout to answer): call the tool again without it".into(),
             )
         })?;
         parked.caller.replace_reply(reply);
@@ -223,13 +222,13 @@ impl Bridge {
 
 /// The outcome of a parked call the client cancelled.
 fn cancelled(parked: &Parked) -> Outcome {
-    Outcome::failed_like(parked.kind, CallError::Cancelled)
+    Outcome::failed_like(parked.kind, HubError::Cancelled)
 }
 
 fn failed(parked: &Parked, error: tokio::task::JoinError) -> Outcome {
     Outcome::failed_like(
         parked.kind,
-        CallError::Failed {
+        HubError::Failed {
             server: String::new(),
             detail: format!("the call stopped unexpectedly: {error}"),
         },

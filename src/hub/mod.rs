@@ -35,7 +35,7 @@ use rmcp::model::{ClientCapabilities, Tool};
 use catalog::Catalog;
 pub use catalog::{Changes, token_cost};
 use downstream::Downstream;
-pub use downstream::{CallError, Snapshot, State};
+pub use downstream::{HubError, Snapshot, State};
 pub use routing::ClientSide;
 pub use spec::ServerSpec;
 

@@ -10,19 +10,16 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rmcp::{
-    ErrorData,
-    model::{
-        CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities,
-        CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResponse,
-        GetTaskParams, GetTaskResult, InputResponses, LoggingLevel, ReadResourceRequestParams,
-        ReadResourceResponse, Reference, UpdateTaskParams,
-    },
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities,
+    CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResponse,
+    GetTaskParams, GetTaskResult, InputResponses, LoggingLevel, ReadResourceRequestParams,
+    ReadResourceResponse, Reference, UpdateTaskParams,
 };
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CallError, Hub,
+    Hub, HubError,
     bridge::{Bridge, Kind, Outcome, Round},
     downstream::{self, Bounds, Downstream},
     lock,
@@ -76,7 +73,7 @@ impl Hub {
         params: CallToolRequestParams,
         client: ClientSide,
         ct: &CancellationToken,
-    ) -> Option<Result<CallToolResponse, CallError>> {
+    ) -> Option<Result<CallToolResponse, HubError>> {
         let retry = Retry {
             answers: params.input_responses.clone(),
             state: params.request_state.clone(),
@@ -105,7 +102,7 @@ impl Hub {
                 .await)
         };
         Some(match round {
-            Err(refused) => Err(CallError::Refused(refused)),
+            Err(refused) => Err(refused),
             Ok(Round::Asked(asked)) => Ok(CallToolResponse::InputRequired(asked)),
             Ok(Round::Done(Outcome::Call(outcome))) => outcome,
             Ok(Round::Done(_)) => Err(wrong_kind()),
@@ -118,7 +115,7 @@ impl Hub {
         mut params: CallToolRequestParams,
         caller: Option<Arc<Caller>>,
         ct: &CancellationToken,
-    ) -> Option<Result<CallToolResponse, CallError>> {
+    ) -> Option<Result<CallToolResponse, HubError>> {
         let (server, original) = self.catalog().routes.get(params.name.as_ref()).cloned()?;
         params.name = original.clone().into();
         let started = std::time::Instant::now();
@@ -183,7 +180,7 @@ impl Hub {
         params: GetPromptRequestParams,
         client: ClientSide,
         ct: &CancellationToken,
-    ) -> Option<Result<GetPromptResponse, CallError>> {
+    ) -> Option<Result<GetPromptResponse, HubError>> {
         let retry = Retry {
             answers: params.input_responses.clone(),
             state: params.request_state.clone(),
@@ -238,7 +235,7 @@ impl Hub {
         params: ReadResourceRequestParams,
         client: ClientSide,
         ct: &CancellationToken,
-    ) -> Option<Result<ReadResourceResponse, CallError>> {
+    ) -> Option<Result<ReadResourceResponse, HubError>> {
         let retry = Retry {
             answers: params.input_responses.clone(),
             state: params.request_state.clone(),
@@ -287,7 +284,7 @@ impl Hub {
         &self,
         mut params: CompleteRequestParams,
         ct: &CancellationToken,
-    ) -> Option<Result<CompleteResult, CallError>> {
+    ) -> Option<Result<CompleteResult, HubError>> {
         let catalog = self.catalog();
         let server = match &mut params.r#ref {
             Reference::Prompt(prompt) => {
@@ -310,7 +307,7 @@ impl Hub {
         uri: &str,
         subscriber: Subscriber,
         ct: &CancellationToken,
-    ) -> Option<Result<(), CallError>> {
+    ) -> Option<Result<(), HubError>> {
         let server = self.catalog().resource_server(uri)?;
         let change = match self
             .inner
@@ -319,10 +316,7 @@ impl Hub {
         {
             Ok(change) => change,
             Err(too_many) => {
-                return Some(Err(CallError::Refused(ErrorData::invalid_request(
-                    too_many.to_string(),
-                    None,
-                ))));
+                return Some(Err(HubError::InvalidRequest(too_many.to_string())));
             }
         };
         if change != Change::First {
@@ -376,7 +370,7 @@ impl Hub {
         &self,
         params: GetTaskParams,
         ct: &CancellationToken,
-    ) -> Result<GetTaskResult, ErrorData> {
+    ) -> Result<GetTaskResult, HubError> {
         let id = params.task_id.clone();
         let (server, original) = self.task_server(&id)?;
         server
@@ -389,7 +383,7 @@ impl Hub {
         &self,
         params: UpdateTaskParams,
         ct: &CancellationToken,
-    ) -> Result<(), ErrorData> {
+    ) -> Result<(), HubError> {
         let (server, original) = self.task_server(&params.task_id)?;
         server
             .update_task(original, params, self.timeout_of(&server), ct)
@@ -401,7 +395,7 @@ impl Hub {
         &self,
         params: CancelTaskParams,
         ct: &CancellationToken,
-    ) -> Result<(), ErrorData> {
+    ) -> Result<(), HubError> {
         let (server, original) = self.task_server(&params.task_id)?;
         server
             .cancel_task(original, params, self.timeout_of(&server), ct)
@@ -409,7 +403,7 @@ impl Hub {
     }
 
     /// The server a task of the hub's belongs to, and the server's own id for it.
-    fn task_server(&self, id: &str) -> Result<(Arc<Downstream>, String), ErrorData> {
+    fn task_server(&self, id: &str) -> Result<(Arc<Downstream>, String), HubError> {
         let (name, original) = self
             .inner
             .tasks
@@ -447,18 +441,18 @@ impl Hub {
     }
 }
 
-fn prompt_round(round: Result<Round, ErrorData>) -> Result<GetPromptResponse, CallError> {
+fn prompt_round(round: Result<Round, HubError>) -> Result<GetPromptResponse, HubError> {
     match round {
-        Err(refused) => Err(CallError::Refused(refused)),
+        Err(refused) => Err(refused),
         Ok(Round::Asked(asked)) => Ok(GetPromptResponse::InputRequired(asked)),
         Ok(Round::Done(Outcome::Prompt(outcome))) => outcome,
         Ok(Round::Done(_)) => Err(wrong_kind()),
     }
 }
 
-fn read_round(round: Result<Round, ErrorData>) -> Result<ReadResourceResponse, CallError> {
+fn read_round(round: Result<Round, HubError>) -> Result<ReadResourceResponse, HubError> {
     match round {
-        Err(refused) => Err(CallError::Refused(refused)),
+        Err(refused) => Err(refused),
         Ok(Round::Asked(asked)) => Ok(ReadResourceResponse::InputRequired(asked)),
         Ok(Round::Done(Outcome::Read(outcome))) => outcome,
         Ok(Round::Done(_)) => Err(wrong_kind()),
@@ -466,17 +460,13 @@ fn read_round(round: Result<Round, ErrorData>) -> Result<ReadResourceResponse, C
 }
 
 /// A retry whose `requestState` belongs to a parked request of another kind.
-fn wrong_kind() -> CallError {
-    CallError::Refused(ErrorData::invalid_params(
-        "requestState belongs to another kind of request",
-        None,
-    ))
+fn wrong_kind() -> HubError {
+    HubError::InvalidParams("requestState belongs to another kind of request".into())
 }
 
 /// The tool's server left the hub between routing and calling.
-fn left() -> CallError {
-    CallError::Refused(ErrorData::invalid_params(
-        "this tool's server left the hub while the call was starting; list the tools again",
-        None,
-    ))
+fn left() -> HubError {
+    HubError::InvalidParams(
+        "this tool's server left the hub while the call was starting; list the tools again".into(),
+    )
 }

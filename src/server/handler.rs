@@ -295,11 +295,14 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
         let Some(hub) = self.hub(&context.extensions).await else {
-            return Err(crate::hub::downstream::unknown_task(&request.task_id));
+            return Err(hub_calls::as_protocol_error(
+                crate::hub::downstream::unknown_task(&request.task_id),
+            ));
         };
         let mut state = hub
             .get_task(hub_calls::with_meta(request, &context), &context.ct)
-            .await?;
+            .await
+            .map_err(hub_calls::as_protocol_error)?;
         if let TaskPayload::Completed { result } = &mut state.task.payload {
             self.finish_task_result(result, &context);
         }
@@ -312,10 +315,13 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let Some(hub) = self.hub(&context.extensions).await else {
-            return Err(crate::hub::downstream::unknown_task(&request.task_id));
+            return Err(hub_calls::as_protocol_error(
+                crate::hub::downstream::unknown_task(&request.task_id),
+            ));
         };
         hub.update_task(hub_calls::with_meta(request, &context), &context.ct)
             .await
+            .map_err(hub_calls::as_protocol_error)
     }
 
     async fn cancel_task(
@@ -324,10 +330,13 @@ impl ServerHandler for PluggedinServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let Some(hub) = self.hub(&context.extensions).await else {
-            return Err(crate::hub::downstream::unknown_task(&request.task_id));
+            return Err(hub_calls::as_protocol_error(
+                crate::hub::downstream::unknown_task(&request.task_id),
+            ));
         };
         hub.cancel_task(hub_calls::with_meta(request, &context), &context.ct)
             .await
+            .map_err(hub_calls::as_protocol_error)
     }
 
     async fn list_tools(

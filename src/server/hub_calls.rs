@@ -14,7 +14,7 @@ use rmcp::{
 
 use super::PluggedinServer;
 use crate::{
-    hub::{CallError, ClientSide, Hub, relay::Reply},
+    hub::{ClientSide, Hub, HubError, relay::Reply},
     tools::{is_modern, logging, reply},
 };
 
@@ -241,15 +241,17 @@ impl PluggedinServer {
 /// A hub failure as the client gets it when it is a protocol error — the server's own
 /// JSON-RPC error (its code kept), or the hub refusing the request — else the failure,
 /// for a tool's error result or a message.
-pub(super) fn protocol_error(error: CallError) -> Result<ErrorData, CallError> {
+pub(super) fn protocol_error(error: HubError) -> Result<ErrorData, HubError> {
     match error {
-        CallError::Server { error, .. } | CallError::Refused(error) => Ok(error),
+        HubError::Server { error, .. } => Ok(error),
+        HubError::InvalidParams(message) => Ok(ErrorData::invalid_params(message, None)),
+        HubError::InvalidRequest(message) => Ok(ErrorData::invalid_request(message, None)),
         other => Err(other),
     }
 }
 
 /// A hub failure of a prompt, resource or completion request, as a protocol error.
-pub(super) fn as_protocol_error(error: CallError) -> ErrorData {
+pub(super) fn as_protocol_error(error: HubError) -> ErrorData {
     protocol_error(error).unwrap_or_else(|other| ErrorData::internal_error(other.to_string(), None))
 }
 

@@ -22,7 +22,7 @@ use rmcp::{
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_util::sync::CancellationToken;
 
-use super::{CallError, Downstream, State, connect::Connection};
+use super::{Downstream, HubError, State, connect::Connection};
 use crate::hub::relay::Caller;
 
 /// How long a call waits for a server that is down to come back before failing (one that
@@ -56,7 +56,7 @@ impl Downstream {
         bounds: Bounds,
         caller: Option<Arc<Caller>>,
         ct: &CancellationToken,
-    ) -> Result<CallToolResponse, CallError> {
+    ) -> Result<CallToolResponse, HubError> {
         let call_started = tokio::time::Instant::now();
         let connection = self.live(call_started + bounds.timeout, ct).await?;
         let takes_tasks = caller
@@ -121,7 +121,7 @@ impl Downstream {
         bounds: Bounds,
         caller: Option<Arc<Caller>>,
         ct: &CancellationToken,
-    ) -> Result<GetPromptResponse, CallError> {
+    ) -> Result<GetPromptResponse, HubError> {
         let connection = self
             .live(tokio::time::Instant::now() + bounds.timeout, ct)
             .await?;
@@ -161,7 +161,7 @@ impl Downstream {
         bounds: Bounds,
         caller: Option<Arc<Caller>>,
         ct: &CancellationToken,
-    ) -> Result<ReadResourceResponse, CallError> {
+    ) -> Result<ReadResourceResponse, HubError> {
         let connection = self
             .live(tokio::time::Instant::now() + bounds.timeout, ct)
             .await?;
@@ -201,7 +201,7 @@ impl Downstream {
         mut params: CompleteRequestParams,
         bounds: Bounds,
         ct: &CancellationToken,
-    ) -> Result<CompleteResult, CallError> {
+    ) -> Result<CompleteResult, HubError> {
         let connection = self
             .live(tokio::time::Instant::now() + bounds.timeout, ct)
             .await?;
@@ -228,7 +228,7 @@ impl Downstream {
         subscribe: bool,
         bounds: Bounds,
         ct: &CancellationToken,
-    ) -> Result<(), CallError> {
+    ) -> Result<(), HubError> {
         let connection = self
             .live(tokio::time::Instant::now() + bounds.timeout, ct)
             .await?;
@@ -257,7 +257,7 @@ impl Downstream {
         bounds: Bounds,
         ct: &CancellationToken,
         request: impl Fn(Option<InputResponses>, Option<String>) -> ClientRequest,
-    ) -> Result<ServerResult, CallError> {
+    ) -> Result<ServerResult, HubError> {
         let mut answers = None;
         let mut state = None;
         for _ in 0..MAX_INPUT_ROUNDS {
@@ -273,7 +273,7 @@ impl Downstream {
                 other => return Ok(other),
             }
         }
-        Err(CallError::Failed {
+        Err(HubError::Failed {
             server: self.spec.name.clone(),
             detail: format!("it asked for input {MAX_INPUT_ROUNDS} times without finishing"),
         })
@@ -283,14 +283,14 @@ impl Downstream {
     async fn answer(
         &self,
         asked: InputRequiredResult,
-    ) -> Result<(InputResponses, Option<String>), CallError> {
+    ) -> Result<(InputResponses, Option<String>), HubError> {
         let mut answers = InputResponses::new();
         for (key, request) in asked.input_requests.unwrap_or_default() {
             let answer = self
                 .relay
                 .ask(request)
                 .await
-                .map_err(|refused| CallError::Failed {
+                .map_err(|refused| HubError::Failed {
                     server: self.spec.name.clone(),
                     detail: format!(
                         "it asked the client something it cannot answer: {}",
@@ -311,7 +311,7 @@ impl Downstream {
         caller: Option<&Arc<Caller>>,
         bounds: Bounds,
         ct: &CancellationToken,
-    ) -> Result<ServerResult, CallError> {
+    ) -> Result<ServerResult, HubError> {
         let started = std::time::Instant::now();
         let mut options = bounds.options();
         if connection.modern {
@@ -333,14 +333,14 @@ impl Downstream {
         let mut abandoned = Abandoned::new(&connection.peer, handle.id.clone());
         let outcome = tokio::select! {
             biased;
-            _ = ct.cancelled() => return Err(CallError::Cancelled),
+            _ = ct.cancelled() => return Err(HubError::Cancelled),
             outcome = handle.await_response() => outcome,
         };
         abandoned.disarm();
         let latency = started.elapsed();
         self.update(|s| s.last_latency = Some(latency));
         outcome.map_err(|e| match e {
-            rmcp::ServiceError::Timeout { timeout: after } => CallError::Timeout {
+            rmcp::ServiceError::Timeout { timeout: after } => HubError::Timeout {
                 server: self.spec.name.clone(),
                 after,
             },
@@ -401,7 +401,7 @@ impl Downstream {
         serde_json::from_value(value).unwrap_or(answer)
     }
 
-    pub(super) fn failed(&self, error: rmcp::ServiceError) -> CallError {
+    pub(super) fn failed(&self, error: rmcp::ServiceError) -> HubError {
         match error {
             // The hub's own finding (an answer too big or unreadable), not the server's error.
             rmcp::ServiceError::McpError(data)
@@ -410,7 +410,7 @@ impl Downstream {
                     .as_ref()
                     .is_some_and(|d| d.get(super::stdio::UNREADABLE).is_some()) =>
             {
-                CallError::Failed {
+                HubError::Failed {
                     server: self.spec.name.clone(),
                     detail: data.message.into_owned(),
                 }
@@ -422,12 +422,12 @@ impl Downstream {
                 if let Some(value) = data.data.as_mut() {
                     self.scrubber.scrub_json(value);
                 }
-                CallError::Server {
+                HubError::Server {
                     server: self.spec.name.clone(),
                     error: data,
                 }
             }
-            other => CallError::Failed {
+            other => HubError::Failed {
                 server: self.spec.name.clone(),
                 detail: self.scrubber.scrub(&other.to_string()).into_owned(),
             },
@@ -440,7 +440,7 @@ impl Downstream {
         &self,
         deadline: tokio::time::Instant,
         ct: &CancellationToken,
-    ) -> Result<Arc<Connection>, CallError> {
+    ) -> Result<Arc<Connection>, HubError> {
         if let Some(connection) = self.current() {
             return Ok(connection);
         }
@@ -452,7 +452,7 @@ impl Downstream {
                 State::Starting => "it is still starting".into(),
                 State::Ready => "its connection closed".into(),
             };
-            CallError::Down {
+            HubError::Down {
                 server: s.spec.name.clone(),
                 reason,
             }
@@ -475,7 +475,7 @@ impl Downstream {
             }
             tokio::select! {
                 biased;
-                _ = ct.cancelled() => return Err(CallError::Cancelled),
+                _ = ct.cancelled() => return Err(HubError::Cancelled),
                 _ = tokio::time::sleep_until(wait_until) => return Err(down(self)),
                 changed = changes.changed() => {
                     if changed.is_err() {

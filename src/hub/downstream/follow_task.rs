@@ -6,7 +6,7 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use rmcp::{
-    ErrorData, RoleClient,
+    RoleClient,
     model::{
         CallToolResult, CancelTaskParams, ClientCapabilities, GetTaskParams, GetTaskResult,
         InputRequests, InputResponses, JsonObject, ProgressNotificationParam, RequestMetaObject,
@@ -17,7 +17,7 @@ use rmcp::{
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::{CallError, Downstream};
+use super::{Downstream, HubError};
 use crate::hub::relay::Caller;
 
 /// `_meta` keys that describe one hop of a request (SEP-2575: the client's revision,
@@ -52,14 +52,11 @@ pub fn strip_hop_keys(meta: &mut Option<RequestMetaObject>) {
 }
 
 /// An id nobody handed out (or whose time is over): `-32602`, as SEP-2663 asks.
-pub fn unknown_task(id: &str) -> ErrorData {
-    ErrorData::invalid_params(
-        format!(
-            "unknown task {:?}: not a task this server handed out, or its time to live is over",
-            crate::text::truncate(id, QUOTED_ID_CHARS)
-        ),
-        None,
-    )
+pub fn unknown_task(id: &str) -> HubError {
+    HubError::InvalidParams(format!(
+        "unknown task {:?}: not a task this server handed out, or its time to live is over",
+        crate::text::truncate(id, QUOTED_ID_CHARS)
+    ))
 }
 
 fn poll_interval(suggested_ms: Option<u64>) -> Duration {
@@ -128,7 +125,7 @@ impl Downstream {
         caller: Option<Arc<Caller>>,
         bounds: (Duration, Duration, tokio::time::Instant),
         ct: &CancellationToken,
-    ) -> Result<CallToolResult, CallError> {
+    ) -> Result<CallToolResult, HubError> {
         let (timeout, longest, started) = bounds;
         let until = started + longest;
         let id = task.task_id;
@@ -136,16 +133,16 @@ impl Downstream {
         let mut last_message = task.status_message;
         let mut asked = HashSet::new();
         let mut steps = 0u32;
-        let given_up = |error: CallError| self.give_up(peer, &id, error);
+        let given_up = |error: HubError| self.give_up(peer, &id, error);
         loop {
             let next = (tokio::time::Instant::now() + wait).min(until);
             tokio::select! {
                 biased;
-                _ = ct.cancelled() => return Err(given_up(CallError::Cancelled)),
+                _ = ct.cancelled() => return Err(given_up(HubError::Cancelled)),
                 _ = tokio::time::sleep_until(next) => {}
             }
             if tokio::time::Instant::now() >= until {
-                return Err(given_up(CallError::Timeout {
+                return Err(given_up(HubError::Timeout {
                     server: self.spec.name.clone(),
                     after: longest,
                 }));
@@ -154,12 +151,12 @@ impl Downstream {
             self.offer_tasks(&mut get.meta);
             let polled = tokio::select! {
                 biased;
-                _ = ct.cancelled() => return Err(given_up(CallError::Cancelled)),
+                _ = ct.cancelled() => return Err(given_up(HubError::Cancelled)),
                 polled = tokio::time::timeout(timeout, peer.get_task(get)) => polled,
             };
             let state = match polled {
                 Err(_) => {
-                    return Err(given_up(CallError::Timeout {
+                    return Err(given_up(HubError::Timeout {
                         server: self.spec.name.clone(),
                         after: timeout,
                     }));
@@ -191,7 +188,7 @@ impl Downstream {
 
     /// Cancels a task the hub stops following (in the background: the caller's answer does
     /// not wait for it) and passes on why.
-    fn give_up(&self, peer: &Peer<RoleClient>, id: &str, error: CallError) -> CallError {
+    fn give_up(&self, peer: &Peer<RoleClient>, id: &str, error: HubError) -> HubError {
         let peer = peer.clone();
         let mut cancel = CancelTaskParams::new(id.to_string());
         self.offer_tasks(&mut cancel.meta);
@@ -210,7 +207,7 @@ impl Downstream {
         input_requests: InputRequests,
         asked: &mut HashSet<String>,
         timeout: Duration,
-    ) -> Result<bool, CallError> {
+    ) -> Result<bool, HubError> {
         let mut answers = InputResponses::new();
         for (key, request) in input_requests {
             // Asked once: a server that has not taken an answer in yet still lists it.
@@ -225,7 +222,7 @@ impl Downstream {
                     return Err(self.give_up(
                         peer,
                         id,
-                        CallError::Failed {
+                        HubError::Failed {
                             server: self.spec.name.clone(),
                             detail: format!(
                                 "its task asked the client something it cannot answer: {}",
@@ -247,7 +244,7 @@ impl Downstream {
             Err(_) => Err(self.give_up(
                 peer,
                 id,
-                CallError::Timeout {
+                HubError::Timeout {
                     server: self.spec.name.clone(),
                     after: timeout,
                 },
@@ -256,11 +253,11 @@ impl Downstream {
     }
 
     /// What a task that has ended answers: its result (scrubbed), or why it did not finish.
-    fn outcome(&self, payload: TaskPayload) -> Result<CallToolResult, CallError> {
+    fn outcome(&self, payload: TaskPayload) -> Result<CallToolResult, HubError> {
         match payload {
             TaskPayload::Completed { result } => {
                 let mut result: CallToolResult = serde_json::from_value(Value::Object(result))
-                    .map_err(|e| CallError::Failed {
+                    .map_err(|e| HubError::Failed {
                         server: self.spec.name.clone(),
                         detail: format!("its task's result is not a tool result: {e}"),
                     })?;
@@ -272,12 +269,12 @@ impl Downstream {
                     .get("message")
                     .and_then(Value::as_str)
                     .unwrap_or("no reason given");
-                Err(CallError::Failed {
+                Err(HubError::Failed {
                     server: self.spec.name.clone(),
                     detail: format!("its task failed: {}", self.scrubber.scrub(message)),
                 })
             }
-            _ => Err(CallError::Failed {
+            _ => Err(HubError::Failed {
                 server: self.spec.name.clone(),
                 detail: "it cancelled the task".into(),
             }),
@@ -306,7 +303,7 @@ impl Downstream {
         mut params: GetTaskParams,
         timeout: Duration,
         ct: &CancellationToken,
-    ) -> Result<GetTaskResult, ErrorData> {
+    ) -> Result<GetTaskResult, HubError> {
         params.task_id = original;
         self.task_hop(&mut params.meta);
         let mut state = self
@@ -333,7 +330,7 @@ impl Downstream {
         mut params: UpdateTaskParams,
         timeout: Duration,
         ct: &CancellationToken,
-    ) -> Result<(), ErrorData> {
+    ) -> Result<(), HubError> {
         params.task_id = original;
         self.task_hop(&mut params.meta);
         self.task_request(
@@ -351,7 +348,7 @@ impl Downstream {
         mut params: CancelTaskParams,
         timeout: Duration,
         ct: &CancellationToken,
-    ) -> Result<(), ErrorData> {
+    ) -> Result<(), HubError> {
         params.task_id = original;
         self.task_hop(&mut params.meta);
         self.task_request(
@@ -385,26 +382,22 @@ impl Downstream {
         timeout: Duration,
         ct: &CancellationToken,
         send: F,
-    ) -> Result<T, ErrorData>
+    ) -> Result<T, HubError>
     where
         F: FnOnce(Peer<RoleClient>) -> Fut,
         Fut: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
     {
         let Some(peer) = self.current().map(|c| c.peer.clone()) else {
-            return Err(ErrorData::internal_error(
-                format!(
-                    "server \"{}\" is not connected: its tasks ended with its last connection",
-                    self.spec.name
-                ),
-                None,
-            ));
+            return Err(HubError::Down {
+                server: self.spec.name.clone(),
+                reason: "not connected, and its tasks ended with its last connection".into(),
+            });
         };
         let outcome = tokio::select! {
             biased;
-            _ = ct.cancelled() => return Err(ErrorData::internal_error(CallError::Cancelled.to_string(), None)),
+            _ = ct.cancelled() => return Err(HubError::Cancelled),
             _ = tokio::time::sleep(timeout) => {
-                let late = CallError::Timeout { server: self.spec.name.clone(), after: timeout };
-                return Err(ErrorData::internal_error(late.to_string(), None));
+                return Err(HubError::Timeout { server: self.spec.name.clone(), after: timeout });
             }
             outcome = send(peer) => outcome,
         };
@@ -412,9 +405,12 @@ impl Downstream {
             rmcp::ServiceError::McpError(mut data) => {
                 data.message = self.scrubber.scrub(&data.message).into_owned().into();
                 data.data = None;
-                data
+                HubError::Server {
+                    server: self.spec.name.clone(),
+                    error: data,
+                }
             }
-            other => ErrorData::internal_error(self.failed(other).to_string(), None),
+            other => self.failed(other),
         })
     }
 }

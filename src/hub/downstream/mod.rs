@@ -102,9 +102,11 @@ impl Snapshot {
     }
 }
 
-/// Why a call to a downstream did not produce a result.
+/// Why a request to the hub did not produce a result: a downstream's own failure (its
+/// JSON-RPC error kept whole), or the hub's refusal. Protocol errors are made of it only in
+/// the server layer (`server::hub_calls`).
 #[derive(Debug, thiserror::Error)]
-pub enum CallError {
+pub enum HubError {
     #[error("server \"{server}\" is not available: {reason}")]
     Down { server: String, reason: String },
     #[error("server \"{server}\" did not answer within {} s", .after.as_secs_f64())]
@@ -119,9 +121,14 @@ pub enum CallError {
         server: String,
         error: rmcp::ErrorData,
     },
-    /// The hub refused the request itself (a `requestState` it did not issue, say).
-    #[error("{}", .0.message)]
-    Refused(rmcp::ErrorData),
+    /// The hub refused the request itself: its parameters cannot work (a `requestState` it
+    /// did not issue, an answer missing, a tool whose server left).
+    #[error("{0}")]
+    InvalidParams(String),
+    /// The hub refused the request itself: it cannot be served as asked (too many
+    /// subscriptions).
+    #[error("{0}")]
+    InvalidRequest(String),
 }
 
 pub struct Downstream {
