@@ -163,12 +163,21 @@ async fn poll(State(app): State<AppState>, q: QueryParams) -> HttpResult<Respons
         return Ok(too_many());
     }
     let device_code = q.get("device_code").unwrap_or_default();
+    // The cloud's error shape on these routes: `code` and `timestamp` beside `error`.
+    let refused = |error: ErrorResponse, code: &str| {
+        error
+            .with("code", code)
+            .with("timestamp", app.store.clock.now_iso())
+    };
     if device_code.len() != 48 || !device_code.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ErrorResponse::bad_request("Invalid device_code"));
+        return Err(refused(
+            ErrorResponse::bad_request("Invalid device_code"),
+            "BAD_REQUEST",
+        ));
     }
     let mut codes = lock(&auth.codes);
     let Some(code) = codes.get_mut(device_code) else {
-        return Err(ErrorResponse::not_found("Not found"));
+        return Err(refused(ErrorResponse::not_found("Not found"), "NOT_FOUND"));
     };
     let gone = (StatusCode::GONE, axum::Json(json!({ "status": "expired" })));
     if now > code.expires && matches!(code.status, Status::Pending | Status::Approved) {

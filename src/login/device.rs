@@ -9,13 +9,14 @@ use serde::Deserialize;
 
 use crate::secret::Secret;
 
+/// What `POST /api/cli/auth/initiate` answers.
 #[derive(Deserialize)]
-struct Initiated {
-    device_code: String,
-    user_code: String,
-    verification_url: String,
-    expires_in: u64,
-    interval: u64,
+pub struct Initiated {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_url: String,
+    pub expires_in: u64,
+    pub interval: u64,
 }
 
 #[derive(Deserialize)]
@@ -99,30 +100,48 @@ pub async fn sign_in(
             // A network blip: the code stays valid, so keep polling.
             Err(_) => continue,
         };
-        wait = Duration::from_secs(code.interval.clamp(1, 60));
-        match resp.status().as_u16() {
-            429 => {
-                wait = retry_after(&resp);
-                continue;
-            }
-            410 => bail!(
-                "the code {} expired before it was approved; run `pluggedin-mcp login` again",
-                code.user_code
-            ),
-            403 => bail!("the sign-in was denied in the browser"),
-            200 => {}
-            status => bail!("{base_url} answered {status} while waiting for approval"),
+        let status = resp.status().as_u16();
+        let wait_for = retry_after(&resp);
+        let body = resp.bytes().await.unwrap_or_default();
+        match poll_answer(status, &body, wait_for)? {
+            Poll::Pending => wait = Duration::from_secs(code.interval.clamp(1, 60)),
+            Poll::SlowDown(pause) => wait = pause,
+            Poll::Approved(key) => return Ok(key),
         }
-        let polled: Polled = resp.json().await.context("reading the approval")?;
-        match (polled.status.as_str(), polled.api_key) {
-            ("authorization_pending", _) => {}
-            ("approved", Some(key)) if crate::vocab::credentials::is_api_key(&key) => {
-                return Ok(Secret::new(key));
-            }
-            ("approved", _) => bail!(
-                "the code was approved, but its key was already collected (by another login with the same code?); run `pluggedin-mcp login` again"
-            ),
-            (other, _) => bail!("unexpected sign-in status {other:?}"),
+    }
+}
+
+/// What one answer of `GET /api/cli/auth/poll` means.
+#[derive(Debug)]
+pub enum Poll {
+    /// Not yet approved: ask again after the interval.
+    Pending,
+    /// Too many polls: ask again after this long (its `Retry-After`).
+    SlowDown(Duration),
+    /// Approved, with the key.
+    Approved(Secret),
+}
+
+/// Reads one poll answer (`status`, `body`, its `Retry-After` as `retry_after`); an answer
+/// that ends the sign-in — denied, expired, already collected, unexpected — is the error
+/// saying so.
+pub fn poll_answer(status: u16, body: &[u8], retry_after: Duration) -> anyhow::Result<Poll> {
+    match status {
+        429 => return Ok(Poll::SlowDown(retry_after)),
+        410 => bail!("the code expired before it was approved; run `pluggedin-mcp login` again"),
+        403 => bail!("the sign-in was denied in the browser"),
+        200 => {}
+        status => bail!("Plugged.in answered {status} while waiting for approval"),
+    }
+    let polled: Polled = serde_json::from_slice(body).context("reading the approval")?;
+    match (polled.status.as_str(), polled.api_key) {
+        ("authorization_pending", _) => Ok(Poll::Pending),
+        ("approved", Some(key)) if crate::vocab::credentials::is_api_key(&key) => {
+            Ok(Poll::Approved(Secret::new(key)))
         }
+        ("approved", _) => bail!(
+            "the code was approved, but its key was already collected (by another login with the same code?); run `pluggedin-mcp login` again"
+        ),
+        (other, _) => bail!("unexpected sign-in status {other:?}"),
     }
 }

@@ -30,7 +30,11 @@ const ID: &str = "11111111-2222-4333-8444-555555555555";
 async fn every_recorded_answer_decodes_into_the_clients_types() {
     pluggedin_mcp::api::install_crypto_provider();
     let mut failures = Vec::new();
-    for fixture in fixtures::all() {
+    // The sign-in's answers are read by `login`, not the client: see cli_auth.rs.
+    for fixture in fixtures::all()
+        .into_iter()
+        .filter(|f| !crate::cli_auth::RECORDED.contains(&f.name.as_str()))
+    {
         if let Err(why) = check(&fixture).await {
             failures.push(format!("{}: {why}", fixture.name));
         }

@@ -41,6 +41,7 @@ fn the_fixtures_are_exactly_the_walk_plus_the_listed_extras() {
         .iter()
         .map(|s| s.name)
         .chain(EXTRA.iter().copied())
+        .chain(crate::cli_auth::RECORDED.iter().copied())
         .map(str::to_string)
         .collect();
     assert_eq!(

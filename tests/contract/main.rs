@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cli_auth;
 mod decode;
 mod deviations;
 mod fixtures;
