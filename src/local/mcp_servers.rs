@@ -64,6 +64,25 @@ fn row_json(r: &Row<'_>, profile: &str) -> rusqlite::Result<Value> {
         "source": "PLUGGEDIN",
         "slug": r.get::<_, Option<String>>("slug")?,
     });
+    // Columns of the cloud's row this store has no use for (install state, the registry a
+    // server came from, notes): present and empty, so every answer has the cloud's fields.
+    for empty in [
+        "config",
+        "external_id",
+        "install_path",
+        "install_status",
+        "installed_at",
+        "notes",
+        "registry_data",
+        "registry_release_date",
+        "registry_status",
+        "registry_version",
+        "repository_id",
+        "repository_source",
+        "repository_url",
+    ] {
+        row[empty] = Value::Null;
+    }
     let options = opt_json("streamable_http_options")?;
     if !options.is_null() {
         row["streamableHTTPOptions"] = options;

@@ -25,7 +25,72 @@ const NO_KUBERNETES: &str = "the recorded app has no Kubernetes, so its lifecycl
      (500) or find the agent still NEW (400); the embedded API runs no containers and records \
      the transition, so the same request succeeds";
 
+const IN_CLEAR: &str = "the cloud keeps a server's command, arguments, environment, URL and \
+     options encrypted (with a salt) beside the decrypted fields it answers; the embedded API's \
+     database is the user's own file and keeps them in clear";
+
 pub const DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        step: "hub_servers",
+        at: "/0/encryption_salt",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_servers",
+        at: "/0/streamable_http_options_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_servers",
+        at: "/0/transport_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_servers",
+        at: "/0/url_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_server_create",
+        at: "/encryption_salt",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_server_create",
+        at: "/args_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_server_create",
+        at: "/command_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_server_create",
+        at: "/env_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_server_create",
+        at: "/streamable_http_options_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_server_create",
+        at: "/transport_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_server_create",
+        at: "/url_encrypted",
+        why: IN_CLEAR,
+    },
+    Deviation {
+        step: "hub_tools_report",
+        at: "/results/0/uuid",
+        why: "the embedded API keys a cached tool by its server and name, with no id of its \
+              own; the client never reads it",
+    },
     Deviation {
         step: "doc_search",
         at: "/total",

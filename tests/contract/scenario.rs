@@ -231,6 +231,22 @@ pub const STEPS: &[Step] = &[
     step("memory_end", "PATCH", "/api/memory/sessions/{memid}").body(r#"{"action":"end"}"#),
     step("memory_end_again", "PATCH", "/api/memory/sessions/{memid}")
         .body(r#"{"action":"end"}"#),
+    // The hub: the account's servers (one made for the walk: Plugged.in's UI makes them;
+    // this is the API it uses), the tool catalog the hub reports to and reads back, and a
+    // call's activity report.
+    step("hub_server_create", "POST", "/api/mcp-servers")
+        .body(
+            r#"{"name":"contract-{run}","type":"STDIO","command":"node","args":["server.js"],"env":{"LOG_LEVEL":"info"}}"#,
+        )
+        .capture(&[("server", "/uuid")]),
+    step("hub_servers", "GET", "/api/mcp-servers"),
+    step("hub_tools_report", "POST", "/api/tools").body(
+        r#"{"tools":[{"name":"echo","description":"Echoes its text","toolSchema":{"type":"object","properties":{"text":{"type":"string"}}},"mcp_server_uuid":"{server}"}]}"#,
+    ),
+    step("hub_tools", "GET", "/api/tools"),
+    step("hub_activity", "POST", "/api/notifications/mcp-activity").body(
+        r#"{"action":"tool_call","serverName":"contract-{run}","serverUuid":"{server}","itemName":"echo","success":true,"executionTime":12.5}"#,
+    ),
     step("wrong_key", "GET", "/api/notifications?limit=1").wrong_key(),
 ];
 
