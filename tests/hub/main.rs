@@ -373,24 +373,32 @@ async fn allow_and_deny_lists_filter_a_servers_tools() {
     assert_eq!(hub_tools, ["alpha__echo"]);
 }
 
-/// The fixture server over HTTP on a free port (Streamable HTTP at /mcp, legacy SSE at /sse).
+/// The fixture server over HTTP (Streamable HTTP at /mcp, legacy SSE at /sse), on the port
+/// it picks and announces: a port chosen here and freed before the child binds it could be
+/// taken in between.
 async fn http_fixture(label: &str) -> (tokio::process::Child, u16) {
-    let port = free_port();
-    let child = tokio::process::Command::new(fixture_bin())
-        .arg(port.to_string())
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(fixture_bin())
+        .arg("0")
         .env("FIXTURE_LABEL", label)
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the fixture did not listen");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(address) = line.split("listening on http://127.0.0.1:").nth(1) {
+                let digits: String = address.chars().take_while(char::is_ascii_digit).collect();
+                return digits.parse::<u16>().unwrap();
+            }
+        }
+        panic!("the fixture ended before it listened")
+    })
+    .await
+    .expect("the fixture announces its address");
+    // Keep reading, so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, port)
 }
 
