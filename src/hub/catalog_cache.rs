@@ -49,7 +49,8 @@ impl CatalogCache {
             } => json!({"stdio": [command, args, env, cwd]}),
             Transport::Http { url, headers } => json!({"http": [url, headers]}),
             Transport::Sse { url, headers } => json!({"sse": [url, headers]}),
-            Transport::Invalid(_) => return None,
+            // Lives and dies with this process: nothing to remember across runs.
+            Transport::Memory(_) | Transport::Invalid(_) => return None,
         };
         let protocol = match spec.protocol {
             Protocol::Auto => "auto",

@@ -11,6 +11,8 @@ pub mod catalog_cache;
 pub mod downstream;
 pub mod lineage;
 pub mod lists;
+#[cfg(test)]
+mod memory_tests;
 pub mod names;
 pub mod pluggedin_source;
 pub mod relay;

@@ -70,9 +70,50 @@ pub enum Transport {
         url: String,
         headers: BTreeMap<String, String>,
     },
+    /// A server in this process, over an in-memory pipe: for tests of the hub's own logic
+    /// (catalog, routing, supervision) without child processes, and for embedding.
+    Memory(MemoryServer),
     /// An entry that cannot be run, and why (naming the field and the rule).
     Invalid(String),
 }
+
+/// Starts an in-process server on the server end of a pipe, for each connection the hub
+/// opens (a restart opens a new one). Equal only to itself.
+#[derive(Clone)]
+pub struct MemoryServer(pub std::sync::Arc<dyn Fn(tokio::io::DuplexStream) + Send + Sync>);
+
+impl MemoryServer {
+    /// Serves `make()`'s handler on every connection.
+    pub fn of<S, F>(make: F) -> Self
+    where
+        S: rmcp::ServerHandler,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        Self(std::sync::Arc::new(move |pipe| {
+            let handler = make();
+            tokio::spawn(async move {
+                use rmcp::ServiceExt;
+                if let Ok(service) = handler.serve(pipe).await {
+                    let _ = service.waiting().await;
+                }
+            });
+        }))
+    }
+}
+
+impl std::fmt::Debug for MemoryServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryServer")
+    }
+}
+
+impl PartialEq for MemoryServer {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for MemoryServer {}
 
 impl ServerSpec {
     pub fn invalid(name: &str, why: String) -> Self {
@@ -97,6 +138,7 @@ impl ServerSpec {
             Transport::Stdio { .. } => "stdio",
             Transport::Http { .. } => "http",
             Transport::Sse { .. } => "sse",
+            Transport::Memory(_) => "memory",
             Transport::Invalid(_) => "invalid",
         }
     }

@@ -48,6 +48,10 @@ const INHERITED_ENV: &[&str] = &[
 
 pub type Service = RunningService<RoleClient, Listener>;
 
+/// The buffer of an in-memory server's pipe each way (a message larger than it is written
+/// in pieces).
+const MEMORY_PIPE_BYTES: usize = 64 * 1024;
+
 /// One live connection to a server. Closed (its child killed) when the last holder drops
 /// it: the supervisor, and each call running on it.
 pub struct Connection {
@@ -199,6 +203,17 @@ impl Downstream {
                     .serve_with_lifecycle(Tapped::new(transport, relay), lifecycle)
                     .await
                     .map_err(|e| ("the SSE handshake failed", e))
+            }
+            Transport::Memory(server) => {
+                let (ours, theirs) = tokio::io::duplex(MEMORY_PIPE_BYTES);
+                (server.0)(theirs);
+                let (read, write) = tokio::io::split(ours);
+                let transport =
+                    rmcp::transport::async_rw::AsyncRwTransport::new_client(read, write);
+                listener
+                    .serve_with_lifecycle(Tapped::new(transport, relay), lifecycle)
+                    .await
+                    .map_err(|e| ("initialize failed", e))
             }
             Transport::Invalid(reason) => return Err(OpenError::Other(reason.clone())),
         };

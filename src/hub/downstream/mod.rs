@@ -316,7 +316,7 @@ fn secrets_of(spec: &ServerSpec) -> Vec<String> {
         Transport::Http { headers, .. } | Transport::Sse { headers, .. } => {
             headers.values().collect()
         }
-        Transport::Invalid(_) => Vec::new(),
+        Transport::Memory(_) | Transport::Invalid(_) => Vec::new(),
     };
     values
         .into_iter()
@@ -339,7 +339,7 @@ fn named_secrets_of(spec: &ServerSpec) -> Vec<String> {
             .filter(|(name, _)| crate::redact::is_secret_name(name))
             .map(|(_, value)| value)
             .collect(),
-        Transport::Invalid(_) => Vec::new(),
+        Transport::Memory(_) | Transport::Invalid(_) => Vec::new(),
     };
     named
         .into_iter()
