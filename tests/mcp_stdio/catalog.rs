@@ -134,3 +134,11 @@ fn committed_catalog_files_are_current() {
         );
     }
 }
+
+#[test]
+fn the_command_line_reference_is_current() {
+    crate::common::snapshot::check(
+        "docs/reference.md",
+        &pluggedin_mcp::config::reference_markdown(),
+    );
+}

@@ -3,6 +3,8 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+mod hub;
+
 use anyhow::{Context, bail};
 use rmcp::ServiceExt;
 
@@ -36,7 +38,7 @@ pub async fn build(
         return build_passthrough(args, env_key.is_some(), clock);
     }
     let settings = args.client_settings();
-    let hub = start_file_hub(args)?;
+    let hub = hub::from_file(args);
     let options = |backend, hub: Option<crate::hub::Hub>| ServerOptions {
         tools: tool_options(args, &clock, backend),
         hub: hub.map(HubAccess::Shared),
@@ -48,7 +50,7 @@ pub async fn build(
             crate::redact::log::register(key.expose());
             let client = Client::new(&base_url, key, settings)?;
             check_in_background(client.clone());
-            let hub = with_account_servers(args, hub, &client, Backend::Cloud);
+            let hub = hub::with_account_servers(args, hub, &client, Backend::Cloud);
             Ok(Running {
                 server: PluggedinServer::new(client, options(Backend::Cloud, hub))?,
                 local: None,
@@ -93,7 +95,7 @@ pub async fn build(
             );
             crate::redact::log::register(api.key().expose());
             let client = Client::new(api.base_url(), api.key().clone(), settings)?;
-            let hub = with_account_servers(args, hub, &client, Backend::Local);
+            let hub = hub::with_account_servers(args, hub, &client, Backend::Local);
             Ok(Running {
                 server: PluggedinServer::new(client, options(Backend::Local, hub))?,
                 local: Some(api),
@@ -148,7 +150,7 @@ fn build_passthrough(args: &ServeArgs, has_own_key: bool, clock: Clock) -> anyho
     tracing::info!(%base_url, "passthrough mode: each client's bearer token is its Plugged.in API key");
     let client = Client::new(base_url, Secret::new(""), args.client_settings())?;
     let key_checks = crate::api::keys::KeyChecks::new(client.clone());
-    let hubs = per_key_hubs(args, &client, &key_checks)?;
+    let hubs = hub::per_key(args, &client, &key_checks)?;
     Ok(Running {
         server: PluggedinServer::new(
             client,
@@ -164,92 +166,6 @@ fn build_passthrough(args: &ServeArgs, has_own_key: bool, clock: Clock) -> anyho
         local: None,
         key_checks: Some(key_checks),
     })
-}
-
-/// Passthrough: one hub per client key, made when a key Plugged.in accepts first comes,
-/// with the file's servers (each user gets their own connections) and that account's. A
-/// servers file that cannot be read at start is an error here: an operator starts this
-/// mode, and should hear of it before any user does.
-fn per_key_hubs(
-    args: &ServeArgs,
-    client: &Client,
-    key_checks: &Arc<crate::api::keys::KeyChecks>,
-) -> anyhow::Result<Option<HubAccess>> {
-    if !args.selection().has(crate::tools::Toolset::Hub) {
-        return Ok(None);
-    }
-    if let Some(path) = &args.servers {
-        crate::hub::watch_file::load(path).map_err(anyhow::Error::msg)?;
-    } else if args.no_account_servers {
-        return Ok(None);
-    }
-    Ok(Some(HubAccess::PerKey(crate::hub::tenants::Tenants::new(
-        args.hub_settings(),
-        crate::hub::tenants::Sources {
-            file: args.servers.clone(),
-            account: !args.no_account_servers,
-        },
-        client.clone(),
-        key_checks.clone(),
-        args.hub_limits(),
-    ))))
-}
-
-/// Hub mode from a file: starts following `--servers` (servers connect in the background,
-/// so `initialize` never waits for them). A file that cannot be used shows in `hub_status`
-/// and the instructions, and is applied once fixed.
-fn start_file_hub(args: &ServeArgs) -> anyhow::Result<Option<crate::hub::Hub>> {
-    let Some(path) = &args.servers else {
-        return Ok(None);
-    };
-    if !args.selection().has(crate::tools::Toolset::Hub) {
-        tracing::warn!("--servers is ignored: --toolsets leaves out `hub`");
-        return Ok(None);
-    }
-    let hub = crate::hub::Hub::new(shared_hub_settings(args));
-    crate::hub::watch_file::follow(hub.clone(), path.clone(), Default::default());
-    Ok(Some(hub))
-}
-
-/// The settings of the one hub of every client: the servers' lists are kept between runs
-/// in the data directory (when there is one), so the first `tools/list` of a fresh process
-/// carries them.
-fn shared_hub_settings(args: &ServeArgs) -> crate::hub::HubSettings {
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| crate::local::default_data_dir().ok());
-    crate::hub::HubSettings {
-        cache: data_dir.map(|dir| crate::hub::catalog_cache::CatalogCache::new(&dir)),
-        ..args.hub_settings()
-    }
-}
-
-/// Adds the MCP servers of the account (Plugged.in's, or the embedded API's in local mode)
-/// to the hub, creating it if the file did not; `--no-account-servers` leaves them out. The
-/// hub reports to the same API: discovered tools always, each call's activity only to
-/// Plugged.in (the embedded API has no UI to show it, and a write per call is not free).
-fn with_account_servers(
-    args: &ServeArgs,
-    hub: Option<crate::hub::Hub>,
-    client: &Client,
-    backend: Backend,
-) -> Option<crate::hub::Hub> {
-    let activity = backend == Backend::Cloud;
-    // Servers nobody can reach are not started: `--toolsets` without `hub` means no hub.
-    if !args.selection().has(crate::tools::Toolset::Hub) {
-        return None;
-    }
-    if args.no_account_servers {
-        if let Some(hub) = &hub {
-            hub.report_to(client.clone(), activity);
-        }
-        return hub;
-    }
-    let hub = hub.unwrap_or_else(|| crate::hub::Hub::new(shared_hub_settings(args)));
-    hub.report_to(client.clone(), activity);
-    crate::hub::pluggedin_source::follow(hub.clone(), client.clone(), Default::default());
-    Some(hub)
 }
 
 /// Tries the key once, off the start path (`initialize` never waits for it), so a wrong key
