@@ -114,8 +114,8 @@ pub struct ServeArgs {
     pub base_url: String,
 
     /// Deadline per upstream request, in seconds (retries included).
-    #[arg(help_heading = "Backend (Plugged.in, or local)", long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
-    pub timeout: f64,
+    #[arg(help_heading = "Backend (Plugged.in, or local)", long, value_name = "SECS", default_value = "30", value_parser = positive_secs)]
+    pub timeout: Duration,
 
     /// Retries of an idempotent upstream request after a connect error, 429 or 5xx.
     #[arg(
@@ -208,7 +208,7 @@ pub struct ServeArgs {
     /// Hub mode: deadline of a downstream request for a server whose entry sets no
     /// `timeout` of its own; restarted by each progress notification. Default: --timeout.
     #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "SECS", value_parser = positive_secs)]
-    pub hub_call_timeout: Option<f64>,
+    pub hub_call_timeout: Option<Duration>,
 
     /// Hub mode: longest a downstream call may run in all. A call's own deadline
     /// (--hub-call-timeout or the server's `timeout`) restarts with each progress
@@ -217,10 +217,10 @@ pub struct ServeArgs {
         help_heading = "Hub (your own MCP servers)",
         long,
         value_name = "SECS",
-        default_value_t = 3600.0,
+        default_value = "3600",
         value_parser = positive_secs
     )]
-    pub hub_max_call_time: f64,
+    pub hub_max_call_time: Duration,
 
     /// Hub mode: longest the first `tools/list` (and prompts/resources lists) waits for
     /// servers starting for the first time, whose tools are not cached from an earlier
@@ -229,10 +229,10 @@ pub struct ServeArgs {
         help_heading = "Hub (your own MCP servers)",
         long,
         value_name = "SECS",
-        default_value_t = 5.0,
+        default_value = "5",
         value_parser = nonnegative_secs
     )]
-    pub hub_list_wait: f64,
+    pub hub_list_wait: Duration,
 
     /// Hub mode with --auth passthrough: most live downstream connections of one client key.
     #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
@@ -244,8 +244,8 @@ pub struct ServeArgs {
 
     /// Hub mode with --auth passthrough: a key's hub unused this long is closed (its
     /// servers stopped).
-    #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "SECS", default_value_t = 900.0, value_parser = positive_secs)]
-    pub hub_idle_timeout: f64,
+    #[arg(help_heading = "Hub (your own MCP servers)", long, value_name = "SECS", default_value = "900", value_parser = positive_secs)]
+    pub hub_idle_timeout: Duration,
 
     /// Hub mode: offer a search tool and a call tool instead of listing every downstream
     /// tool — `auto` when the downstream tools would cost more than --tool-search-budget.
@@ -335,18 +335,18 @@ pub struct HttpArgs {
     pub max_sessions: usize,
 
     /// Seconds of inactivity after which a session is closed.
-    #[arg(long, default_value_t = 1800)]
-    pub session_idle_timeout: u64,
+    #[arg(long, value_name = "SECS", default_value = "1800", value_parser = positive_secs)]
+    pub session_idle_timeout: Duration,
 
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 10)]
-    pub shutdown_grace: u64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = nonnegative_secs)]
+    pub shutdown_grace: Duration,
 
     /// Seconds to keep serving after SIGTERM before closing connections, so a balancer
     /// that polls /ready (Kubernetes) stops sending first. /ready answers 503 and new
     /// sessions are refused from the signal on.
-    #[arg(long, value_name = "SECS", default_value_t = 0.0, value_parser = nonnegative_secs)]
-    pub drain_delay: f64,
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = nonnegative_secs)]
+    pub drain_delay: Duration,
 
     /// Serve Prometheus metrics at /metrics. On the MCP listener a scraper authenticates with
     /// the metrics token (--metrics-token-file / PLUGGEDIN_MCP_METRICS_TOKEN) or, with
@@ -376,12 +376,12 @@ pub struct HttpArgs {
     pub max_connections: Option<usize>,
 
     /// Seconds a client has to send a complete request head; slower connections are closed.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_secs)]
-    pub header_timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = positive_secs)]
+    pub header_timeout: Duration,
 
     /// Seconds a connection with nothing in flight stays open.
-    #[arg(long, value_name = "SECS", default_value_t = 75.0, value_parser = positive_secs)]
-    pub keep_alive_timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "75", value_parser = positive_secs)]
+    pub keep_alive_timeout: Duration,
 }
 
 /// Options of `pluggedin-mcp api`.
@@ -419,18 +419,35 @@ pub struct ToolsArgs {
     pub write: Option<PathBuf>,
 }
 
-fn positive_secs(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err("must be a positive number of seconds".into()),
+/// Every time on the command line is seconds, possibly fractional, read into a `Duration`
+/// once here. The longest is a week: a longer one is a typo (or would overflow a deadline).
+const LONGEST_SETTING: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn seconds(s: &str, zero_ok: bool) -> Result<Duration, String> {
+    let rule = if zero_ok {
+        "must be zero or a positive number of seconds, at most a week"
+    } else {
+        "must be a positive number of seconds, at most a week"
+    };
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) => {
+            let d = Duration::from_secs_f64(v);
+            if d > LONGEST_SETTING {
+                Err(rule.into())
+            } else {
+                Ok(d)
+            }
+        }
+        _ => Err(rule.into()),
     }
 }
 
-fn nonnegative_secs(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err("must be zero or a positive number of seconds".into()),
-    }
+fn positive_secs(s: &str) -> Result<Duration, String> {
+    seconds(s, false)
+}
+
+fn nonnegative_secs(s: &str) -> Result<Duration, String> {
+    seconds(s, true)
 }
 
 fn replica_id(s: &str) -> Result<String, String> {
@@ -554,8 +571,8 @@ impl ServeArgs {
     pub fn hub_settings(&self) -> crate::hub::HubSettings {
         crate::hub::HubSettings {
             name_budget: self.hub_name_budget,
-            call_timeout: Duration::from_secs_f64(self.hub_call_timeout.unwrap_or(self.timeout)),
-            max_call_time: Duration::from_secs_f64(self.hub_max_call_time),
+            call_timeout: self.hub_call_timeout.unwrap_or(self.timeout),
+            max_call_time: self.hub_max_call_time,
             tool_search: self.tool_search,
             tool_search_budget: self.tool_search_budget,
             // Limits of one user's hub among many: set by the passthrough tenants.
@@ -563,7 +580,7 @@ impl ServeArgs {
             connections: None,
             read_only: self.read_only,
             only: self.hub_servers.clone(),
-            list_wait: Duration::from_secs_f64(self.hub_list_wait),
+            list_wait: self.hub_list_wait,
             // Kept in the data directory; passthrough hubs (many users) keep nothing.
             cache: None,
         }
@@ -574,13 +591,13 @@ impl ServeArgs {
         crate::hub::tenants::Limits {
             per_key: self.hub_max_servers_per_key,
             total: self.hub_max_servers,
-            idle: Duration::from_secs_f64(self.hub_idle_timeout),
+            idle: self.hub_idle_timeout,
         }
     }
 
     pub fn client_settings(&self) -> crate::api::ClientSettings {
         crate::api::ClientSettings {
-            timeout: Duration::from_secs_f64(self.timeout),
+            timeout: self.timeout,
             max_retries: self.max_retries,
         }
     }
@@ -760,6 +777,31 @@ mod tests {
     fn bad_timeouts_are_refused() {
         let argv = ["pluggedin-mcp", "--timeout", "0"];
         assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn every_time_is_seconds_read_into_a_duration_once() {
+        let serve = |argv: &[&str]| Cli::try_parse_from(argv).unwrap().serve;
+        let args = serve(&[
+            "pluggedin-mcp",
+            "--drain-delay",
+            "0.5",
+            "--session-idle-timeout",
+            "90",
+        ]);
+        assert_eq!(args.http.drain_delay, Duration::from_millis(500));
+        assert_eq!(args.http.session_idle_timeout, Duration::from_secs(90));
+        assert_eq!(args.timeout, Duration::from_secs(30));
+        for bad in [
+            ["--session-idle-timeout", "0"],
+            ["--timeout", "1e12"],
+            ["--drain-delay", "soon"],
+        ] {
+            let error = Cli::try_parse_from(["pluggedin-mcp", bad[0], bad[1]])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("seconds"), "{bad:?}: {error}");
+        }
     }
 
     #[test]

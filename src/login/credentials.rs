@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
-/// A signed-in account: which Plugged.in, and the key it gave.
+/// A signed-in account: which Plugged.in, and the key it gave. A hand-edited file with a
+/// misspelt field is refused (and reported), not half read.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stored {
     pub base_url: String,
     pub api_key: String,

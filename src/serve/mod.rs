@@ -1,7 +1,7 @@
 //! Running the MCP server: pick the backend (Plugged.in or the embedded API), build the
 //! server, and serve it over stdio or HTTP.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 mod hub;
 
@@ -260,10 +260,10 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
             origins: http.allowed_origins.clone(),
         },
         max_sessions: http.max_sessions.max(1),
-        session_idle: Duration::from_secs(http.session_idle_timeout.max(1)),
+        session_idle: http.session_idle_timeout,
         max_body_bytes: crate::transport::DEFAULT_MAX_BODY_BYTES,
-        shutdown_grace: Duration::from_secs(http.shutdown_grace),
-        drain_delay: Duration::from_secs_f64(http.drain_delay),
+        shutdown_grace: http.shutdown_grace,
+        drain_delay: http.drain_delay,
         metrics: crate::transport::MetricsAccess {
             enabled: http.metrics || http.metrics_addr.is_some(),
             token: metrics_token(http)?,
@@ -275,8 +275,8 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
                 .max_connections
                 .unwrap_or_else(crate::transport::ConnectionLimits::default_max_connections)
                 .max(1),
-            header_timeout: Duration::from_secs_f64(http.header_timeout),
-            idle_timeout: Duration::from_secs_f64(http.keep_alive_timeout),
+            header_timeout: http.header_timeout,
+            idle_timeout: http.keep_alive_timeout,
         },
     };
     let server = running.server.clone();
