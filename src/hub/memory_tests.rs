@@ -66,6 +66,37 @@ impl ServerHandler for Echo {
     }
 }
 
+/// A server that offers `sample` only to a client that said it can sample, as
+/// server-everything does.
+#[derive(Clone)]
+struct Sampler;
+
+impl ServerHandler for Sampler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let samples = context
+            .peer
+            .peer_info()
+            .is_some_and(|info| info.capabilities.sampling.is_some());
+        let schema = Arc::new(serde_json::Map::from_iter([(
+            "type".to_string(),
+            serde_json::json!("object"),
+        )]));
+        let mut tools = vec![Tool::new("plain", "always there", schema.clone())];
+        if samples {
+            tools.push(Tool::new("sample", "asks the client to sample", schema));
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+}
+
 fn spec(name: &str, server: MemoryServer) -> ServerSpec {
     let mut spec = ServerSpec::invalid(name, String::new());
     spec.transport = Transport::Memory(server);
@@ -192,5 +223,24 @@ async fn servers_start_only_once_a_client_is_seen_and_each_connection_is_new() {
     hub.client_seen(&Default::default());
     tools_when(&hub, |n| n.len() == 1).await;
     assert_eq!(connections.load(Ordering::SeqCst), 1);
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn a_call_waits_for_the_connection_renewed_for_a_client_that_can_do_more() {
+    let hub = Hub::new(HubSettings::default());
+    hub.set_source(Source::File, vec![spec("s", MemoryServer::of(|| Sampler))]);
+    hub.client_seen(&Default::default());
+    tools_when(&hub, |n| n == ["s__plain"]).await;
+    // A client that samples joins: the server was promised less, so its connection is
+    // renewed, and a call to the tool it will then offer waits for it instead of failing.
+    let mut sampling = rmcp::model::ClientCapabilities::default();
+    sampling.sampling = Some(Default::default());
+    hub.client_seen(&sampling);
+    assert!(
+        hub.wait_for_tool("s__sample", Duration::from_secs(10))
+            .await
+    );
+    assert!(hub.has_tool("s__sample"));
     hub.shutdown();
 }

@@ -341,8 +341,11 @@ impl Hub {
 
     /// Waits, within `bound`, until a call to `name` can be routed: the sources have
     /// delivered their servers, and the server the name's prefix points to has listed (or
-    /// is up, or down). So a call made right after start, before the account was read or
-    /// its server started, reaches it instead of finding no such tool.
+    /// is up, or down) — and, when a client joined that can do more than that server was
+    /// told, has listed again on its renewed connection. So a call made right after start,
+    /// before the account was read or its server started, or right after a capable client
+    /// joined (a sampling tool appears only then), reaches it instead of finding no such
+    /// tool.
     pub async fn wait_for_tool(&self, name: &str, bound: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + bound;
         self.sources_loaded_by(deadline).await;
@@ -353,7 +356,7 @@ impl Hub {
                     return true;
                 }
                 let pending = lock(&self.inner.servers).values().any(|s| {
-                    s.snapshot().first_start()
+                    (s.snapshot().first_start() || s.behind_clients())
                         && (s.prefix.is_empty()
                             || name
                                 .strip_prefix(s.prefix.as_str())

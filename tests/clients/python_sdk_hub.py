@@ -181,6 +181,15 @@ def start_http(binary, servers, data):
     raise RuntimeError("the HTTP server did not start")
 
 
+def describe(error):
+    """An exception with what is inside a group: a task group's own message says only how
+    many failed."""
+    inner = getattr(error, "exceptions", None)
+    if inner:
+        return f"{type(error).__name__}: " + "; ".join(describe(e) for e in inner)
+    return f"{type(error).__name__}: {error!r}"
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
@@ -230,7 +239,7 @@ async def main():
             report["ok"] = True
         except BaseException as error:  # noqa: BLE001 - reported, then the run fails
             report["ok"] = False
-            report["error"] = f"{type(error).__name__}: {error}"[:2000]
+            report["error"] = describe(error)[:2000]
         finally:
             if process:
                 process.terminate()

@@ -171,7 +171,10 @@ impl Downstream {
         let started = Instant::now();
         let mut declared = self.relay.clients.watch_declared();
         let mut watcher = self.watch_modern(&connection);
-        let mut renew_later = false;
+        // A client may have declared more while this connection was being made, before the
+        // watch above began: a change it will never report. Checked once here.
+        let mut renew_later =
+            !connection.modern && !covers(&connection.promised, &self.relay.clients.declared());
         let mut relists = Relists::default();
         let reason = loop {
             tokio::select! {
@@ -415,6 +418,15 @@ impl Relists {
                 "it announces list changes without end: listed again at most {MAX_RELISTS_PER_MINUTE} times a minute"
             )
         })
+    }
+}
+
+impl Downstream {
+    /// Whether its live connection was promised less than clients now declare: a renewed
+    /// connection, which may list more tools (a sampling tool, say), is on its way.
+    pub(crate) fn behind_clients(&self) -> bool {
+        self.current()
+            .is_some_and(|c| !covers(&c.promised, &self.relay.clients.declared()))
     }
 }
 
