@@ -423,10 +423,12 @@ impl Relists {
 
 impl Downstream {
     /// Whether its live connection was promised less than clients now declare: a renewed
-    /// connection, which may list more tools (a sampling tool, say), is on its way.
+    /// connection, which may list more tools (a sampling tool, say), is on its way. Never
+    /// for a 2026-07-28 connection: it is told what the client can do with each request,
+    /// and never renewed for it.
     pub(crate) fn behind_clients(&self) -> bool {
         self.current()
-            .is_some_and(|c| !covers(&c.promised, &self.relay.clients.declared()))
+            .is_some_and(|c| !c.modern && !covers(&c.promised, &self.relay.clients.declared()))
     }
 }
 
