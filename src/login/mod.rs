@@ -42,44 +42,70 @@ pub fn logout() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `pluggedin-mcp whoami`: which key a server started now would use, and whether
-/// Plugged.in accepts it. Fails when none would be used or it is refused.
-pub async fn whoami() -> anyhow::Result<()> {
+/// The key a server started now would use, outside passthrough: `PLUGGEDIN_API_KEY` (with
+/// `PLUGGEDIN_API_BASE_URL`), else the stored sign-in. `source` says which, for messages.
+pub struct CurrentKey {
+    pub base_url: String,
+    pub key: crate::secret::Secret,
+    pub source: String,
+}
+
+pub fn current_key() -> Option<CurrentKey> {
     let env_key = std::env::var("PLUGGEDIN_API_KEY")
         .ok()
         .filter(|k| !k.trim().is_empty());
-    let (base_url, key, source) = match (env_key, credentials::load()) {
-        (Some(key), _) => (
-            std::env::var("PLUGGEDIN_API_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.into()),
-            crate::secret::Secret::new(key.trim()),
-            "PLUGGEDIN_API_KEY".to_string(),
-        ),
-        (None, Some(stored)) => (
-            stored.base_url.clone(),
-            stored.key(),
-            format!("`pluggedin-mcp login` ({})", credentials::path()?.display()),
-        ),
-        (None, None) => anyhow::bail!(
+    let current = match env_key {
+        Some(key) => CurrentKey {
+            base_url: std::env::var("PLUGGEDIN_API_BASE_URL")
+                .unwrap_or_else(|_| DEFAULT_BASE_URL.into()),
+            key: crate::secret::Secret::new(key.trim()),
+            source: "PLUGGEDIN_API_KEY".into(),
+        },
+        None => {
+            let stored = credentials::load()?;
+            let path = credentials::path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            CurrentKey {
+                base_url: stored.base_url.clone(),
+                key: stored.key(),
+                source: format!("`pluggedin-mcp login` ({path})"),
+            }
+        }
+    };
+    crate::redact::log::register(current.key.expose());
+    Some(current)
+}
+
+impl CurrentKey {
+    /// Whether Plugged.in accepts the key: how many MCP servers the account has, or why not.
+    pub async fn check(&self, timeout: std::time::Duration) -> anyhow::Result<usize> {
+        let settings = crate::api::ClientSettings {
+            timeout,
+            max_retries: 1,
+        };
+        let client = Client::new(&self.base_url, self.key.clone(), settings)?;
+        Ok(client.mcp_servers().await?.len())
+    }
+}
+
+/// `pluggedin-mcp whoami`: which key a server started now would use, and whether
+/// Plugged.in accepts it. Fails when none would be used or it is refused.
+pub async fn whoami() -> anyhow::Result<()> {
+    let Some(current) = current_key() else {
+        anyhow::bail!(
             "not signed in: run `pluggedin-mcp login` (or set PLUGGEDIN_API_KEY); without a key, pluggedin-mcp runs in local mode"
-        ),
+        );
     };
-    crate::redact::log::register(key.expose());
-    let shown = format!(
-        "pg_in_…{}",
-        &key.expose()[key.expose().len().saturating_sub(4)..]
+    let key = current.key.expose();
+    let shown = format!("pg_in_…{}", &key[key.len().saturating_sub(4)..]);
+    println!(
+        "Plugged.in: {}\nkey: {shown}, from {}",
+        current.base_url, current.source
     );
-    println!("Plugged.in: {base_url}\nkey: {shown}, from {source}");
-    let settings = crate::api::ClientSettings {
-        timeout: std::time::Duration::from_secs(30),
-        max_retries: 1,
-    };
-    let client = Client::new(&base_url, key, settings)?;
-    match client.mcp_servers().await {
+    match current.check(std::time::Duration::from_secs(30)).await {
         Ok(servers) => {
-            println!(
-                "accepted: the hub has {} MCP server(s) in this account",
-                servers.len()
-            );
+            println!("accepted: the hub has {servers} MCP server(s) in this account");
             Ok(())
         }
         Err(error) => anyhow::bail!("Plugged.in did not accept the key: {error}"),

@@ -87,55 +87,32 @@ pub async fn run(args: &DoctorArgs) -> anyhow::Result<()> {
 }
 
 async fn check_account(findings: &mut Findings) {
-    let env_key = std::env::var("PLUGGEDIN_API_KEY")
-        .ok()
-        .filter(|k| !k.trim().is_empty());
-    let stored = crate::login::credentials::load();
-    let (base_url, key, source) = match (env_key, stored) {
-        (Some(key), _) => (
-            std::env::var("PLUGGEDIN_API_BASE_URL")
-                .unwrap_or_else(|_| crate::config::DEFAULT_BASE_URL.into()),
-            key,
-            "PLUGGEDIN_API_KEY",
-        ),
-        (None, Some(stored)) => (stored.base_url, stored.api_key, "pluggedin-mcp login"),
-        (None, None) => {
-            findings.add(
-                "account",
-                Status::Note,
-                "no key (PLUGGEDIN_API_KEY, or `pluggedin-mcp login`): servers run in local mode",
-            );
-            check_data_dir(findings);
-            return;
-        }
+    let Some(current) = crate::login::current_key() else {
+        findings.add(
+            "account",
+            Status::Note,
+            "no key (PLUGGEDIN_API_KEY, or `pluggedin-mcp login`): servers run in local mode",
+        );
+        check_data_dir(findings);
+        return;
     };
-    let key = crate::secret::Secret::new(key.trim());
-    crate::redact::log::register(key.expose());
-    if let Some(problem) = crate::config::key_problem(key.expose(), source) {
+    let (base_url, source) = (&current.base_url, &current.source);
+    if let Some(problem) = crate::config::key_problem(current.key.expose(), source) {
         findings.add("account", Status::Problem, problem);
         return;
     }
-    let settings = crate::api::ClientSettings {
-        timeout: Duration::from_secs(15),
-        max_retries: 1,
-    };
-    let answer = match crate::api::Client::new(&base_url, key, settings) {
-        Ok(client) => client.mcp_servers().await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    match answer {
+    match current.check(Duration::from_secs(15)).await {
         Ok(servers) => findings.add(
             "account",
             Status::Ok,
             format!(
-                "{base_url} accepts the key from {source}; the account has {} MCP server(s)",
-                servers.len()
+                "{base_url} accepts the key from {source}; the account has {servers} MCP server(s)"
             ),
         ),
         Err(error) => findings.add(
             "account",
             Status::Problem,
-            format!("{base_url} with the key from {source}: {error}"),
+            format!("{base_url} with the key from {source}: {error:#}"),
         ),
     }
 }
