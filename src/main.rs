@@ -107,7 +107,10 @@ fn run(cli: Cli, command: Option<pluggedin_mcp::config::ApiArgs>) -> anyhow::Res
     let outcome = runtime.block_on(async move {
         match command {
             Some(args) => pluggedin_mcp::serve::run_api(args).await,
-            None => pluggedin_mcp::serve::run(cli.serve).await,
+            None => {
+                let env = pluggedin_mcp::config::Environment::of_process();
+                pluggedin_mcp::serve::run(cli.serve, env).await
+            }
         }
     });
     drop(runtime);

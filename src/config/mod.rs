@@ -5,10 +5,12 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+mod environment;
 mod mode;
 mod reference;
 mod values;
 
+pub use environment::{Environment, config_dir};
 pub use mode::{Mode, key_problem};
 pub use reference::reference_markdown;
 use values::{nonnegative_secs, positive_secs, replica_id};

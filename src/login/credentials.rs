@@ -38,18 +38,10 @@ impl Stored {
     }
 }
 
-/// The config folder.
+/// The config folder (see [`crate::config::config_dir`]).
 pub fn dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("PLUGGEDIN_CONFIG_DIR").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(xdg).join("pluggedin-mcp"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .context("neither PLUGGEDIN_CONFIG_DIR, XDG_CONFIG_HOME nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".config/pluggedin-mcp"))
+    crate::config::config_dir()
+        .context("neither PLUGGEDIN_CONFIG_DIR, XDG_CONFIG_HOME nor HOME is set")
 }
 
 pub fn path() -> anyhow::Result<PathBuf> {
@@ -59,7 +51,12 @@ pub fn path() -> anyhow::Result<PathBuf> {
 /// The stored account, if there is one that can be read. One that cannot is reported and
 /// ignored (the server then runs as if never signed in).
 pub fn load() -> Option<Stored> {
-    let path = path().ok()?;
+    load_from(&dir().ok()?)
+}
+
+/// [`load`] from the config folder `dir`.
+pub fn load_from(dir: &std::path::Path) -> Option<Stored> {
+    let path = dir.join("credentials.json");
     let text = std::fs::read_to_string(&path).ok()?;
     match serde_json::from_str::<Stored>(&text) {
         Ok(stored) if crate::vocab::credentials::is_api_key(&stored.api_key) => Some(stored),

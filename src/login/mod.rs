@@ -112,25 +112,25 @@ pub async fn whoami() -> anyhow::Result<()> {
     }
 }
 
-/// The key a server run uses: `PLUGGEDIN_API_KEY` (`env_key`), else — unless a key file
-/// or `--local` decides — the stored sign-in, whose Plugged.in replaces the default base
-/// URL. A stored key is never sent to another base URL than the one it came from.
+/// The key a server run uses: `PLUGGEDIN_API_KEY`, else — unless a key file or `--local`
+/// decides — the stored sign-in (looked for in `env.sign_in_dir`), whose Plugged.in replaces
+/// the default base URL. A stored key is never sent to another base URL than the one it
+/// came from.
 pub fn with_stored_key(
     mut args: ServeArgs,
-    env_key: Option<String>,
+    env: &crate::config::Environment,
 ) -> (ServeArgs, Option<String>) {
-    let given = env_key.as_deref().is_some_and(|k| !k.trim().is_empty());
+    let env_key = env.api_key.clone();
     // Passthrough serves each client with its own key: a server-wide one has no place.
     let passthrough = args.http.auth == crate::config::AuthChoice::Passthrough;
-    if given || args.api_key_file.is_some() || args.local || passthrough {
+    if env_key.is_some() || args.api_key_file.is_some() || args.local || passthrough {
         return (args, env_key);
     }
-    let Some(stored) = credentials::load() else {
+    let Some(stored) = env.sign_in_dir.as_deref().and_then(credentials::load_from) else {
         return (args, env_key);
     };
     let base_url = args.base_url.trim_end_matches('/');
-    let default_base =
-        base_url == DEFAULT_BASE_URL && std::env::var_os("PLUGGEDIN_API_BASE_URL").is_none();
+    let default_base = base_url == DEFAULT_BASE_URL && !env.base_url_given;
     if default_base {
         args.base_url = stored.base_url.clone();
     } else if base_url != stored.base_url {

@@ -11,7 +11,7 @@ use rmcp::ServiceExt;
 use crate::{
     api::Client,
     clock::Clock,
-    config::{ApiArgs, AuthChoice, HttpArgs, Mode, ServeArgs, Transport},
+    config::{ApiArgs, AuthChoice, Environment, HttpArgs, Mode, ServeArgs, Transport},
     local::{LocalApi, LocalConfig},
     secret::Secret,
     server::{HubAccess, PluggedinServer, ServerOptions},
@@ -27,16 +27,15 @@ pub struct Running {
     pub key_checks: Option<Arc<crate::api::keys::KeyChecks>>,
 }
 
-/// Resolves the mode and builds the server; starts the embedded API in local mode. `clock`
-/// is the time the tools and the embedded API share (tests move it).
-pub async fn build(
-    args: &ServeArgs,
-    env_key: Option<String>,
-    clock: Clock,
-) -> anyhow::Result<Running> {
+/// Resolves the mode (with the key from `env`, else a stored sign-in) and builds the
+/// server; starts the embedded API in local mode. `clock` is the time the tools and the
+/// embedded API share (tests move it).
+pub async fn build(args: &ServeArgs, env: &Environment, clock: Clock) -> anyhow::Result<Running> {
     if args.http.auth == AuthChoice::Passthrough {
-        return build_passthrough(args, env_key.is_some(), clock);
+        return build_passthrough(args, env.api_key.is_some(), clock);
     }
+    let (args, env_key) = crate::login::with_stored_key(args.clone(), env);
+    let args = &args;
     let settings = args.client_settings();
     let hub = hub::from_file(args);
     let options = |backend, hub: Option<crate::hub::Hub>| ServerOptions {
@@ -77,7 +76,7 @@ pub async fn build(
                 Ok(api) => api,
                 Err(error) => {
                     // Up anyway, like a bad key: the client shows why, the hub still works.
-                    let problem = data_dir_problem(args, &data_dir, &error);
+                    let problem = data_dir_problem(args, env, &data_dir, &error);
                     tracing::error!("{problem}");
                     let client = Client::new(&args.base_url, Secret::new(""), settings)?;
                     let mut options = options(Backend::Local, hub);
@@ -106,9 +105,14 @@ pub async fn build(
 }
 
 /// Why local mode cannot use `data_dir`, naming what chose it and how to choose another.
-fn data_dir_problem(args: &ServeArgs, data_dir: &std::path::Path, error: &anyhow::Error) -> String {
+fn data_dir_problem(
+    args: &ServeArgs,
+    env: &Environment,
+    data_dir: &std::path::Path,
+    error: &anyhow::Error,
+) -> String {
     let chosen_by = match &args.data_dir {
-        Some(dir) if std::env::var_os("PLUGGEDIN_DATA_DIR").is_some_and(|v| v == *dir) => {
+        Some(dir) if env.data_dir.as_ref().is_some_and(|v| v == dir.as_os_str()) => {
             "set by PLUGGEDIN_DATA_DIR"
         }
         Some(_) => "set by --data-dir",
@@ -180,10 +184,10 @@ fn check_in_background(client: Client) {
 }
 
 /// Runs the server on the chosen transport.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<()> {
     match args.http.transport {
-        Transport::Stdio => run_stdio(args).await,
-        Transport::Http => run_http(args).await,
+        Transport::Stdio => run_stdio(args, env).await,
+        Transport::Http => run_http(args, env).await,
     }
 }
 
@@ -230,24 +234,44 @@ pub fn resolve_auth(
 }
 
 /// The metrics token: `--metrics-token-file`, else `PLUGGEDIN_MCP_METRICS_TOKEN`.
-fn metrics_token(http: &HttpArgs) -> anyhow::Result<Option<Secret>> {
+fn metrics_token(http: &HttpArgs, env: &Environment) -> anyhow::Result<Option<Secret>> {
     let token = match &http.metrics_token_file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the metrics token file {}", path.display()))?,
-        None => std::env::var("PLUGGEDIN_MCP_METRICS_TOKEN").unwrap_or_default(),
+        None => env.metrics_token.clone().unwrap_or_default(),
     };
     let token = token.trim();
     Ok((!token.is_empty()).then(|| Secret::new(token)))
 }
 
 /// Serves MCP over HTTP until SIGINT/SIGTERM.
-pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
-    let (args, env_key) =
-        crate::login::with_stored_key(args, std::env::var("PLUGGEDIN_API_KEY").ok());
-    let running = build(&args, env_key, Clock::default()).await?;
+pub async fn run_http(args: ServeArgs, env: Environment) -> anyhow::Result<()> {
+    let ready = prepare_http(&args, &env, Clock::default()).await?;
+    let listener = crate::listener::bind(
+        ready.options.bind,
+        "pick another port with --port N (--port 0 picks a free one)",
+    )
+    .await?;
+    ready.serve(listener, crate::shutdown::signal()).await
+}
+
+/// A server built for HTTP with its auth, limits and listener settings decided: everything
+/// `--transport http` checks before it binds.
+pub struct HttpReady {
+    running: Running,
+    pub options: HttpOptions,
+}
+
+/// Builds the server and decides how HTTP serves it (see [`HttpReady`]).
+pub async fn prepare_http(
+    args: &ServeArgs,
+    env: &Environment,
+    clock: Clock,
+) -> anyhow::Result<HttpReady> {
+    let running = build(args, env, clock).await?;
     let auth = resolve_auth(
         &args.http,
-        std::env::var("PLUGGEDIN_MCP_TOKEN").ok(),
+        env.mcp_tokens.clone(),
         running.key_checks.clone(),
     )?;
     let http = &args.http;
@@ -266,7 +290,7 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
         drain_delay: http.drain_delay,
         metrics: crate::transport::MetricsAccess {
             enabled: http.metrics || http.metrics_addr.is_some(),
-            token: metrics_token(http)?,
+            token: metrics_token(http, env)?,
             addr: http.metrics_addr,
         },
         replica_id: http.replica_id.clone(),
@@ -279,21 +303,34 @@ pub async fn run_http(args: ServeArgs) -> anyhow::Result<()> {
             idle_timeout: http.keep_alive_timeout,
         },
     };
-    let server = running.server.clone();
-    crate::transport::serve(
-        move || server.new_session(),
-        options,
-        crate::shutdown::signal(),
-    )
-    .await?;
-    if let Some(api) = running.local {
-        api.stop().await;
+    Ok(HttpReady { running, options })
+}
+
+impl HttpReady {
+    /// Serves on `listener` until `shutdown` resolves, then drains (see
+    /// [`crate::transport::serve`]) and stops the embedded API.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let server = self.running.server.clone();
+        let served = crate::transport::serve_on(
+            listener,
+            move || server.new_session(),
+            self.options,
+            shutdown,
+        )
+        .await;
+        if let Some(api) = self.running.local {
+            api.stop().await;
+        }
+        served
     }
-    Ok(())
 }
 
 /// Serves MCP over stdin/stdout until the client closes stdin.
-pub async fn run_stdio(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run_stdio(args: ServeArgs, env: Environment) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
         // Someone ran the binary by hand: say what it is waiting for.
@@ -301,9 +338,7 @@ pub async fn run_stdio(args: ServeArgs) -> anyhow::Result<()> {
             "pluggedin-mcp is an MCP server: it is waiting for a client to speak JSON-RPC on stdin. Add it to your MCP client's configuration (see README), or run `pluggedin-mcp --transport http` to serve http://127.0.0.1:8081/mcp. Ctrl-D or Ctrl-C quits."
         );
     }
-    let (args, env_key) =
-        crate::login::with_stored_key(args, std::env::var("PLUGGEDIN_API_KEY").ok());
-    let running = build(&args, env_key, Clock::default()).await?;
+    let running = build(&args, &env, Clock::default()).await?;
     let transport = crate::transport::stdio::stdio();
     let served = running
         .server

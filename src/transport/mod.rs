@@ -523,6 +523,20 @@ where
         "pick another port with --port N (--port 0 picks a free one)",
     )
     .await?;
+    serve_on(listener, make_server, options, shutdown).await
+}
+
+/// [`serve`] on a listener bound already (`options.bind` is not used): how a test runs the
+/// server in its own process and learns the port before the first request.
+pub async fn serve_on<S>(
+    listener: tokio::net::TcpListener,
+    make_server: impl Fn() -> S + Send + Sync + 'static,
+    options: HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    S: ServerHandler + Send + 'static,
+{
     let addr = listener.local_addr()?;
     let stack = build(make_server, &options);
     let metrics_stop = CancellationToken::new();

@@ -1,4 +1,6 @@
-//! The real binary serving HTTP on a free loopback port, and rmcp HTTP clients for it.
+//! The server over HTTP on a free loopback port — the real binary ([`spawn_http`]) or, for
+//! tests that need no process of their own (no signals, stderr, pid or metrics), the same
+//! server wired the same way in this process ([`start_http`]) — and rmcp HTTP clients for it.
 
 use std::{
     io::{BufRead, BufReader},
@@ -18,9 +20,9 @@ use serde_json::Value;
 
 use super::mcp::Recorder;
 
-/// A running `pluggedin-mcp --transport http`; killed on drop.
+/// A running `pluggedin-mcp --transport http`; stopped on drop.
 pub struct HttpServer {
-    pub child: Child,
+    runs: Runs,
     /// Where the server's default data directory goes (never the user's own).
     pub scratch: Arc<tempfile::TempDir>,
     /// `http://127.0.0.1:PORT`
@@ -28,10 +30,28 @@ pub struct HttpServer {
     pub stderr: Arc<Mutex<String>>,
 }
 
+/// Where the server runs.
+enum Runs {
+    /// The binary, killed on drop.
+    Child(Child),
+    /// A thread of this process with a runtime of its own; told to shut down on drop (and
+    /// left to finish draining on its own).
+    InProcess(Option<tokio::sync::oneshot::Sender<()>>),
+}
+
 impl Drop for HttpServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.runs {
+            Runs::Child(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Runs::InProcess(stop) => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+            }
+        }
     }
 }
 
@@ -83,11 +103,95 @@ pub fn spawn_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
             )
         });
     HttpServer {
-        child,
+        runs: Runs::Child(child),
         scratch: Arc::new(scratch),
         base,
         stderr: captured,
     }
+}
+
+/// Runs the server in this process, wired exactly as `pluggedin-mcp --transport http
+/// --port 0 ARGS` wires it, on a thread and runtime of its own. `env` may hold
+/// `PLUGGEDIN_API_KEY`, `PLUGGEDIN_API_BASE_URL`, `PLUGGEDIN_MCP_TOKEN` and
+/// `PLUGGEDIN_MCP_METRICS_TOKEN` (given to the server, never set in this process). Without
+/// `--data-dir` in `args`, local mode keeps its data in a scratch folder.
+pub fn start_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
+    pluggedin_mcp::api::install_crypto_provider();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut argv: Vec<String> = ["pluggedin-mcp", "--transport", "http", "--port", "0"]
+        .iter()
+        .chain(args)
+        .map(|a| a.to_string())
+        .collect();
+    if !args
+        .iter()
+        .any(|a| *a == "--data-dir" || a.starts_with("--data-dir="))
+    {
+        argv.extend(["--data-dir".into(), scratch.path().display().to_string()]);
+    }
+    let mut environment = pluggedin_mcp::config::Environment::default();
+    for (name, value) in env {
+        let value = value.to_string();
+        match *name {
+            "PLUGGEDIN_API_KEY" => environment.api_key = Some(value),
+            "PLUGGEDIN_API_BASE_URL" => argv.extend(["--base-url".into(), value]),
+            "PLUGGEDIN_MCP_TOKEN" => environment.mcp_tokens = Some(value),
+            "PLUGGEDIN_MCP_METRICS_TOKEN" => environment.metrics_token = Some(value),
+            other => panic!("{other} is not supported in process; use spawn_http"),
+        }
+    }
+    let cli = <pluggedin_mcp::config::Cli as clap::Parser>::try_parse_from(&argv)
+        .expect("valid arguments");
+    let (bound, address) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let clock = pluggedin_mcp::clock::Clock::default();
+            let started = async {
+                let ready =
+                    pluggedin_mcp::serve::prepare_http(&cli.serve, &environment, clock).await?;
+                let listener = tokio::net::TcpListener::bind(ready.options.bind).await?;
+                anyhow::Ok((ready, listener))
+            };
+            match started.await {
+                Ok((ready, listener)) => {
+                    let _ = bound.send(Ok(listener.local_addr().unwrap()));
+                    let shutdown = async {
+                        let _ = stopped.await;
+                    };
+                    if let Err(error) = ready.serve(listener, shutdown).await {
+                        eprintln!("the in-process server failed: {error:#}");
+                    }
+                }
+                Err(error) => {
+                    let _ = bound.send(Err(format!("{error:#}")));
+                }
+            }
+        });
+    });
+    let addr = address
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the in-process server starts")
+        .unwrap_or_else(|error| panic!("the in-process server did not start: {error}"));
+    HttpServer {
+        runs: Runs::InProcess(Some(stop)),
+        scratch: Arc::new(scratch),
+        base: format!("http://{addr}"),
+        stderr: Arc::default(),
+    }
+}
+
+/// [`start_http`] in local mode over a fresh directory (kept alive by the returned guard).
+pub fn start_local_http(args: &[&str]) -> (HttpServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["--data-dir", dir.path().to_str().unwrap()];
+    all.extend_from_slice(args);
+    (start_http(&all, &[]), dir)
 }
 
 /// A local-mode HTTP server over a fresh directory (kept alive by the returned guard).
@@ -103,8 +207,21 @@ impl HttpServer {
         format!("{}/mcp", self.base)
     }
 
+    /// What the binary wrote to stderr so far (a server in this process has none of its own).
     pub fn stderr(&self) -> String {
+        assert!(
+            matches!(self.runs, Runs::Child(_)),
+            "a server in this process has no stderr of its own: use spawn_http"
+        );
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// The binary's process id.
+    pub fn pid(&self) -> u32 {
+        match &self.runs {
+            Runs::Child(child) => child.id(),
+            Runs::InProcess(_) => panic!("a server in this process has no pid: use spawn_http"),
+        }
     }
 
     /// An rmcp Streamable HTTP client session (legacy `initialize` handshake).
@@ -166,7 +283,7 @@ impl HttpServer {
 
     /// Sends SIGTERM without waiting.
     pub fn send_term(&self) {
-        let pid = self.child.id().to_string();
+        let pid = self.pid().to_string();
         assert!(
             Command::new("kill")
                 .args(["-TERM", &pid])
@@ -178,8 +295,11 @@ impl HttpServer {
 
     /// Waits (at most 10 s) for the process to exit.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let Runs::Child(child) = &mut self.runs else {
+            panic!("a server in this process does not exit: use spawn_http");
+        };
         for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = child.try_wait().unwrap() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));

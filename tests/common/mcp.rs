@@ -220,7 +220,11 @@ pub async fn start_as(args: &[&str], env: &[(&str, &str)], recorder: Recorder) -
     }
     let cli = <Cli as clap::Parser>::try_parse_from(&argv).expect("valid arguments");
     let clock = Clock::default();
-    let running = pluggedin_mcp::serve::build(&cli.serve, key, clock.clone())
+    let env = pluggedin_mcp::config::Environment {
+        api_key: key,
+        ..Default::default()
+    };
+    let running = pluggedin_mcp::serve::build(&cli.serve, &env, clock.clone())
         .await
         .expect("the server builds");
     let (client_end, server_end) = tokio::io::duplex(1 << 20);

@@ -187,7 +187,7 @@ async fn an_http_hub_started_before_its_client_offers_the_sampling_tool_to_a_cli
         json!({"everything": {"command": node, "args": [script, "stdio"]}}),
     );
     let (server, _data) =
-        super::common::http::spawn_local_http(&["--servers", file.to_str().unwrap()]);
+        super::common::http::start_local_http(&["--servers", file.to_str().unwrap()]);
     // server-everything starts with the hub, before any client: no client has said it can
     // sample, so it hides its sampling tool.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -201,7 +201,7 @@ async fn clients_of_both_protocol_revisions_share_one_hub() {
     let file = dir.path().join("servers.json");
     write_servers(&file, json!({"a": stdio_server("a")}));
     let (server, _data) =
-        crate::common::http::spawn_local_http(&["--servers", file.to_str().unwrap()]);
+        crate::common::http::start_local_http(&["--servers", file.to_str().unwrap()]);
     let legacy = server.connect(None).await;
     let modern = server.connect_modern().await;
     assert_eq!(
@@ -252,7 +252,7 @@ async fn a_2026_07_28_client_hears_of_list_changes_through_subscriptions_listen(
     slow["env"]["FIXTURE_START_DELAY_MS"] = json!("1500");
     write_servers(&file, json!({"a": slow}));
     // No wait for the first list: the server's tools arrive later, announced.
-    let (server, _data) = crate::common::http::spawn_local_http(&[
+    let (server, _data) = crate::common::http::start_local_http(&[
         "--servers",
         file.to_str().unwrap(),
         "--hub-list-wait",

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use super::{
     common::{
-        http::{HttpServer, spawn_local_http},
+        http::{HttpServer, start_local_http},
         mcp::{Recorder, text_of},
     },
     fixture_bin, start_hub, start_hub_as, stdio_server, tool_names, wait_for_tools, write_servers,
@@ -51,7 +51,7 @@ fn http_hub(extra: &[&str]) -> (HttpServer, tempfile::TempDir, tempfile::TempDir
     write_servers(&file, json!({"a": stdio_server("a")}));
     let mut args = vec!["--servers", file.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let (server, data) = spawn_local_http(&args);
+    let (server, data) = start_local_http(&args);
     (server, data, dir)
 }
 
@@ -168,7 +168,7 @@ async fn a_2026_07_28_servers_questions_are_asked_of_a_2025_client() {
         &file,
         json!({"c": {"url": url, "protocolVersion": "2026-07-28"}}),
     );
-    let (server, _data) = spawn_local_http(&["--servers", file.to_str().unwrap()]);
+    let (server, _data) = start_local_http(&["--servers", file.to_str().unwrap()]);
     let legacy = server.connect_as(capable()).await;
     listed(&legacy, "c__test_sampling").await;
     let (error, answer) =

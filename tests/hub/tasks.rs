@@ -248,7 +248,7 @@ async fn a_2026_07_28_client_follows_a_task_and_its_hop_metadata_stays_with_the_
     let file = dir.path().join("servers.json");
     super::write_servers(&file, json!({"a": stdio_server("a")}));
     let (server, _data) =
-        crate::common::http::spawn_local_http(&["--servers", file.to_str().unwrap()]);
+        crate::common::http::start_local_http(&["--servers", file.to_str().unwrap()]);
     let client = server
         .connect_modern_as(Recorder {
             tasks: true,

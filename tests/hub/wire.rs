@@ -15,7 +15,7 @@ use std::{
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-use super::{common::http::spawn_local_http, fixture_bin, write_servers};
+use super::{common::http::start_local_http, fixture_bin, write_servers};
 
 /// The official schemas, by revision, read from the pinned conformance suite.
 fn official_schemas() -> Value {
@@ -326,7 +326,7 @@ fn answer_in(body: &str, id: &Value) -> Value {
 }
 
 async fn over_http(file: &std::path::Path, checker: &mut Checker) {
-    let (server, _data) = spawn_local_http(&["--servers", file.to_str().unwrap()]);
+    let (server, _data) = start_local_http(&["--servers", file.to_str().unwrap()]);
     let http = reqwest::Client::new();
     let url = server.mcp_url();
     let revision = checker.revision;

@@ -1,6 +1,6 @@
 //! Streamable HTTP with the rmcp client: stateful, stateless, and the 2026-07-28 lifecycle.
 
-use crate::common::http::{call, spawn_local_http};
+use crate::common::http::{call, start_local_http};
 use rmcp::model::ProtocolVersion;
 use serde_json::json;
 
@@ -26,7 +26,7 @@ async fn exercise(
 
 #[tokio::test]
 async fn stateful_sessions() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let client = server.connect(None).await;
     let info = client.peer_info().unwrap();
     assert_eq!(info.server_info.as_ref().unwrap().name, "pluggedin-mcp");
@@ -37,7 +37,7 @@ async fn stateful_sessions() {
 
 #[tokio::test]
 async fn stateless_mode() {
-    let (server, _dir) = spawn_local_http(&["--stateless"]);
+    let (server, _dir) = start_local_http(&["--stateless"]);
     let client = server.connect(None).await;
     exercise(&client, "stateless").await;
     client.cancel().await.unwrap();
@@ -45,7 +45,7 @@ async fn stateless_mode() {
 
 #[tokio::test]
 async fn protocol_2026_07_28_without_a_handshake() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let client = server.connect_modern().await;
     exercise(&client, "modern").await;
     client.cancel().await.unwrap();
@@ -53,7 +53,7 @@ async fn protocol_2026_07_28_without_a_handshake() {
 
 #[tokio::test]
 async fn memory_over_http_for_both_protocol_revisions() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let legacy = server.connect(None).await;
     let modern = server.connect_modern().await;
     let (err, started) = call(
@@ -87,7 +87,7 @@ async fn memory_over_http_for_both_protocol_revisions() {
 
 #[tokio::test]
 async fn ping_is_answered_in_2025_11_25_and_unknown_in_2026_07_28() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},

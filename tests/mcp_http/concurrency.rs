@@ -4,14 +4,14 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    common::http::{call, spawn_http, spawn_local_http},
+    common::http::{call, start_http, start_local_http},
     standin,
 };
 use serde_json::json;
 
 #[tokio::test]
 async fn a_hundred_concurrent_sessions_all_succeed() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let server = std::sync::Arc::new(server);
     let sessions = (0..100).map(|i| {
         let server = server.clone();
@@ -49,7 +49,7 @@ async fn a_hundred_concurrent_sessions_all_succeed() {
 #[tokio::test]
 async fn a_hung_upstream_call_does_not_delay_other_sessions() {
     let (upstream, seen) = standin::start().await;
-    let server = spawn_http(
+    let server = start_http(
         &["--timeout", "30"],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_standin"),
@@ -114,7 +114,7 @@ async fn raw_call(base: &str, session: &str, body: serde_json::Value) -> (u16, S
 #[tokio::test]
 async fn a_second_request_with_an_id_in_flight_is_refused_not_left_hanging() {
     let (upstream, _seen) = standin::start().await;
-    let server = spawn_http(
+    let server = start_http(
         &[],
         &[
             ("PLUGGEDIN_API_KEY", "pg_in_standin"),

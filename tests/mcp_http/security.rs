@@ -3,7 +3,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use crate::{
-    common::http::{call, spawn_http, spawn_local_http},
+    common::http::{call, spawn_http, start_http, start_local_http},
     standin,
 };
 use reqwest::{Method, StatusCode};
@@ -19,7 +19,7 @@ fn initialize() -> Value {
 #[tokio::test]
 async fn every_route_and_method_needs_the_token() {
     let dir = tempfile::tempdir().unwrap();
-    let server = spawn_http(
+    let server = start_http(
         &["--data-dir", dir.path().to_str().unwrap()],
         &[("PLUGGEDIN_MCP_TOKEN", &format!("other,{TOKEN}"))],
     );
@@ -117,7 +117,7 @@ async fn every_route_and_method_needs_the_token() {
 
 #[tokio::test]
 async fn origin_host_and_body_size_are_checked() {
-    let (server, _dir) = spawn_local_http(&["--allowed-origins", "https://app.example.com"]);
+    let (server, _dir) = start_local_http(&["--allowed-origins", "https://app.example.com"]);
     let http = reqwest::Client::new();
     let url = server.mcp_url();
     let send = |origin: Option<&str>, host: Option<&str>| {
@@ -250,7 +250,7 @@ fn a_public_address_without_auth_is_refused() {
 #[tokio::test]
 async fn passthrough_uses_each_sessions_own_key_upstream() {
     let (upstream, seen) = standin::start().await;
-    let server = spawn_http(
+    let server = start_http(
         &["--auth", "passthrough"],
         &[
             ("PLUGGEDIN_API_BASE_URL", &upstream),
@@ -354,7 +354,7 @@ async fn initialize_as(
 #[tokio::test]
 async fn unknown_keys_get_no_session_and_cannot_lock_out_a_real_one() {
     let (upstream, seen) = standin::start().await;
-    let server = spawn_http(
+    let server = start_http(
         &["--auth", "passthrough", "--max-sessions", "40"],
         &[("PLUGGEDIN_API_BASE_URL", &upstream)],
     );
@@ -427,7 +427,7 @@ async fn unknown_keys_get_no_session_and_cannot_lock_out_a_real_one() {
 #[tokio::test]
 async fn a_session_belongs_to_the_key_that_opened_it() {
     let (upstream, _seen) = standin::start().await;
-    let server = spawn_http(
+    let server = start_http(
         &["--auth", "passthrough"],
         &[("PLUGGEDIN_API_BASE_URL", &upstream)],
     );
@@ -536,7 +536,7 @@ async fn metrics_never_open_to_a_passthrough_key() {
 #[tokio::test]
 async fn large_bodies_share_a_memory_budget_and_a_refused_one_is_told_to_retry() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (server, _dir) = crate::common::http::spawn_local_http(&[]);
+    let (server, _dir) = crate::common::http::start_local_http(&[]);
     let addr = server.base.trim_start_matches("http://").to_string();
     let limit = pluggedin_mcp::vocab::limits::MAX_REQUEST_BODY_BYTES;
     let body = |size: usize| {
@@ -615,7 +615,7 @@ async fn large_bodies_share_a_memory_budget_and_a_refused_one_is_told_to_retry()
 
 #[tokio::test]
 async fn a_body_of_many_small_values_is_refused_before_it_is_decoded() {
-    let (server, _dir) = crate::common::http::spawn_local_http(&[]);
+    let (server, _dir) = crate::common::http::start_local_http(&[]);
     let limit = pluggedin_mcp::vocab::limits::MAX_JSON_VALUES;
     let zeros = vec!["0"; limit + 1].join(",");
     let body = format!(
