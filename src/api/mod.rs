@@ -6,6 +6,7 @@ pub mod agents;
 mod body;
 pub mod clipboard;
 mod decode;
+pub mod device_flow;
 pub mod documents;
 mod error;
 pub mod hub;

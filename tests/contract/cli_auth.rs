@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use pluggedin_mcp::login::device::{Initiated, Poll, poll_answer};
+use pluggedin_mcp::api::device_flow::{Initiated, Poll, poll_answer};
 use serde_json::Value;
 
 use crate::{common::TestApi, fixtures, scenario::Exchange};
