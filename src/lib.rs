@@ -13,6 +13,7 @@ pub mod listener;
 pub mod local;
 pub mod login;
 pub mod metrics;
+pub mod oauth;
 pub mod redact;
 pub mod request_id;
 pub mod secret;

@@ -377,6 +377,27 @@ async fn refuse(mut stream: TcpStream, max: usize) {
     .await;
 }
 
+/// The address a request comes from: the peer's, or — when the peer is a proxy on this
+/// machine (loopback, as nginx in `deploy/`) — the last address in `X-Forwarded-For`, the
+/// one that proxy saw (earlier entries are the client's own say and are not trusted).
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !peer.is_loopback() {
+        return Some(peer);
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|last| last.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
 /// Binds `addr`; an address already taken is said with the next step: stop what listens
 /// there, or `another` (how to choose another address).
 pub async fn bind(addr: SocketAddr, another: &str) -> anyhow::Result<TcpListener> {

@@ -35,9 +35,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "the tool domains and the hub (downstream MCP servers)",
         &["tools", "hub"],
     ),
+    // Side by side: the server answers MCP, oauth signs its HTTP clients in.
     (
-        "the MCP server (handler, hub routing, hub tools)",
-        &["server"],
+        "the MCP server (handler, hub routing, hub tools) and the OAuth server",
+        &["server", "oauth"],
     ),
     ("transports", &["transport"]),
     ("wiring", &["catalog", "config", "login", "serve", "setup"]),

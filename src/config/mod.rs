@@ -26,6 +26,8 @@ pub const ENVIRONMENT_HELP: &str = "Environment:
   PLUGGEDIN_MCP_TOKEN       HTTP: accepted bearer tokens, comma-separated (--auth token)
   PLUGGEDIN_MCP_METRICS_TOKEN  HTTP: the token a scraper sends for /metrics
   PLUGGEDIN_MCP_METRICS_TOKEN_FILE  the same, from a file (--metrics-token-file)
+  PLUGGEDIN_MCP_PUBLIC_URL  HTTP with --auth oauth: where clients reach it (--public-url)
+  PLUGGEDIN_MCP_OAUTH_KEY_FILE  --auth oauth: the keys sealing its tokens (--oauth-key-file)
   PLUGGEDIN_LOCAL_API_KEY   `pluggedin-mcp api`: the key its clients must send (--key)
   PLUGGEDIN_SERVERS_FILE    hub mode: your MCP servers, mcpServers JSON (--servers)
   PLUGGEDIN_LOG_FORMAT      text or json (--log-format)
@@ -293,6 +295,11 @@ pub enum AuthChoice {
     Token,
     /// The client's bearer token is its Plugged.in API key, used upstream for its requests.
     Passthrough,
+    /// OAuth 2.1: clients sign in with Plugged.in (custom connectors in Claude and ChatGPT,
+    /// `claude mcp add --transport http`); each is then served as a passthrough client of
+    /// its key, within the scopes it granted. Needs --public-url.
+    #[value(name = "oauth")]
+    OAuth,
 }
 
 /// Options of the HTTP transport.
@@ -318,6 +325,17 @@ pub struct HttpArgs {
     /// Inbound authentication.
     #[arg(long, value_enum, default_value_t = AuthChoice::Auto)]
     pub auth: AuthChoice,
+
+    /// With --auth oauth: where clients reach this server, e.g. https://mcp.example.com
+    /// (its MCP endpoint is /mcp there); https unless on loopback.
+    #[arg(long, value_name = "URL", env = "PLUGGEDIN_MCP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// With --auth oauth: the keys that seal its tokens, one `ID:BASE64` a line (32 random
+    /// bytes each: `echo "k1:$(head -c32 /dev/urandom | base64)"`); the first seals, all
+    /// open. Every replica needs the same file. Without it tokens die with the process.
+    #[arg(long, value_name = "FILE", env = "PLUGGEDIN_MCP_OAUTH_KEY_FILE")]
+    pub oauth_key_file: Option<PathBuf>,
 
     /// File with accepted bearer tokens, one per line (instead of PLUGGEDIN_MCP_TOKEN).
     #[arg(long, value_name = "FILE")]

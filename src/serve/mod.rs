@@ -31,7 +31,7 @@ pub struct Running {
 /// server; starts the embedded API in local mode. `clock` is the time the tools and the
 /// embedded API share (tests move it).
 pub async fn build(args: &ServeArgs, env: &Environment, clock: Clock) -> anyhow::Result<Running> {
-    if args.http.auth == AuthChoice::Passthrough {
+    if matches!(args.http.auth, AuthChoice::Passthrough | AuthChoice::OAuth) {
         return build_passthrough(args, env.api_key.is_some(), clock);
     }
     let (args, env_key) = crate::login::with_stored_key(args.clone(), env);
@@ -137,12 +137,13 @@ fn tool_options(args: &ServeArgs, clock: &Clock, backend: Backend) -> ToolOption
     }
 }
 
-/// `--auth passthrough`: no server-wide key; each request brings its own (see
-/// [`UpstreamKey::Passthrough`]), checked at the door, with a hub per key.
+/// `--auth passthrough` (and `oauth`, whose tokens stand for keys): no server-wide key;
+/// each request brings its own (see [`UpstreamKey::Passthrough`]), checked at the door, with
+/// a hub per key.
 fn build_passthrough(args: &ServeArgs, has_own_key: bool, clock: Clock) -> anyhow::Result<Running> {
     if args.local {
         bail!(
-            "--auth passthrough forwards each client's Plugged.in key upstream; it cannot be combined with --local"
+            "--auth passthrough and --auth oauth use each client's Plugged.in key upstream; they cannot be combined with --local (run `pluggedin-mcp api` and point --base-url at it instead)"
         );
     }
     if has_own_key || args.api_key_file.is_some() {
@@ -194,10 +195,12 @@ pub async fn run(args: ServeArgs, env: Environment) -> anyhow::Result<()> {
 /// Decides inbound auth; refuses to serve a non-loopback address without it unless told to.
 /// `key_checks` are what passthrough asks Plugged.in through (see [`Running`]).
 pub fn resolve_auth(
-    http: &HttpArgs,
+    args: &ServeArgs,
     env_tokens: Option<String>,
     key_checks: Option<Arc<crate::api::keys::KeyChecks>>,
+    clock: Clock,
 ) -> anyhow::Result<AuthMode> {
+    let http = &args.http;
     let tokens = match &http.token_file {
         Some(path) => AuthMode::tokens_from(
             &std::fs::read_to_string(path)
@@ -213,6 +216,11 @@ pub fn resolve_auth(
             key_checks
                 .context("--auth passthrough needs the server built for it (its key checks)")?,
         ),
+        AuthChoice::OAuth => AuthMode::OAuth(oauth_server(
+            args,
+            key_checks.context("--auth oauth needs the server built for it (its key checks)")?,
+            clock,
+        )?),
         AuthChoice::None => AuthMode::None,
         AuthChoice::Token if tokens.is_empty() => {
             bail!(
@@ -231,6 +239,56 @@ pub fn resolve_auth(
         );
     }
     Ok(mode)
+}
+
+/// The OAuth server of `--auth oauth`: its public URL, the keys sealing its tokens, and
+/// Plugged.in (`--base-url`) to sign users in with.
+fn oauth_server(
+    args: &ServeArgs,
+    key_checks: Arc<crate::api::keys::KeyChecks>,
+    clock: Clock,
+) -> anyhow::Result<Arc<crate::oauth::OAuth>> {
+    let public_url = args.http.public_url.as_deref().context(
+        "--auth oauth needs --public-url: where clients reach this server, e.g. https://mcp.example.com",
+    )?;
+    let sealer = match &args.http.oauth_key_file {
+        Some(path) => crate::oauth::seal::Sealer::from_file_text(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading the OAuth key file {}", path.display()))?,
+        )
+        .with_context(|| format!("the OAuth key file {}", path.display()))?,
+        None => {
+            tracing::warn!(
+                "--auth oauth without --oauth-key-file: tokens are sealed with a key made for this run, so every client signs in again after a restart, and no other replica can read them"
+            );
+            crate::oauth::seal::Sealer::ephemeral()?
+        }
+    };
+    crate::oauth::OAuth::new(
+        crate::oauth::OAuthSettings {
+            public_url: public_url.to_string(),
+            sealer,
+            upstream: args.base_url.trim_end_matches('/').to_string(),
+            clock,
+        },
+        key_checks,
+    )
+}
+
+/// `--allowed-hosts`, and with `--auth oauth` the host of `--public-url` (clients reach the
+/// server by that name, so it is never refused).
+fn allowed_hosts(http: &HttpArgs) -> Vec<String> {
+    let mut hosts = http.allowed_hosts.clone();
+    if http.auth == AuthChoice::OAuth
+        && let Some(host) = http
+            .public_url
+            .as_deref()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+    {
+        hosts.push(host);
+    }
+    hosts
 }
 
 /// The metrics token: `--metrics-token-file`, else `PLUGGEDIN_MCP_METRICS_TOKEN`.
@@ -268,11 +326,12 @@ pub async fn prepare_http(
     env: &Environment,
     clock: Clock,
 ) -> anyhow::Result<HttpReady> {
-    let running = build(args, env, clock).await?;
+    let running = build(args, env, clock.clone()).await?;
     let auth = resolve_auth(
-        &args.http,
+        args,
         env.mcp_tokens.clone(),
         running.key_checks.clone(),
+        clock,
     )?;
     let http = &args.http;
     let options = HttpOptions {
@@ -280,7 +339,7 @@ pub async fn prepare_http(
         stateless: http.stateless,
         auth,
         allowed: Allowed {
-            hosts: http.allowed_hosts.clone(),
+            hosts: allowed_hosts(http),
             origins: http.allowed_origins.clone(),
         },
         max_sessions: http.max_sessions.max(1),

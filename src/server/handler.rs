@@ -26,6 +26,26 @@ use crate::{
 impl PluggedinServer {
     /// A call to one of our own tools or the hub's own (or to a name nothing answers to),
     /// its result held to the budget.
+    /// Why the request's sign-in does not let it call `name` (`--auth oauth`), before
+    /// anything runs: a tool outside the granted scopes is neither listed nor callable.
+    async fn refused_by_grant(
+        &self,
+        name: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<String> {
+        crate::tools::Grant::from_extensions(&context.extensions)?;
+        let tool = match self.get_tool(name) {
+            Some(tool) => tool,
+            // A downstream tool (the hub is closed to a grant without its scope) or a name
+            // nothing answers to: either way a tool of the hub's, without a read-only hint.
+            None => match self.hub_for(context).await.and_then(|hub| hub.tool(name)) {
+                Some(tool) => tool,
+                None => Tool::new(name.to_string(), "", rmcp::model::JsonObject::default()),
+            },
+        };
+        self.grant_refusal(&context.extensions, &tool)
+    }
+
     async fn call_own_tool(
         &self,
         request: CallToolRequestParams,
@@ -120,6 +140,13 @@ impl ServerHandler for PluggedinServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let started = std::time::Instant::now();
         let name = request.name.to_string();
+        if let Some(refused) = self.refused_by_grant(&name, &context).await {
+            metrics::tool_call("unknown", metrics::Outcome::Error, started.elapsed());
+            return Ok(
+                rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(refused)])
+                    .into(),
+            );
+        }
         let own =
             self.tools.offers(&name) || (self.hub_access().is_some() && self.is_hub_tool(&name));
         // A tool of ours the selection does not offer is refused at once, saying why.
@@ -350,9 +377,11 @@ impl ServerHandler for PluggedinServer {
         }
         self.seen.saw(hub_calls::List::Tools);
         let (ttl, scope) = self.list_cache_hint(hub.as_ref());
+        let mut tools = self.tools(hub.as_ref());
+        tools.retain(|tool| self.grant_refusal(&context.extensions, tool).is_none());
         Ok(cache_hints(
             &context,
-            ListToolsResult::with_all_items(self.tools(hub.as_ref())),
+            ListToolsResult::with_all_items(tools),
             ttl,
             scope,
         ))
@@ -371,7 +400,7 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let mut list = prompts::list(self.tools.selection());
+        let mut list = prompts::list(&self.tools.selection_for(&context.extensions));
         let hub = self.hub_for(&context).await;
         if let Some(hub) = &hub {
             hub.first_lists().await;
@@ -414,8 +443,8 @@ impl ServerHandler for PluggedinServer {
                 .into_iter()
                 .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
                 .collect();
-            prompts::get(&request.name, &args, self.tools.selection(), self.backend())
-                .map(Into::into)
+            let selection = self.tools.selection_for(&context.extensions);
+            prompts::get(&request.name, &args, &selection, self.backend()).map(Into::into)
         })
         .await
     }
@@ -451,7 +480,7 @@ impl ServerHandler for PluggedinServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let mut templates = resources::templates(&self.tools);
+        let mut templates = resources::templates(&self.tools.selection_for(&context.extensions));
         let hub = self.hub_for(&context).await;
         if let Some(hub) = &hub {
             hub.first_lists().await;

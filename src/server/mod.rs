@@ -15,7 +15,7 @@ use crate::{
     api::Client,
     hub::Hub,
     tools::{
-        ClientKey, OnKeyRejected, ToolOptions, Tools, Toolset,
+        ClientKey, Grant, OnKeyRejected, ToolOptions, Tools, Toolset,
         registry::{Offered, Registry, RegistryError},
     },
 };
@@ -140,6 +140,18 @@ impl PluggedinServer {
         self.shared.hub_tools.has(name)
     }
 
+    /// The toolset a tool belongs to: ours by the registry, anything else (the hub's own
+    /// tools, the downstream servers') the hub's.
+    fn toolset_of(&self, name: &str) -> Toolset {
+        self.tools.toolset_of(name).unwrap_or(Toolset::Hub)
+    }
+
+    /// Why the request's sign-in does not open `tool`, or `None` when it does (or when the
+    /// request carries no grant: `--auth oauth` is not in use).
+    fn grant_refusal(&self, extensions: &rmcp::model::Extensions, tool: &Tool) -> Option<String> {
+        Grant::from_extensions(extensions)?.refusal(tool, self.toolset_of(&tool.name))
+    }
+
     /// The tools this server lists with `hub`: its own and (when the hub has servers) the
     /// hub's own, sorted by name, then the downstream servers' tools under their
     /// `<prefix>__<tool>` names — or, for a catalog too big to list, the search and call
@@ -198,6 +210,12 @@ impl PluggedinServer {
     /// client key; otherwise why there is none (no hub configured, no key, a key Plugged.in
     /// refuses).
     async fn hub_or_why(&self, extensions: &rmcp::model::Extensions) -> Result<Hub, String> {
+        if Grant::from_extensions(extensions).is_some_and(|g| !g.opens(Toolset::Hub)) {
+            return Err(format!(
+                "this connection's sign-in did not grant the scope {}: remove the connector and add it again, granting it",
+                crate::tools::Scope::Hub.name()
+            ));
+        }
         match self.hub_access() {
             None => Err("hub mode is off: start pluggedin-mcp with --servers FILE to reach your own MCP servers".into()),
             Some(HubAccess::Shared(hub)) => Ok(hub.clone()),

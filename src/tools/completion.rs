@@ -15,7 +15,10 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{Tools, cancellable, prompts, selection::Toolset};
+use super::{
+    Tools, cancellable, prompts,
+    selection::{Selection, Toolset},
+};
 use crate::api::{Client, documents::ListQuery};
 
 const TTL: Duration = Duration::from_secs(10);
@@ -59,8 +62,7 @@ enum Kind {
     ClipboardName,
 }
 
-fn kind_of(tools: &Tools, r: &Reference, argument: &str) -> Option<Kind> {
-    let sel = tools.selection();
+fn kind_of(sel: &Selection, r: &Reference, argument: &str) -> Option<Kind> {
     let kind = match r {
         Reference::Prompt(p) => {
             // Only prompts this server lists can be completed.
@@ -172,7 +174,8 @@ pub async fn complete(
     params: &CompleteRequestParams,
 ) -> Result<CompleteResult, ErrorData> {
     let typed = params.argument.value.trim();
-    let Some(kind) = kind_of(tools, &params.r#ref, &params.argument.name) else {
+    let selection = tools.selection_for(&ctx.extensions);
+    let Some(kind) = kind_of(&selection, &params.r#ref, &params.argument.name) else {
         return Ok(CompleteResult::default());
     };
     let client = tools

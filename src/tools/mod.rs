@@ -8,6 +8,7 @@ pub mod budget;
 mod clipboard;
 pub mod completion;
 mod documents;
+mod grant;
 pub mod logging;
 mod memory;
 mod notifications;
@@ -38,6 +39,7 @@ use crate::{
     api::{ApiError, Client},
     secret::Secret,
 };
+pub use grant::{Grant, Scope};
 pub use selection::{Selection, Toolset};
 
 pub const SERVER_NAME: &str = "pluggedin-mcp";
@@ -204,6 +206,20 @@ impl Tools {
     /// Whether `name` is one of our tools, offered or not.
     pub fn knows(&self, name: &str) -> bool {
         self.shared.offered.knows(name)
+    }
+
+    /// The toolset of our tool `name`.
+    pub fn toolset_of(&self, name: &str) -> Option<Toolset> {
+        self.shared.offered.toolset_of(name)
+    }
+
+    /// The selection as a request may use it: `--toolsets` and `--read-only`, narrowed to
+    /// the toolsets its sign-in opens (`--auth oauth`; see [`Grant`]).
+    pub fn selection_for(&self, extensions: &rmcp::model::Extensions) -> Selection {
+        match Grant::from_extensions(extensions) {
+            Some(grant) => self.selection().narrowed(&grant),
+            None => self.selection().clone(),
+        }
     }
 
     /// The offered tool `name`.

@@ -126,6 +126,11 @@ impl<S: Send + Sync + 'static> Offered<S> {
         self.registry.toolset_of(name).is_some()
     }
 
+    /// The toolset of the tool `name`, offered or not.
+    pub fn toolset_of(&self, name: &str) -> Option<Toolset> {
+        self.registry.toolset_of(name)
+    }
+
     /// Runs the tool `request` names on `service`, its result held to the budget and
     /// scrubbed; a tool the selection does not offer is an error result saying why, a panic
     /// an error result too.

@@ -14,7 +14,10 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{Tools, budget, cancellable, selection::Toolset};
+use super::{
+    Tools, budget, cancellable,
+    selection::{Selection, Toolset},
+};
 use crate::api::{ApiError, Client, documents::ListQuery};
 
 const PAGE: u32 = 50;
@@ -33,15 +36,16 @@ const LIST_TTL_MS: u64 = 5_000;
 const DOC_TTL_MS: u64 = 5_000;
 
 /// The kinds in listing order, as far as the selection offers them.
-fn kinds(tools: &Tools) -> Vec<Toolset> {
+fn kinds(selection: &Selection) -> Vec<Toolset> {
     [Toolset::Agents, Toolset::Docs, Toolset::Clipboard]
         .into_iter()
-        .filter(|t| tools.selection().has(*t))
+        .filter(|t| selection.has(*t))
         .collect()
 }
 
-pub fn templates(tools: &Tools) -> Vec<ResourceTemplate> {
-    let memory = tools.selection().has(Toolset::Memory).then(|| {
+/// The templates of what `selection` (see [`Tools::selection_for`]) offers.
+pub fn templates(selection: &Selection) -> Vec<ResourceTemplate> {
+    let memory = selection.has(Toolset::Memory).then(|| {
         ResourceTemplate::new(format!("{MEMORY_SESSIONS}{{session}}"), "memory_session")
             .with_title("Memory session")
             .with_description(
@@ -49,7 +53,7 @@ pub fn templates(tools: &Tools) -> Vec<ResourceTemplate> {
             )
             .with_mime_type("application/json")
     });
-    kinds(tools)
+    kinds(selection)
         .into_iter()
         .map(|kind| match kind {
             Toolset::Agents => ResourceTemplate::new(format!("{AGENTS}{{agent}}"), "agent")
@@ -231,7 +235,7 @@ pub async fn list(
     ctx: &RequestContext<RoleServer>,
     cursor: Option<&str>,
 ) -> Result<ListResourcesResult, ErrorData> {
-    let kinds = kinds(tools);
+    let kinds = kinds(&tools.selection_for(&ctx.extensions));
     let offsets: Offsets = match cursor {
         None => vec![Some(0); kinds.len()],
         Some(c) => decode_cursor(c, kinds.len()).ok_or_else(|| {
@@ -384,7 +388,7 @@ pub async fn read(
             None,
         ));
     }
-    let sel = tools.selection();
+    let sel = tools.selection_for(&ctx.extensions);
     let client = tools.client(ctx).map_err(tool_error)?;
     let read = Read {
         tools,

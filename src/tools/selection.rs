@@ -74,6 +74,20 @@ impl Selection {
         }
     }
 
+    /// Only the toolsets `grant` opens (for reading or writing: which of a toolset's tools
+    /// write is decided tool by tool, by [`super::Grant::refusal`]).
+    pub fn narrowed(&self, grant: &super::Grant) -> Selection {
+        Selection {
+            toolsets: self
+                .toolsets
+                .iter()
+                .copied()
+                .filter(|set| grant.opens(*set))
+                .collect(),
+            read_only: self.read_only,
+        }
+    }
+
     pub fn read_only(&self) -> bool {
         self.read_only
     }

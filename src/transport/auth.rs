@@ -28,6 +28,9 @@ pub enum AuthMode {
     /// A bearer Plugged.in accepts as an API key: checked at the door, so a key it does not
     /// accept never opens a session, holds a slot or starts a hub.
     Passthrough(Arc<crate::api::keys::KeyChecks>),
+    /// An access token of our own OAuth server, standing for a Plugged.in key (then served
+    /// as passthrough) and the scopes granted.
+    OAuth(Arc<crate::oauth::OAuth>),
 }
 
 impl AuthMode {
@@ -47,6 +50,7 @@ impl AuthMode {
             AuthMode::Passthrough(_) => {
                 "passthrough (each client's bearer is its Plugged.in API key)"
             }
+            AuthMode::OAuth(_) => "oauth (clients sign in with Plugged.in)",
         }
     }
 }
@@ -73,8 +77,26 @@ pub async fn require(State(mode): State<AuthMode>, mut req: Request, next: Next)
     if OPEN_PATHS.contains(&req.uri().path()) || req.method() == axum::http::Method::OPTIONS {
         return next.run(req).await;
     }
+    if let AuthMode::OAuth(oauth) = &mode {
+        if crate::oauth::OAuth::is_open(req.uri().path()) {
+            return next.run(req).await;
+        }
+        let from = client_address(&req);
+        let signed = oauth
+            .authenticate(req.uri().path(), bearer(req.headers()), from)
+            .await;
+        return match signed {
+            Ok(signed) => {
+                // Served as a passthrough client of the key, within the grant.
+                req.extensions_mut().insert(ClientKey(signed.key));
+                req.extensions_mut().insert(signed.grant);
+                next.run(req).await
+            }
+            Err(refused) => refused,
+        };
+    }
     let refusal = match (&mode, bearer(req.headers())) {
-        (AuthMode::None, _) => None,
+        (AuthMode::None | AuthMode::OAuth(_), _) => None,
         (AuthMode::Tokens(tokens), Some(t)) if accepted(tokens, t) => None,
         (AuthMode::Tokens(_), Some(_)) => Some(unauthorized(
             "Unauthorized: the bearer token is not accepted",
@@ -103,26 +125,13 @@ pub async fn require(State(mode): State<AuthMode>, mut req: Request, next: Next)
     }
 }
 
-/// The address a request comes from: the peer's, or — when the peer is a proxy on this
-/// machine (loopback, as nginx in `deploy/`) — the last address in `X-Forwarded-For`, the
-/// one that proxy saw (earlier entries are the client's own say and are not trusted).
+/// The address a request comes from (see [`crate::listener::client_address`]).
 fn client_address(req: &Request) -> Option<std::net::IpAddr> {
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())?;
-    if !peer.is_loopback() {
-        return Some(peer);
-    }
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .last()
-        .and_then(|last| last.trim().parse().ok());
-    Some(forwarded.unwrap_or(peer))
+        .map(|c| c.0.ip());
+    crate::listener::client_address(peer, req.headers())
 }
 
 /// Why a passthrough key is not let in, if it is not.

@@ -205,6 +205,7 @@ fn server_card<S: ServerHandler>(handler: &S, auth: &AuthMode) -> Value {
             AuthMode::None => json!({ "required": false }),
             AuthMode::Tokens(_) => json!({ "required": true, "schemes": ["bearer"] }),
             AuthMode::Passthrough(_) => json!({ "required": true, "schemes": ["bearer"], "bearer": "your Plugged.in API key" }),
+            AuthMode::OAuth(oauth) => json!({ "required": true, "schemes": ["oauth2"], "authorizationServer": oauth.issuer() }),
         },
     })
 }
@@ -262,10 +263,13 @@ where
         Arc::new(move || sse.unanswered())
     };
 
-    let router = Router::new()
+    let mut router = Router::new()
         .merge(service_routes(&sessions, &drain, card, options))
         .merge(legacy_sse_routes(sse, sessions.clone()))
         .merge(mcp_routes(streamable, owners, sessions));
+    if let AuthMode::OAuth(oauth) = &options.auth {
+        router = router.merge(crate::oauth::router(oauth.clone()));
+    }
     let router = guarded(router, options, &inflight, &drain);
     Stack {
         router,
@@ -442,13 +446,13 @@ fn metrics_refusal(
         }
         (None, AuthMode::None) => true,
         (None, AuthMode::Tokens(tokens)) => presented.is_some_and(|p| auth::accepted(tokens, p)),
-        (None, AuthMode::Passthrough(_)) => false,
+        (None, AuthMode::Passthrough(_) | AuthMode::OAuth(_)) => false,
     };
     if allowed {
         return None;
     }
     let message = match (&access.token, auth) {
-        (None, AuthMode::Passthrough(_)) => {
+        (None, AuthMode::Passthrough(_) | AuthMode::OAuth(_)) => {
             "Unauthorized: /metrics needs its own token here (--metrics-token-file) or its own listener (--metrics-addr)"
         }
         _ => "Unauthorized: send the metrics token as `Authorization: Bearer <token>`",

@@ -114,14 +114,18 @@ pub fn spawn_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
 /// --port 0 ARGS` wires it, on a thread and runtime of its own. `env` may hold
 /// `PLUGGEDIN_API_KEY`, `PLUGGEDIN_API_BASE_URL`, `PLUGGEDIN_MCP_TOKEN` and
 /// `PLUGGEDIN_MCP_METRICS_TOKEN` (given to the server, never set in this process). Without
-/// `--data-dir` in `args`, local mode keeps its data in a scratch folder.
+/// `--data-dir` in `args`, local mode keeps its data in a scratch folder. The port is bound
+/// first, so `{port}` in `args` is the server's own (`--public-url http://127.0.0.1:{port}`).
 pub fn start_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
     pluggedin_mcp::api::install_crypto_provider();
     let scratch = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
     let mut argv: Vec<String> = ["pluggedin-mcp", "--transport", "http", "--port", "0"]
         .iter()
         .chain(args)
-        .map(|a| a.to_string())
+        .map(|a| a.replace("{port}", &port))
         .collect();
     if !args
         .iter()
@@ -155,7 +159,7 @@ pub fn start_http(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
             let started = async {
                 let ready =
                     pluggedin_mcp::serve::prepare_http(&cli.serve, &environment, clock).await?;
-                let listener = tokio::net::TcpListener::bind(ready.options.bind).await?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
                 anyhow::Ok((ready, listener))
             };
             match started.await {
@@ -234,6 +238,23 @@ impl HttpServer {
             .serve(StreamableHttpClientTransport::from_config(config))
             .await
             .expect("MCP over HTTP connects")
+    }
+
+    /// The status of an `initialize` sent with `token` as its bearer.
+    pub async fn connect_raw(&self, token: &str) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .post(self.mcp_url())
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(
+                &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"}}}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 
     /// [`Self::connect`] (no token) with a client of the test's making.

@@ -14,5 +14,6 @@ mod connections;
 mod fleet;
 mod legacy_sse;
 mod lifecycle;
+mod oauth;
 mod security;
 mod standin;

@@ -1,0 +1,587 @@
+//! `--auth oauth` end to end, in front of the embedded API as Plugged.in: discovery from the
+//! first 401, registration, consent (a pasted key, and Plugged.in's device sign-in), the
+//! code exchange with PKCE, tools narrowed to the scopes granted, refresh rotation — and
+//! the attacks each step must refuse.
+
+use base64::Engine;
+use pluggedin_mcp::{
+    local::{LocalApi, LocalConfig},
+    secret::Secret,
+};
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use crate::common::http::{HttpServer, call, start_http};
+
+const KEY: &str = "pg_in_oauth_user_key";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// The embedded API as Plugged.in (its key `KEY`), and the OAuth server in front of it.
+async fn start() -> (HttpServer, LocalApi, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LocalConfig::new(dir.path());
+    config.key = Some(Secret::new(KEY));
+    config.cli_auth_interval = std::time::Duration::from_secs(1);
+    let api = LocalApi::start(config).await.unwrap();
+    let server = start_http(
+        &[
+            "--auth",
+            "oauth",
+            "--public-url",
+            "http://127.0.0.1:{port}",
+            "--base-url",
+            api.base_url(),
+        ],
+        &[],
+    );
+    (server, api, dir)
+}
+
+/// A form body (`application/x-www-form-urlencoded`), as a browser posts one.
+trait FormBody {
+    fn form_of(self, fields: &[(&str, &str)]) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_of(self, fields: &[(&str, &str)]) -> Self {
+        self.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap())
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A PKCE pair: (verifier, S256 challenge).
+fn pkce() -> (String, String) {
+    let verifier = "v".repeat(20) + &uuid::Uuid::new_v4().simple().to_string();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+async fn register(server: &HttpServer) -> String {
+    let resp = http()
+        .post(format!("{}/oauth/register", server.base))
+        .json(&json!({"client_name": "Test client", "redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token_endpoint_auth_method"], "none");
+    body["client_id"].as_str().unwrap().to_string()
+}
+
+/// The consent form as a browser gets it: (its ticket, the cookie it set).
+struct Form {
+    ticket: String,
+    cookie: String,
+}
+
+fn authorize_url(
+    server: &HttpServer,
+    client_id: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut url = reqwest::Url::parse(&format!("{}/oauth/authorize", server.base)).unwrap();
+    let resource = format!("{}/mcp", server.base);
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "st4te"),
+        ("scope", "clipboard:read clipboard:write offline_access"),
+        ("resource", resource.as_str()),
+    ];
+    for (name, value) in extra {
+        params.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            params.push((name, value));
+        }
+    }
+    url.query_pairs_mut().extend_pairs(params);
+    url.to_string()
+}
+
+async fn consent_form(url: &str) -> Form {
+    let resp = http().get(url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let headers = resp.headers().clone();
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("clipboard:write"), "{html}");
+    let ticket = regex::Regex::new(r#"name="ticket" value="([^"]+)""#)
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_string();
+    Form { ticket, cookie }
+}
+
+async fn submit(server: &HttpServer, form: &Form, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut all = vec![("ticket", form.ticket.as_str())];
+    all.extend_from_slice(fields);
+    http()
+        .post(format!("{}/oauth/authorize", server.base))
+        .header(header::COOKIE, &form.cookie)
+        .form_of(&all)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The query of a redirect back to the client.
+fn redirected(resp: &reqwest::Response) -> std::collections::HashMap<String, String> {
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let location = resp.headers()[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    reqwest::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+async fn token(server: &HttpServer, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let resp = http()
+        .post(format!("{}/oauth/token", server.base))
+        .form_of(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    (resp.status(), resp.json().await.unwrap())
+}
+
+async fn exchange(
+    server: &HttpServer,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value) {
+    let resource = format!("{}/mcp", server.base);
+    token(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+            ("code_verifier", verifier),
+            ("resource", &resource),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_client_signs_in_with_a_pasted_key_and_sees_only_what_was_granted() {
+    let (server, _api, _dir) = start().await;
+    // The first probe — no token, an empty body — is the discovery handshake.
+    let probe = http().post(server.mcp_url()).send().await.unwrap();
+    assert_eq!(probe.status(), StatusCode::UNAUTHORIZED);
+    let challenge = probe.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", server.base);
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\""), "{challenge}");
+    let resource: Value = http()
+        .get(&metadata_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resource["resource"], format!("{}/mcp", server.base));
+    assert_eq!(resource["authorization_servers"][0], server.base);
+    let metadata: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(
+        metadata["token_endpoint"],
+        format!("{}/oauth/token", server.base)
+    );
+
+    let client_id = register(&server).await;
+    let (verifier, challenge) = pkce();
+    let form = consent_form(&authorize_url(&server, &client_id, &challenge, &[])).await;
+    // A wrong key is said on the form again, not sent back to the client.
+    let wrong = submit(
+        &server,
+        &form,
+        &[
+            ("action", "api_key"),
+            ("api_key", "pg_in_not_the_key"),
+            ("scope", "clipboard:read"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::OK);
+    assert!(wrong.text().await.unwrap().contains("does not accept"));
+    // Only clipboard:read is ticked: the grant is that, not what was asked.
+    let back = submit(
+        &server,
+        &form,
+        &[
+            ("action", "api_key"),
+            ("api_key", KEY),
+            ("scope", "clipboard:read"),
+        ],
+    )
+    .await;
+    let query = redirected(&back);
+    assert_eq!(query["state"], "st4te");
+    assert_eq!(query["iss"], server.base);
+    let code = &query["code"];
+    assert!(!code.contains(KEY));
+
+    // A wrong verifier fails, and does not spend the code.
+    let (status, body) = exchange(&server, &client_id, code, &"x".repeat(50)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, tokens) = exchange(&server, &client_id, code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], "clipboard:read");
+    assert_eq!(tokens["token_type"], "Bearer");
+    // A code is good once.
+    let (status, body) = exchange(&server, &client_id, code, &verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    let access = tokens["access_token"].as_str().unwrap();
+    let client = server.connect(Some(access)).await;
+    let listed = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|t| t.name.as_ref()).collect();
+    assert!(!names.is_empty());
+    assert!(
+        names
+            .iter()
+            .all(|n| ["clipboard_get", "clipboard_list"].contains(n)),
+        "{names:?}"
+    );
+    // Not listed is not callable either, and says which scope it needs.
+    let (is_error, said) = call(&client, "clipboard_set", json!({"name": "n", "value": "v"})).await;
+    assert!(is_error);
+    assert!(said.to_string().contains("clipboard:write"), "{said}");
+    let (is_error, said) = call(&client, "clipboard_list", json!({})).await;
+    assert!(!is_error, "{said}");
+    client.cancel().await.unwrap();
+
+    // Refresh rotates; the retired token coming back revokes the whole sign-in.
+    let old_refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let refresh = |t: String| {
+        let client_id = client_id.clone();
+        let server = &server;
+        async move {
+            token(
+                server,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &t),
+                    ("client_id", &client_id),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, rotated) = refresh(old_refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_ne!(rotated["refresh_token"], old_refresh.as_str());
+    let (status, reused) = refresh(old_refresh).await;
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, _) = refresh(rotated["refresh_token"].as_str().unwrap().to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the family is revoked");
+    let revoked = http()
+        .post(server.mcp_url())
+        .bearer_auth(rotated["access_token"].as_str().unwrap())
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        revoked.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+}
+
+#[tokio::test]
+async fn a_client_signs_in_through_plugged_ins_device_flow() {
+    let (server, api, _dir) = start().await;
+    let client_id = register(&server).await;
+    let (verifier, challenge) = pkce();
+    let form = consent_form(&authorize_url(&server, &client_id, &challenge, &[])).await;
+    let started = submit(
+        &server,
+        &form,
+        &[
+            ("action", "plugged_in"),
+            ("scope", "clipboard:read"),
+            ("scope", "clipboard:write"),
+        ],
+    )
+    .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let wait = format!(
+        "{}{}",
+        server.base,
+        started.headers()[header::LOCATION].to_str().unwrap()
+    );
+    let page = http()
+        .get(&wait)
+        .header(header::COOKIE, &form.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let user_code = regex::Regex::new(r"<code>([A-Z0-9-]+)</code>")
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_string();
+    assert!(
+        html.contains(&format!("{}/cli/authorize", api.base_url())),
+        "{html}"
+    );
+    // Another browser (no cookie) cannot ride on this sign-in.
+    let stranger = http().get(&wait).send().await.unwrap();
+    assert_eq!(stranger.status(), StatusCode::FORBIDDEN);
+    // The user approves in Plugged.in.
+    let approved = http()
+        .post(format!("{}/cli/authorize", api.base_url()))
+        .form_of(&[("user_code", user_code.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), StatusCode::OK);
+    let back = http()
+        .get(&wait)
+        .header(header::COOKIE, &form.cookie)
+        .send()
+        .await
+        .unwrap();
+    let query = redirected(&back);
+    let (status, tokens) = exchange(&server, &client_id, &query["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], "clipboard:read clipboard:write");
+    let client = server
+        .connect(Some(tokens["access_token"].as_str().unwrap()))
+        .await;
+    let (is_error, said) = call(
+        &client,
+        "clipboard_set",
+        json!({"name": "signed-in", "value": "yes"}),
+    )
+    .await;
+    assert!(!is_error, "{said}");
+    let (_, got) = call(&client, "clipboard_get", json!({"name": "signed-in"})).await;
+    assert!(got.to_string().contains("yes"), "{got}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_authorization_server_refuses_each_attack() {
+    let (server, _api, _dir) = start().await;
+    let client_id = register(&server).await;
+    let (verifier, challenge) = pkce();
+    let url = |extra: &[(&str, &str)]| authorize_url(&server, &client_id, &challenge, extra);
+    let get = |url: String| async move { http().get(url).send().await.unwrap() };
+
+    // Before the client and its redirect URI are known good, nothing is redirected.
+    for extra in [
+        vec![("redirect_uri", "https://evil.example/callback")],
+        vec![("client_id", "forged.AAAA")],
+        vec![("client_id", "")],
+    ] {
+        let resp = get(url(&extra)).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{extra:?}");
+        assert!(resp.headers().get(header::LOCATION).is_none(), "{extra:?}");
+    }
+    // After, errors go back to the client, with its state.
+    for (extra, error) in [
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (
+            vec![("code_challenge", ""), ("code_challenge_method", "")],
+            "invalid_request",
+        ),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (
+            vec![("resource", "https://other.example/mcp")],
+            "invalid_target",
+        ),
+        (vec![("resource", "")], "invalid_target"),
+        (vec![("scope", "admin:all")], "invalid_scope"),
+    ] {
+        let query = redirected(&get(url(&extra)).await);
+        assert_eq!(query["error"], error, "{extra:?}");
+        assert_eq!(query["state"], "st4te");
+    }
+
+    let form = consent_form(&url(&[])).await;
+    // A form posted from another site (no cookie), or a forged ticket, is refused.
+    let csrf = http()
+        .post(format!("{}/oauth/authorize", server.base))
+        .form_of(&[
+            ("ticket", form.ticket.as_str()),
+            ("action", "api_key"),
+            ("api_key", KEY),
+            ("scope", "clipboard:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csrf.status(), StatusCode::FORBIDDEN);
+    let forged = Form {
+        ticket: format!("{}x", form.ticket),
+        cookie: form.cookie.clone(),
+    };
+    let resp = submit(&server, &forged, &[("action", "api_key"), ("api_key", KEY)]).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // A scope that was not asked for cannot be ticked in.
+    let back = submit(
+        &server,
+        &form,
+        &[
+            ("action", "api_key"),
+            ("api_key", KEY),
+            ("scope", "hub"),
+            ("scope", "clipboard:read"),
+        ],
+    )
+    .await;
+    let code = redirected(&back)["code"].clone();
+
+    // The exchange checks the client, the redirect URI, the verifier and the resource.
+    let other_client = register(&server).await;
+    let (_, body) = exchange(&server, &other_client, &code, &verifier).await;
+    assert_eq!(body["error"], "invalid_grant");
+    let resource = format!("{}/mcp", server.base);
+    for (field, value, error) in [
+        ("redirect_uri", "http://127.0.0.1:9/other", "invalid_grant"),
+        ("resource", "https://other.example/mcp", "invalid_target"),
+        ("code_verifier", "short", "invalid_grant"),
+    ] {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("resource", resource.as_str()),
+        ];
+        form.retain(|(n, _)| *n != field);
+        form.push((field, value));
+        let (status, body) = token(&server, &form).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(error)),
+            "{field}"
+        );
+    }
+    let (status, tokens) = exchange(&server, &client_id, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], "clipboard:read");
+
+    // A refresh cannot widen the grant.
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+            ("scope", "clipboard:read clipboard:write"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+
+    // A token of another server (another sealing key) is not ours; a revoked one is dead.
+    let (other, _other_api, _other_dir) = start().await;
+    let stranger = other
+        .connect_raw(tokens["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(stranger, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server
+            .connect_raw(tokens["access_token"].as_str().unwrap())
+            .await,
+        StatusCode::OK
+    );
+    let revoked = http()
+        .post(format!("{}/oauth/revoke", server.base))
+        .form_of(&[("token", tokens["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .connect_raw(tokens["access_token"].as_str().unwrap())
+            .await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Registration is bounded: no redirect URI a browser would run, not too many.
+    for body in [
+        json!({"redirect_uris": ["javascript:alert(1)"]}),
+        json!({"redirect_uris": ["http://example.com/cb"]}),
+        json!({"redirect_uris": (0..11).map(|i| format!("https://x.example/{i}")).collect::<Vec<_>>()}),
+        json!({"redirect_uris": []}),
+    ] {
+        let resp = http()
+            .post(format!("{}/oauth/register", server.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+}
