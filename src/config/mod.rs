@@ -337,6 +337,12 @@ pub struct HttpArgs {
     #[arg(long, value_name = "FILE", env = "PLUGGEDIN_MCP_OAUTH_KEY_FILE")]
     pub oauth_key_file: Option<PathBuf>,
 
+    /// With --auth oauth: fetch clients' metadata documents (a client_id that is a URL)
+    /// from private and loopback addresses and over http too — for tests and private
+    /// networks; a public server must not (a client could make it fetch internal URLs).
+    #[arg(long)]
+    pub oauth_allow_private_metadata_urls: bool,
+
     /// File with accepted bearer tokens, one per line (instead of PLUGGEDIN_MCP_TOKEN).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,

@@ -46,7 +46,7 @@ pub(super) async fn authorize(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |name: &str| q.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    let (client_id, client, redirect_uri) = match known_client(&oauth, &get) {
+    let (client_id, client, redirect_uri) = match known_client(&oauth, &get).await {
         Ok(known) => known,
         Err(refused) => return refused,
     };
@@ -130,7 +130,7 @@ pub(super) async fn authorize(
     clippy::result_large_err,
     reason = "the error is the page to answer with, made once per refused request"
 )]
-fn known_client<'q>(
+async fn known_client<'q>(
     oauth: &OAuth,
     get: &impl Fn(&str) -> Option<&'q str>,
 ) -> Result<(&'q str, tokens::Client, String), Response> {
@@ -138,13 +138,23 @@ fn known_client<'q>(
     let Some(client_id) = get("client_id") else {
         return refuse("the request names no client (client_id)");
     };
-    let Some(client) = oauth
-        .sealer
-        .open::<tokens::Client>(tokens::CLIENT, client_id)
-    else {
-        return refuse(
-            "this client is not registered with this server (or was registered with a key it no longer has)",
-        );
+    let client = if super::cimd::is_document_url(client_id) {
+        match super::cimd::fetch(client_id, oauth.allow_private_metadata_urls).await {
+            Ok(client) => client,
+            Err(why) => return refuse(&format!("the client's metadata cannot be used: {why}")),
+        }
+    } else {
+        match oauth
+            .sealer
+            .open::<tokens::Client>(tokens::CLIENT, client_id)
+        {
+            Some(client) => client,
+            None => {
+                return refuse(
+                    "this client is not registered with this server (or was registered with a key it no longer has)",
+                );
+            }
+        }
     };
     let redirect_uri = match get("redirect_uri") {
         Some(uri)

@@ -7,6 +7,7 @@
 //! ([`seal`]); a request with such a token is then served exactly as a passthrough client
 //! of that key, narrowed to the scopes granted ([`crate::tools::Grant`]).
 
+mod cimd;
 mod consent;
 mod endpoints;
 mod pages;
@@ -43,6 +44,9 @@ pub struct OAuthSettings {
     /// Plugged.in, whose device flow signs users in.
     pub upstream: String,
     pub clock: Clock,
+    /// Client metadata documents may be fetched from private addresses (and over http):
+    /// for tests and private networks only.
+    pub allow_private_metadata_urls: bool,
 }
 
 /// The authorization server and the check of its tokens.
@@ -54,6 +58,7 @@ pub struct OAuth {
     checks: Arc<KeyChecks>,
     ledger: Mutex<tokens::Ledger>,
     clock: Clock,
+    allow_private_metadata_urls: bool,
 }
 
 impl std::fmt::Debug for OAuth {
@@ -86,6 +91,7 @@ impl OAuth {
             checks,
             ledger: Mutex::default(),
             clock: settings.clock,
+            allow_private_metadata_urls: settings.allow_private_metadata_urls,
         }))
     }
 
@@ -235,6 +241,84 @@ pub fn public_base(url: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An OAuth server whose Plugged.in is never reached (what these tests refuse is
+    /// refused before any key is checked), on a clock the test moves.
+    fn server(clock: Clock) -> Arc<OAuth> {
+        let client = crate::api::Client::new(
+            "http://127.0.0.1:9",
+            Secret::new(""),
+            crate::api::ClientSettings {
+                timeout: std::time::Duration::from_secs(1),
+                max_retries: 0,
+            },
+        )
+        .unwrap();
+        OAuth::new(
+            OAuthSettings {
+                public_url: "https://mcp.example.com".into(),
+                sealer: seal::Sealer::ephemeral().unwrap(),
+                upstream: "http://127.0.0.1:9".into(),
+                clock,
+                allow_private_metadata_urls: false,
+            },
+            KeyChecks::new(client),
+        )
+        .unwrap()
+    }
+
+    fn access(oauth: &OAuth, resource: &str, lifetime: i64) -> String {
+        oauth.sealer.seal(
+            tokens::ACCESS,
+            &tokens::Access {
+                grant: tokens::Grant {
+                    key: "pg_in_k".into(),
+                    scopes: "clipboard:read".into(),
+                    resource: resource.into(),
+                    client_id: "c".into(),
+                },
+                id: "a1".into(),
+                family: "f1".into(),
+                expires: oauth.now() + lifetime,
+            },
+        )
+    }
+
+    async fn refused(oauth: &OAuth, token: Option<&str>) -> String {
+        let Err(resp) = oauth.authenticate("/mcp", token, None).await else {
+            panic!("accepted");
+        };
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        resp.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn expired_foreign_and_missing_tokens_get_a_401_saying_where_to_sign_in() {
+        let clock = Clock::default();
+        let oauth = server(clock.clone());
+        let missing = refused(&oauth, None).await;
+        assert!(missing.contains(
+            r#"resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#
+        ));
+        assert!(!missing.contains("invalid_token"), "{missing}");
+        let token = access(&oauth, "https://mcp.example.com/mcp", 60);
+        clock.advance(std::time::Duration::from_secs(61));
+        assert!(refused(&oauth, Some(&token)).await.contains("expired"));
+        let elsewhere = access(&oauth, "https://other.example.com/mcp", 60);
+        assert!(
+            refused(&oauth, Some(&elsewhere))
+                .await
+                .contains("another resource")
+        );
+        assert!(
+            refused(&oauth, Some("k1.garbage"))
+                .await
+                .contains("invalid_token")
+        );
+    }
 
     #[test]
     fn the_public_url_is_an_origin() {

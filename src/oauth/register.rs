@@ -21,7 +21,7 @@ pub(super) const MAX_REDIRECT_URI_CHARS: usize = 512;
 /// Why `uri` cannot be a redirect URI, if it cannot: https anywhere, http only to this
 /// machine (a native client's loopback listener, RFC 8252), or a native app's own scheme;
 /// never a fragment, never a scheme a browser would run.
-fn redirect_uri_problem(uri: &str) -> Option<String> {
+pub(super) fn redirect_uri_problem(uri: &str) -> Option<String> {
     if uri.chars().count() > MAX_REDIRECT_URI_CHARS {
         return Some(format!(
             "a redirect URI is at most {MAX_REDIRECT_URI_CHARS} characters"

@@ -270,6 +270,7 @@ fn oauth_server(
             sealer,
             upstream: args.base_url.trim_end_matches('/').to_string(),
             clock,
+            allow_private_metadata_urls: args.http.oauth_allow_private_metadata_urls,
         },
         key_checks,
     )

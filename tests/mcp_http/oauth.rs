@@ -19,22 +19,26 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// The embedded API as Plugged.in (its key `KEY`), and the OAuth server in front of it.
 async fn start() -> (HttpServer, LocalApi, tempfile::TempDir) {
+    start_with(&[]).await
+}
+
+/// [`start`] with more flags.
+async fn start_with(extra: &[&str]) -> (HttpServer, LocalApi, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = LocalConfig::new(dir.path());
     config.key = Some(Secret::new(KEY));
     config.cli_auth_interval = std::time::Duration::from_secs(1);
     let api = LocalApi::start(config).await.unwrap();
-    let server = start_http(
-        &[
-            "--auth",
-            "oauth",
-            "--public-url",
-            "http://127.0.0.1:{port}",
-            "--base-url",
-            api.base_url(),
-        ],
-        &[],
-    );
+    let mut args = vec![
+        "--auth",
+        "oauth",
+        "--public-url",
+        "http://127.0.0.1:{port}",
+        "--base-url",
+        api.base_url(),
+    ];
+    args.extend_from_slice(extra);
+    let server = start_http(&args, &[]);
     (server, api, dir)
 }
 
@@ -584,4 +588,115 @@ async fn the_authorization_server_refuses_each_attack() {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
     }
+}
+
+#[tokio::test]
+async fn a_client_identified_by_its_metadata_document_signs_in() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
+    let documents = MockServer::start().await;
+    let url = format!("{}/client.json", documents.uri());
+    Mock::given(path("/client.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "client_id": url,
+            "client_name": "Document client",
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+        })))
+        .mount(&documents)
+        .await;
+    Mock::given(path("/huge.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+            "{{\"client_id\": \"x\", \"pad\": \"{}\"}}",
+            "x".repeat(20_000)
+        )))
+        .mount(&documents)
+        .await;
+    let (verifier, challenge) = pkce();
+
+    // A public server never fetches from a private address (nor over http).
+    let (strict, _api, _dir) = start().await;
+    let refused = http()
+        .get(authorize_url(&strict, &url, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.headers().get(header::LOCATION).is_none());
+
+    let (server, _api2, _dir2) = start_with(&["--oauth-allow-private-metadata-urls"]).await;
+    let metadata: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["client_id_metadata_document_supported"], true);
+    let huge = format!("{}/huge.json", documents.uri());
+    let too_big = http()
+        .get(authorize_url(&server, &huge, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), StatusCode::BAD_REQUEST);
+    assert!(too_big.text().await.unwrap().contains("larger than"));
+
+    let form = consent_form(&authorize_url(&server, &url, &challenge, &[])).await;
+    let back = submit(
+        &server,
+        &form,
+        &[
+            ("action", "api_key"),
+            ("api_key", KEY),
+            ("scope", "clipboard:read"),
+        ],
+    )
+    .await;
+    let code = redirected(&back)["code"].clone();
+    let (status, tokens) = exchange(&server, &url, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+}
+
+/// The official MCP Python SDK's OAuth client signs in (`tests/clients/python_sdk_oauth.py`)
+/// and calls tools with the token it got.
+async fn python_sdk_signs_in(venv: &str) {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(venv).join("bin/python");
+    assert!(
+        python.exists(),
+        "needs {venv}: run .ci/run's install steps first"
+    );
+    let (server, _api, _dir) = start().await;
+    let out = tokio::process::Command::new(python)
+        .arg(root.join("tests/clients/python_sdk_oauth.py"))
+        .args(["--url", &server.mcp_url(), "--key", KEY])
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{venv}: {report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["refresh_token"], true, "{report}");
+    eprintln!("{venv}: {report}");
+}
+
+#[tokio::test]
+#[ignore = "needs .ci/venv (.ci/run installs it)"]
+async fn the_pinned_python_sdk_signs_in() {
+    python_sdk_signs_in(".ci/venv").await;
+}
+
+#[tokio::test]
+#[ignore = "needs .ci/venv-latest (.ci/run installs it)"]
+async fn the_latest_python_sdk_signs_in() {
+    python_sdk_signs_in(".ci/venv-latest").await;
 }
