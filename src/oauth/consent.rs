@@ -109,7 +109,7 @@ pub(super) async fn authorize(
         expires: oauth.now() + tokens::TICKET_LIFETIME.as_secs() as i64,
     };
     let sealed = oauth.sealer.seal(tokens::TICKET, &ticket);
-    let mut resp = show_consent(&oauth, &ticket, &sealed, None);
+    let mut resp = show_consent(&oauth, &ticket, &sealed, None, None);
     let secure = if oauth.issuer().starts_with("https:") {
         "; Secure"
     } else {
@@ -183,13 +183,19 @@ fn is_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The consent form for `ticket`, saying `problem`; the boxes ticked as `ticked` (the form
+/// as it was sent back), else all.
 fn show_consent(
     oauth: &OAuth,
     ticket: &tokens::Ticket,
     sealed: &str,
     problem: Option<&str>,
+    ticked: Option<&Grant>,
 ) -> Response {
-    let scopes: Vec<Scope> = Grant::parse(&ticket.scopes).scopes().collect();
+    let scopes: Vec<(Scope, bool)> = Grant::parse(&ticket.scopes)
+        .scopes()
+        .map(|s| (s, ticked.is_none_or(|t| t.has(s))))
+        .collect();
     let host = reqwest::Url::parse(&ticket.redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
@@ -307,6 +313,7 @@ pub(super) async fn consented(
             &ticket,
             sealed,
             Some("Tick at least one thing to allow, or deny."),
+            Some(&granted),
         ),
         Some("api_key") => {
             let key = Secret::new(field("api_key").unwrap_or_default().trim());
@@ -324,10 +331,16 @@ pub(super) async fn consented(
                 ),
                 Verdict::Unchecked(why) => format!("Plugged.in cannot check the key now: {why}"),
             };
-            show_consent(&oauth, &ticket, sealed, Some(&problem))
+            show_consent(&oauth, &ticket, sealed, Some(&problem), Some(&granted))
         }
         Some("plugged_in") => start_device_flow(&oauth, ticket, granted, sealed).await,
-        _ => show_consent(&oauth, &ticket, sealed, Some("Choose how to sign in.")),
+        _ => show_consent(
+            &oauth,
+            &ticket,
+            sealed,
+            Some("Choose how to sign in."),
+            Some(&granted),
+        ),
     }
 }
 
@@ -354,6 +367,7 @@ async fn start_device_flow(
                 Some(
                     "Plugged.in gave a sign-in page this server will not link to; paste an API key instead.",
                 ),
+                Some(&granted),
             );
         }
         Err(error) => {
@@ -364,6 +378,7 @@ async fn start_device_flow(
                 Some(&format!(
                     "Cannot start the Plugged.in sign-in: {error:#}. Paste an API key instead."
                 )),
+                Some(&granted),
             );
         }
     };

@@ -74,12 +74,17 @@ pub fn page(status: StatusCode, title: &str, body: &str, refresh: Option<(u64, &
 /// A request that cannot go back to the client (unknown client, a redirect URI it did not
 /// register, an expired form): said here, never by redirecting.
 pub fn error(status: StatusCode, message: &str) -> Response {
+    let mut chars = message.chars();
+    let message: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
     page(
         status,
         "Sign-in failed",
         &format!(
             "<h1>Sign-in failed</h1><p class=\"error\">{}</p><p class=\"note\">Close this window and add the connector again from your client.</p>",
-            escape(message)
+            escape(&message)
         ),
         None,
     )
@@ -89,7 +94,8 @@ pub fn error(status: StatusCode, message: &str) -> Response {
 pub struct Consent<'a> {
     pub client_name: &'a str,
     pub redirect_host: &'a str,
-    pub scopes: &'a [Scope],
+    /// Each scope asked for, and whether its box is ticked.
+    pub scopes: &'a [(Scope, bool)],
     pub ticket: &'a str,
     pub problem: Option<&'a str>,
     /// Whether to offer the Plugged.in sign-in (the device flow) besides the key field.
@@ -100,10 +106,11 @@ pub fn consent(c: &Consent) -> Response {
     let scopes: String = c
         .scopes
         .iter()
-        .map(|s| {
+        .map(|(s, ticked)| {
             format!(
-                r#"<label><input type="checkbox" name="scope" value="{}" checked> <b>{}</b> — {}</label>"#,
+                r#"<label><input type="checkbox" name="scope" value="{}"{}> <b>{}</b> — {}</label>"#,
                 s.name(),
+                if *ticked { " checked" } else { "" },
                 s.name(),
                 escape(s.describe())
             )

@@ -700,3 +700,97 @@ async fn the_pinned_python_sdk_signs_in() {
 async fn the_latest_python_sdk_signs_in() {
     python_sdk_signs_in(".ci/venv-latest").await;
 }
+
+/// Each state of the sign-in pages, as a browser renders it: headless Chromium takes a
+/// screenshot of each into `target/oauth-pages/` (CI keeps them to be looked at).
+#[tokio::test]
+#[ignore = "needs chromium (.ci/run installs Debian's)"]
+async fn the_sign_in_pages_render_in_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let out = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/oauth-pages");
+    std::fs::create_dir_all(&out).unwrap();
+    let (server, _api, _dir) = start().await;
+    let client_id = register(&server).await;
+    let (_, challenge) = pkce();
+    let url = authorize_url(&server, &client_id, &challenge, &[]);
+    let form = consent_form(&url).await;
+    let mut pages = vec![(
+        "consent",
+        http().get(&url).send().await.unwrap().text().await.unwrap(),
+    )];
+    let wrong = submit(
+        &server,
+        &form,
+        &[
+            ("action", "api_key"),
+            ("api_key", "pg_in_wrong"),
+            ("scope", "clipboard:read"),
+        ],
+    )
+    .await;
+    pages.push(("consent-wrong-key", wrong.text().await.unwrap()));
+    let started = submit(
+        &server,
+        &form,
+        &[("action", "plugged_in"), ("scope", "clipboard:read")],
+    )
+    .await;
+    let wait = format!(
+        "{}{}",
+        server.base,
+        started.headers()[header::LOCATION].to_str().unwrap()
+    );
+    let waiting = http()
+        .get(&wait)
+        .header(header::COOKIE, &form.cookie)
+        .send()
+        .await
+        .unwrap();
+    pages.push(("waiting-for-approval", waiting.text().await.unwrap()));
+    let bad = authorize_url(
+        &server,
+        &client_id,
+        &challenge,
+        &[("redirect_uri", "https://evil.example/cb")],
+    );
+    pages.push((
+        "error",
+        http().get(bad).send().await.unwrap().text().await.unwrap(),
+    ));
+    let profile = tempfile::tempdir().unwrap();
+    for (name, html) in pages {
+        let page = out.join(format!("{name}.html"));
+        // Served from a file, the page's own refresh must not navigate away mid-shot.
+        std::fs::write(
+            &page,
+            html.replace("http-equiv=\"refresh\"", "data-refresh"),
+        )
+        .unwrap();
+        let shot = out.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&shot);
+        let status = tokio::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--window-size=820,1100",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .await
+            .unwrap();
+        let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            size > 5_000,
+            "{name}: no screenshot ({size} bytes): {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+}
