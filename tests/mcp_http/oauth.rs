@@ -129,7 +129,7 @@ async fn consent_form(url: &str) -> Form {
     let cookie = headers[header::SET_COOKIE].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_string();
     let html = resp.text().await.unwrap();
-    assert!(html.contains("clipboard:write"), "{html}");
+    assert!(html.contains(r#"name="scope""#), "{html}");
     let ticket = regex::Regex::new(r#"name="ticket" value="([^"]+)""#)
         .unwrap()
         .captures(&html)
@@ -936,4 +936,91 @@ async fn mcp_remote_signs_in() {
         .unwrap();
     assert_ne!(set.is_error, Some(true), "{set:?}");
     client.cancel().await.unwrap();
+}
+
+/// Signs in as `KEY`, ticking exactly `scopes`; the access token.
+async fn sign_in(server: &HttpServer, scopes: &[&str]) -> String {
+    let client_id = register(server).await;
+    let (verifier, challenge) = pkce();
+    let asked = scopes.join(" ");
+    let form = consent_form(&authorize_url(
+        server,
+        &client_id,
+        &challenge,
+        &[("scope", &asked)],
+    ))
+    .await;
+    let mut fields = vec![("action", "api_key"), ("api_key", KEY)];
+    fields.extend(scopes.iter().map(|s| ("scope", *s)));
+    let back = submit(server, &form, &fields).await;
+    let (status, tokens) =
+        exchange(server, &client_id, &redirected(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_hub_is_open_only_to_a_sign_in_that_granted_it() {
+    let exe = std::env::current_exe().unwrap();
+    let fixture = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/hub_fixture_server");
+    assert!(
+        fixture.exists(),
+        "run the tests with `cargo test` (it builds the examples)"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let servers = data.path().join("servers.json");
+    std::fs::write(
+        &servers,
+        json!({"mcpServers": {"alpha": {"command": fixture, "env": {"FIXTURE_LABEL": "a"}}}})
+            .to_string(),
+    )
+    .unwrap();
+    let (server, _api, _dir) = start_with(&["--servers", servers.to_str().unwrap()]).await;
+
+    let with_hub = server
+        .connect(Some(&sign_in(&server, &["hub", "clipboard:read"]).await))
+        .await;
+    let mut names = Vec::new();
+    for _ in 0..100 {
+        names = with_hub
+            .list_all_tools()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect::<Vec<_>>();
+        if names.iter().any(|n| n == "alpha__echo") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(names.iter().any(|n| n == "alpha__echo"), "{names:?}");
+    assert!(names.iter().any(|n| n == "hub_status"), "{names:?}");
+    let (is_error, said) = call(&with_hub, "alpha__echo", json!({"text": "hi"})).await;
+    assert!(!is_error, "{said}");
+
+    let without = server
+        .connect(Some(&sign_in(&server, &["clipboard:read"]).await))
+        .await;
+    let names: Vec<String> = without
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("clipboard_")),
+        "{names:?}"
+    );
+    let (is_error, said) = call(&without, "alpha__echo", json!({"text": "hi"})).await;
+    assert!(is_error);
+    assert!(said.to_string().contains("scope hub"), "{said}");
+    with_hub.cancel().await.unwrap();
+    without.cancel().await.unwrap();
 }
