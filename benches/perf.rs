@@ -63,20 +63,42 @@ fn standalone_api(dir: &std::path::Path) -> (Child, String) {
     (child, url)
 }
 
-fn cold_start(args: &[&str], env: &[(&str, &str)], runs: usize) -> (Duration, Duration) {
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        let mut s = Stdio_::spawn(args, env);
-        let r = s.request(
-            "initialize",
-            json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "bench", "version": "1" } }),
-        );
-        times.push(started.elapsed());
-        assert!(r["result"]["serverInfo"]["name"].is_string());
-    }
+/// Spawn → `initialize` answer of `program`, once.
+fn start_once(program: &str, args: &[&str], env: &[(&str, &str)]) -> Duration {
+    let started = Instant::now();
+    let mut s = Stdio_::spawn_program(program, args, env);
+    let r = s.request(
+        "initialize",
+        json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "bench", "version": "1" } }),
+    );
+    let took = started.elapsed();
+    assert!(r["result"]["serverInfo"]["name"].is_string());
+    took
+}
+
+/// p50 and p95 of some runs.
+fn p50_p95(mut times: Vec<Duration>) -> (Duration, Duration) {
     times.sort();
     (percentile(&times, 0.5), percentile(&times, 0.95))
+}
+
+/// The floor, `examples/floor.rs` (a bare rmcp server), built in release beside the binary.
+fn floor_bin() -> String {
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--release", "--example", "floor"])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building examples/floor.rs");
+    let bin = std::path::Path::new(BIN)
+        .parent()
+        .unwrap()
+        .join("examples/floor");
+    bin.to_str().unwrap().to_string()
+}
+
+/// `ours / floor` as a ratio, for the table.
+fn ratio(ours: Duration, floor: Duration) -> String {
+    format!("{:.1}×", ours.as_secs_f64() / floor.as_secs_f64().max(1e-9))
 }
 
 /// One stateful Streamable HTTP session with a raw client: initialize, then tool calls.
@@ -221,28 +243,43 @@ async fn main() {
     let mut rows = Vec::new();
     eprintln!("measuring… (about a minute)");
 
-    // Cold start: spawn → initialize answer. Local mode includes opening SQLite and
-    // starting the embedded API; the data directory exists (as after a first run).
+    // Cold start: spawn → initialize answer, in rounds of the floor (a bare rmcp server),
+    // local mode and cloud mode, so all three see the same machine. Local mode includes
+    // opening SQLite and starting the embedded API; the data directory exists (as after a
+    // first run).
+    let floor = floor_bin();
     let local_args = ["--data-dir", local_dir.to_str().unwrap()];
-    cold_start(&local_args, &[], 1); // creates the data directory, like a first run
-    let (p50, p95) = cold_start(&local_args, &[], 30);
-    rows.push(row(
-        "stdio cold start, local mode (spawn → initialize answer), 30 runs",
-        format!("p50 {} · p95 {}", ms(p50), ms(p95)),
-        "≤ 20 ms (TS server ≈ 680 ms)",
-    ));
-
     let (mut api_child, api_url) = standalone_api(&api_dir);
     let cloud_env = [
         ("PLUGGEDIN_API_KEY", KEY),
         ("PLUGGEDIN_API_BASE_URL", api_url.as_str()),
     ];
-    let (p50, p95) = cold_start(&[], &cloud_env, 30);
+    start_once(BIN, &local_args, &[]); // creates the data directory, like a first run
+    let (mut floor_starts, mut local_starts, mut cloud_starts) = (vec![], vec![], vec![]);
+    for _ in 0..30 {
+        floor_starts.push(start_once(&floor, &[], &[]));
+        local_starts.push(start_once(BIN, &local_args, &[]));
+        cloud_starts.push(start_once(BIN, &[], &cloud_env));
+    }
+    let floor_start = p50_p95(floor_starts);
     rows.push(row(
-        "stdio cold start, cloud mode, 30 runs",
-        format!("p50 {} · p95 {}", ms(p50), ms(p95)),
-        "≤ 20 ms",
+        "stdio cold start, floor: a bare rmcp server (examples/floor.rs), 30 runs",
+        format!("p50 {} · p95 {}", ms(floor_start.0), ms(floor_start.1)),
+        "",
     ));
+    for (mode, starts) in [("local", local_starts), ("cloud", cloud_starts)] {
+        let (p50, p95) = p50_p95(starts);
+        rows.push(row(
+            format!("stdio cold start, {mode} mode (spawn → initialize answer), 30 runs"),
+            format!(
+                "p50 {} · p95 {} = {} the floor",
+                ms(p50),
+                ms(p95),
+                ratio(p50, floor_start.0)
+            ),
+            "≤ 2× the floor (TS server ≈ 680 ms)",
+        ));
+    }
 
     // Memory and latency of one stdio server (cloud mode against the standalone API, so the
     // server process holds only the MCP server).
@@ -272,15 +309,29 @@ async fn main() {
         s.await.unwrap();
     }
 
+    let mut bare = Stdio_::spawn_program(&floor, &[], &[]);
+    bare.initialize();
+    let mut local = Stdio_::spawn(&local_args, &[]);
+    local.initialize();
     let mut s = Stdio_::spawn(&[], &cloud_env);
     s.initialize();
     std::thread::sleep(Duration::from_millis(500));
+    let floor_rss = rss_mb(bare.child.id());
     let idle = rss_mb(s.child.id());
     rows.push(row(
-        "resident memory, idle after initialize (cloud mode)",
-        format!("{idle:.1} MB"),
-        "≤ 15 MB (TS server ≈ 100 MB)",
+        "resident memory, idle after initialize: the floor",
+        format!("{floor_rss:.1} MB"),
+        "",
     ));
+    for (mode, pid) in [("cloud", s.child.id()), ("local", local.child.id())] {
+        let idle = rss_mb(pid);
+        rows.push(row(
+            format!("resident memory, idle after initialize ({mode} mode)"),
+            format!("{idle:.1} MB = {:.1}× the floor", idle / floor_rss.max(0.1)),
+            "≤ 10 MB (TS server ≈ 100 MB)",
+        ));
+    }
+    drop((bare, local));
 
     let list = timed(200, || {
         let r = s.request("tools/list", json!({}));

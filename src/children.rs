@@ -135,15 +135,19 @@ pub fn sweep() -> usize {
 /// At exit: every child's group, then what was reparented here, until none is left (at
 /// most a second).
 pub fn kill_all() {
-    let known: Vec<u32> = children().clone().unwrap_or_default().into_iter().collect();
+    // No child was ever started: there is nothing to kill and nothing can be reparented
+    // here, so exit at once (a one-shot client waits for this process to end).
+    let Some(known) = children().clone() else {
+        return;
+    };
     for pid in known {
         kill_group(pid);
     }
     for _ in 0..20 {
-        std::thread::sleep(Duration::from_millis(50));
         if sweep() == 0 && children_of(std::process::id()).is_empty() {
             break;
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -242,6 +242,42 @@ impl Client {
         })
     }
 
+    /// The HTTP client, built on first use: building it loads the system's certificates
+    /// (milliseconds of CPU, hundreds of file reads), which nothing before the first call
+    /// to Plugged.in needs.
+    fn http(&self) -> Result<&reqwest::Client, &String> {
+        self.shared
+            .http
+            .get_or_init(|| {
+                http_client(
+                    self.shared.base.scheme() == "https",
+                    self.shared.settings.timeout,
+                )
+                // reqwest says only "builder error"; the reason (no CA certificates, …)
+                // is in its sources.
+                .map_err(|e| {
+                    let mut detail = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(cause) = source {
+                        detail = format!("{detail}: {cause}");
+                        source = cause.source();
+                    }
+                    detail
+                })
+            })
+            .as_ref()
+    }
+
+    /// Builds the HTTP client on a blocking thread, so that the thread serving MCP (over
+    /// stdio, the only one) answers `initialize` while the certificates load.
+    pub async fn warm_up(&self) {
+        let client = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = client.http();
+        })
+        .await;
+    }
+
     /// The same client with a client's own key (`--auth passthrough`).
     pub fn with_passthrough_key(&self, key: Secret) -> Self {
         Self {
@@ -412,27 +448,13 @@ impl Client {
                 connect: false,
             })?;
         auth.set_sensitive(true);
+        if self.shared.http.get().is_none() {
+            // Built off this thread (see `warm_up`): a call that comes first waits for it
+            // without holding up the thread's other work.
+            self.warm_up().await;
+        }
         let http = self
-            .shared
-            .http
-            .get_or_init(|| {
-                http_client(
-                    self.shared.base.scheme() == "https",
-                    self.shared.settings.timeout,
-                )
-                // reqwest says only "builder error"; the reason (no CA certificates, …)
-                // is in its sources.
-                .map_err(|e| {
-                    let mut detail = e.to_string();
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(cause) = source {
-                        detail = format!("{detail}: {cause}");
-                        source = cause.source();
-                    }
-                    detail
-                })
-            })
-            .as_ref()
+            .http()
             .map_err(|detail| Failure::Transport {
                 error: ApiError::Unreachable {
                     base: self.base_url(),

@@ -177,6 +177,7 @@ fn build_passthrough(args: &ServeArgs, has_own_key: bool, clock: Clock) -> anyho
 /// or an unreachable Plugged.in shows on stderr at once rather than at the first tool call.
 fn check_in_background(client: Client) {
     tokio::spawn(async move {
+        client.warm_up().await;
         match client.notifications(false, 1).await {
             Ok(_) => tracing::debug!("Plugged.in accepted the API key"),
             Err(error) => tracing::warn!("checking the connection to Plugged.in: {error}"),
