@@ -62,6 +62,22 @@ pub fn refused() -> Response {
     response
 }
 
+/// A request that came after this server stopped taking requests (on a connection it
+/// kept alive): it did not run, so a balancer may send it to another replica (nginx
+/// retries a 503), and the client may retry it.
+pub fn stopping() -> Response {
+    let mut response = super::jsonrpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32000,
+        "This server is stopping; the request did not run: retry it (on another replica)",
+    )
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// While draining, every answer closes its connection.
 pub async fn close_connections(State(drain): State<Drain>, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;

@@ -356,19 +356,26 @@ fn rejection(status: StatusCode, r: Rejection) -> Response {
 }
 
 /// Counts requests whose response is still being produced, so shutdown can wait for them.
-/// Long-lived GET streams are not counted: they are closed, not waited for.
+/// Long-lived GET streams are not counted: they are closed, not waited for. Once closed
+/// ([`InFlight::close`]) it lets no request in, so a request that arrives on a kept-alive
+/// connection while shutdown waits is refused (and retried elsewhere) rather than started
+/// and then cut off when the sessions end.
 #[derive(Clone, Default)]
 pub struct InFlight {
+    /// The count, and [`CLOSED`] once closed: one atomic, so no request can be let in
+    /// after the last wait began.
     count: Arc<AtomicUsize>,
     idle: Arc<Notify>,
 }
+
+const CLOSED: usize = 1 << (usize::BITS - 1);
 
 struct Entered(InFlight);
 
 impl Drop for Entered {
     fn drop(&mut self) {
         crate::metrics::in_flight(-1);
-        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) & !CLOSED == 1 {
             self.0.idle.notify_waiters();
         }
     }
@@ -400,7 +407,23 @@ fn is_event_stream(response: &Response) -> bool {
 
 impl InFlight {
     pub fn current(&self) -> usize {
-        self.count.load(Ordering::Acquire)
+        self.count.load(Ordering::Acquire) & !CLOSED
+    }
+
+    /// Lets no more requests in.
+    pub fn close(&self) {
+        self.count.fetch_or(CLOSED, Ordering::AcqRel);
+    }
+
+    /// Counts a request in, unless closed.
+    fn enter(&self) -> Option<Entered> {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                (c & CLOSED == 0).then_some(c + 1)
+            })
+            .ok()?;
+        crate::metrics::in_flight(1);
+        Some(Entered(self.clone()))
     }
 
     /// Resolves when no counted request is running.
@@ -416,6 +439,9 @@ impl InFlight {
 }
 
 pub async fn track(State(inflight): State<InFlight>, req: Request, next: Next) -> Response {
+    if inflight.count.load(Ordering::Acquire) & CLOSED != 0 {
+        return super::drain::stopping();
+    }
     if req.method() == Method::GET {
         let resp = next.run(req).await;
         if !is_event_stream(&resp) {
@@ -429,9 +455,9 @@ pub async fn track(State(inflight): State<InFlight>, req: Request, next: Next) -
         });
         return Response::from_parts(parts, Body::from_stream(stream));
     }
-    crate::metrics::in_flight(1);
-    inflight.count.fetch_add(1, Ordering::AcqRel);
-    let entered = Entered(inflight);
+    let Some(entered) = inflight.enter() else {
+        return super::drain::stopping();
+    };
     let resp = next.run(req).await;
     // A streamed (SSE) answer is still running after the headers are sent: keep the
     // request counted until its body is finished or dropped.
@@ -446,6 +472,24 @@ pub async fn track(State(inflight): State<InFlight>, req: Request, next: Next) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn once_closed_no_request_gets_in_and_the_wait_covers_those_that_did() {
+        let inflight = InFlight::default();
+        let running = inflight.enter().unwrap();
+        inflight.close();
+        assert!(inflight.enter().is_none());
+        assert_eq!(inflight.current(), 1);
+        let waited = tokio::spawn({
+            let inflight = inflight.clone();
+            async move { inflight.wait_idle().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waited.is_finished());
+        drop(running);
+        waited.await.unwrap();
+        assert_eq!(inflight.current(), 0);
+    }
 
     #[test]
     fn hosts() {

@@ -571,6 +571,9 @@ where
     );
     tokio::time::sleep(options.drain_delay).await;
     stop_accepting.cancel();
+    // From here a request on a kept-alive connection is refused (it would otherwise start
+    // after the wait below began, and be cut off when the sessions end).
+    stack.inflight.close();
     let finished = async {
         stack.inflight.wait_idle().await;
         while (stack.unanswered)() > 0 {
