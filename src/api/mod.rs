@@ -453,15 +453,13 @@ impl Client {
             // without holding up the thread's other work.
             self.warm_up().await;
         }
-        let http = self
-            .http()
-            .map_err(|detail| Failure::Transport {
-                error: ApiError::Unreachable {
-                    base: self.base_url(),
-                    detail: format!("cannot set up HTTPS: {detail}"),
-                },
-                connect: false,
-            })?;
+        let http = self.http().map_err(|detail| Failure::Transport {
+            error: ApiError::Unreachable {
+                base: self.base_url(),
+                detail: format!("cannot set up HTTPS: {detail}"),
+            },
+            connect: false,
+        })?;
         let mut builder = http
             .request(req.method.clone(), self.url(req))
             .header(header::AUTHORIZATION, auth)
