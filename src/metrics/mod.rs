@@ -14,6 +14,8 @@ use std::{
     time::Duration,
 };
 
+mod process;
+
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
@@ -98,81 +100,85 @@ fn histogram() -> Histogram {
 fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(|| {
-        let mut registry = Registry::with_prefix("pluggedin_mcp");
+        // Unprefixed: the standard process metrics keep their standard names; ours are
+        // prefixed one by one (`ours`).
+        let mut registry = Registry::default();
+        let ours = |name: &str| format!("pluggedin_mcp_{name}");
         let tool_calls = Family::<ToolLabels, Counter>::default();
         registry.register(
-            "tool_calls",
+            ours("tool_calls"),
             "Tool calls by tool and outcome (ok, error: an isError result, failed: no result)",
             tool_calls.clone(),
         );
         let tool_seconds =
             Family::<ToolOnly, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
         registry.register(
-            "tool_call_duration_seconds",
+            ours("tool_call_duration_seconds"),
             "Tool call latency by tool",
             tool_seconds.clone(),
         );
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
-            "http_requests",
+            ours("http_requests"),
             "HTTP requests by route and status",
             http_requests.clone(),
         );
         let http_seconds =
             Family::<RouteOnly, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
         registry.register(
-            "http_request_duration_seconds",
+            ours("http_request_duration_seconds"),
             "HTTP request latency (to the response head) by route",
             http_seconds.clone(),
         );
         let upstream_requests = Family::<UpstreamLabels, Counter>::default();
         registry.register(
-            "upstream_requests",
+            ours("upstream_requests"),
             "Requests to Plugged.in (or the embedded API) by method, route and status",
             upstream_requests.clone(),
         );
         let upstream_seconds = histogram();
         registry.register(
-            "upstream_request_duration_seconds",
+            ours("upstream_request_duration_seconds"),
             "Latency of each request to Plugged.in, retries counted apart",
             upstream_seconds.clone(),
         );
         let upstream_retries = Counter::default();
         registry.register(
-            "upstream_retries",
+            ours("upstream_retries"),
             "Retries of idempotent upstream requests",
             upstream_retries.clone(),
         );
         let sessions = Family::<TransportLabels, Gauge>::default();
         registry.register(
-            "sessions_open",
+            ours("sessions_open"),
             "Open MCP sessions by transport",
             sessions.clone(),
         );
         let streams = Gauge::default();
         registry.register(
-            "streams_open",
+            ours("streams_open"),
             "Open server-sent event streams",
             streams.clone(),
         );
         let hub_servers = Family::<StateLabels, Gauge>::default();
         registry.register(
-            "hub_servers",
+            ours("hub_servers"),
             "Downstream MCP servers of the hub by state",
             hub_servers.clone(),
         );
         let in_flight = Gauge::default();
         registry.register(
-            "in_flight_requests",
+            ours("in_flight_requests"),
             "HTTP requests whose answer is still being produced",
             in_flight.clone(),
         );
         let draining = Gauge::default();
         registry.register(
-            "draining",
+            ours("draining"),
             "1 while the server drains before it stops",
             draining.clone(),
         );
+        process::register(&mut registry);
         Metrics {
             registry,
             tool_calls,
@@ -306,6 +312,7 @@ pub fn set_draining(draining: bool) {
 
 /// Every metric in the OpenMetrics text format.
 pub fn render() -> String {
+    process::refresh();
     let mut out = String::new();
     if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &metrics().registry) {
         tracing::warn!(%error, "encoding the metrics failed");
