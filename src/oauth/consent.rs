@@ -297,7 +297,15 @@ pub(super) async fn consented(
             .filter(|s| asked.has(*s)),
     );
     let state = ticket.state.as_deref();
-    match field("action") {
+    // A key typed in and sent with Enter arrives with the form's first button (the
+    // Plugged.in sign-in): the key says what the user meant.
+    let key_given = field("api_key").is_some_and(|k| !k.trim().is_empty());
+    let action = match field("action") {
+        Some("deny") => Some("deny"),
+        _ if key_given => Some("api_key"),
+        other => other,
+    };
+    match action {
         Some("deny") => {
             let mut params = vec![
                 ("error", "access_denied"),

@@ -29,7 +29,7 @@ pub(super) async fn token(State(oauth): State<Arc<OAuth>>, body: Bytes) -> Respo
         );
     };
     match get("grant_type") {
-        Some("authorization_code") => redeem_code(&oauth, client_id, &get).await,
+        Some("authorization_code") => redeem_code(&oauth, client_id, &get),
         Some("refresh_token") => refresh(&oauth, client_id, &get),
         Some(other) => oauth_error(
             StatusCode::BAD_REQUEST,
@@ -48,7 +48,7 @@ fn invalid_grant(description: &str) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
-async fn redeem_code<'a>(
+fn redeem_code<'a>(
     oauth: &OAuth,
     client_id: &str,
     get: &impl Fn(&str) -> Option<&'a str>,

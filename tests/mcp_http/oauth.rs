@@ -253,12 +253,13 @@ async fn a_client_signs_in_with_a_pasted_key_and_sees_only_what_was_granted() {
     .await;
     assert_eq!(wrong.status(), StatusCode::OK);
     assert!(wrong.text().await.unwrap().contains("does not accept"));
-    // Only clipboard:read is ticked: the grant is that, not what was asked.
+    // Only clipboard:read is ticked: the grant is that, not what was asked. The key sent
+    // with Enter comes with the first button's action; the key decides.
     let back = submit(
         &server,
         &form,
         &[
-            ("action", "api_key"),
+            ("action", "plugged_in"),
             ("api_key", KEY),
             ("scope", "clipboard:read"),
         ],
