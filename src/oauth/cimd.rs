@@ -12,7 +12,10 @@ use std::{
 
 use serde_json::Value;
 
-use super::{register::redirect_uri_problem, tokens};
+use super::{
+    register::{client_name, redirect_uris},
+    tokens,
+};
 
 /// The largest document read, and how long the fetch may take.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
@@ -105,26 +108,13 @@ fn client_of(url: &str, document: &Value) -> Result<tokens::Client, String> {
     if document.get("client_id").and_then(Value::as_str) != Some(url) {
         return Err("the client metadata document's client_id is not its own URL".into());
     }
-    let uris: Vec<String> = document
-        .get("redirect_uris")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty() && a.len() <= super::register::MAX_REDIRECT_URIS)
-        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
-        .ok_or("the client metadata document needs redirect_uris (1 to 10 URIs)")?;
-    if let Some(problem) = uris.iter().find_map(|u| redirect_uri_problem(u)) {
-        return Err(problem);
-    }
-    let name = document
-        .get("client_name")
-        .and_then(Value::as_str)
-        .map(|n| crate::text::truncate(n.trim(), 80).to_string())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| {
-            reqwest::Url::parse(url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default()
-        });
+    let uris = redirect_uris(document)?;
+    let name = client_name(document).unwrap_or_else(|| {
+        reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default()
+    });
     Ok(tokens::Client {
         redirect_uris: uris,
         name,

@@ -70,6 +70,37 @@ pub(super) fn redirect_matches(presented: &str, registered: &str) -> bool {
         && a.fragment().is_none()
 }
 
+/// A client's redirect URIs (registered, or in its metadata document), checked: 1 to
+/// [`MAX_REDIRECT_URIS`], each one [`redirect_uri_problem`] has nothing against.
+pub(super) fn redirect_uris(metadata: &Value) -> Result<Vec<String>, String> {
+    let Some(Value::Array(items)) = metadata.get("redirect_uris").filter(|v| {
+        v.as_array()
+            .is_some_and(|a| (1..=MAX_REDIRECT_URIS).contains(&a.len()))
+    }) else {
+        return Err(format!(
+            "redirect_uris must be a list of 1 to {MAX_REDIRECT_URIS} URIs"
+        ));
+    };
+    let uris: Vec<String> = items
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or("redirect_uris must be strings")?;
+    match uris.iter().find_map(|u| redirect_uri_problem(u)) {
+        Some(problem) => Err(problem),
+        None => Ok(uris),
+    }
+}
+
+/// A client's `client_name`, trimmed and at most 80 characters, if it gives one.
+pub(super) fn client_name(metadata: &Value) -> Option<String> {
+    metadata
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(|n| crate::text::truncate(n.trim(), 80).to_string())
+        .filter(|n| !n.is_empty())
+}
+
 /// RFC 7591 registration: the client's metadata, checked and sealed into its `client_id`.
 pub(super) async fn register(State(oauth): State<Arc<OAuth>>, body: Bytes) -> Response {
     let invalid = |error: &str, description: String| {
@@ -81,32 +112,10 @@ pub(super) async fn register(State(oauth): State<Arc<OAuth>>, body: Bytes) -> Re
             "the body must be a JSON object of client metadata".into(),
         );
     };
-    let uris: Vec<String> = match metadata.get("redirect_uris") {
-        Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_REDIRECT_URIS => {
-            match items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect()
-            {
-                Some(uris) => uris,
-                None => {
-                    return invalid(
-                        "invalid_redirect_uri",
-                        "redirect_uris must be strings".into(),
-                    );
-                }
-            }
-        }
-        _ => {
-            return invalid(
-                "invalid_redirect_uri",
-                format!("redirect_uris must be a list of 1 to {MAX_REDIRECT_URIS} URIs"),
-            );
-        }
+    let uris = match redirect_uris(&metadata) {
+        Ok(uris) => uris,
+        Err(problem) => return invalid("invalid_redirect_uri", problem),
     };
-    if let Some(problem) = uris.iter().find_map(|u| redirect_uri_problem(u)) {
-        return invalid("invalid_redirect_uri", problem);
-    }
     for (field, allowed) in [
         ("grant_types", &["authorization_code", "refresh_token"][..]),
         ("response_types", &["code"][..]),
@@ -125,12 +134,7 @@ pub(super) async fn register(State(oauth): State<Arc<OAuth>>, body: Bytes) -> Re
             );
         }
     }
-    let name = metadata
-        .get("client_name")
-        .and_then(Value::as_str)
-        .map(|n| crate::text::truncate(n.trim(), 80).to_string())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "An MCP client".into());
+    let name = client_name(&metadata).unwrap_or_else(|| "An MCP client".into());
     let issued_at = oauth.now();
     let client = tokens::Client {
         redirect_uris: uris.clone(),

@@ -307,11 +307,7 @@ fn metrics_token(http: &HttpArgs, env: &Environment) -> anyhow::Result<Option<Se
 /// Serves MCP over HTTP until SIGINT/SIGTERM.
 pub async fn run_http(args: ServeArgs, env: Environment) -> anyhow::Result<()> {
     let ready = prepare_http(&args, &env, Clock::default()).await?;
-    let listener = crate::listener::bind(
-        ready.options.bind,
-        "pick another port with --port N (--port 0 picks a free one)",
-    )
-    .await?;
+    let listener = crate::transport::bind(ready.options.bind).await?;
     ready.serve(listener, crate::shutdown::signal()).await
 }
 

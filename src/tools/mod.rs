@@ -215,10 +215,13 @@ impl Tools {
 
     /// The selection as a request may use it: `--toolsets` and `--read-only`, narrowed to
     /// the toolsets its sign-in opens (`--auth oauth`; see [`Grant`]).
-    pub fn selection_for(&self, extensions: &rmcp::model::Extensions) -> Selection {
+    pub fn selection_for(
+        &self,
+        extensions: &rmcp::model::Extensions,
+    ) -> std::borrow::Cow<'_, Selection> {
         match Grant::from_extensions(extensions) {
-            Some(grant) => self.selection().narrowed(&grant),
-            None => self.selection().clone(),
+            Some(grant) => std::borrow::Cow::Owned(self.selection().narrowed(&grant)),
+            None => std::borrow::Cow::Borrowed(self.selection()),
         }
     }
 

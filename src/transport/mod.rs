@@ -522,12 +522,17 @@ pub async fn serve<S>(
 where
     S: ServerHandler + Send + 'static,
 {
-    let listener = crate::listener::bind(
-        options.bind,
+    let listener = bind(options.bind).await?;
+    serve_on(listener, make_server, options, shutdown).await
+}
+
+/// Binds the MCP listener, saying how to pick another port when `addr` is taken.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    crate::listener::bind(
+        addr,
         "pick another port with --port N (--port 0 picks a free one)",
     )
-    .await?;
-    serve_on(listener, make_server, options, shutdown).await
+    .await
 }
 
 /// [`serve`] on a listener bound already (`options.bind` is not used): how a test runs the

@@ -61,6 +61,11 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// A JSON document fetched with GET.
+async fn get_json(url: String) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// A PKCE pair: (verifier, S256 challenge).
 fn pkce() -> (String, String) {
     let verifier = "v".repeat(20) + &uuid::Uuid::new_v4().simple().to_string();
@@ -207,27 +212,14 @@ async fn a_client_signs_in_with_a_pasted_key_and_sees_only_what_was_granted() {
         "{challenge}"
     );
     assert!(challenge.contains("scope=\""), "{challenge}");
-    let resource: Value = http()
-        .get(&metadata_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resource: Value = get_json(metadata_url.clone()).await;
     assert_eq!(resource["resource"], format!("{}/mcp", server.base));
     assert_eq!(resource["authorization_servers"][0], server.base);
-    let metadata: Value = http()
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = get_json(format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.base
+    ))
+    .await;
     assert_eq!(
         metadata["code_challenge_methods_supported"],
         json!(["S256"])
@@ -625,17 +617,11 @@ async fn a_client_identified_by_its_metadata_document_signs_in() {
     assert!(refused.headers().get(header::LOCATION).is_none());
 
     let (server, _api2, _dir2) = start_with(&["--oauth-allow-private-metadata-urls"]).await;
-    let metadata: Value = http()
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            server.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = get_json(format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.base
+    ))
+    .await;
     assert_eq!(metadata["client_id_metadata_document_supported"], true);
     let huge = format!("{}/huge.json", documents.uri());
     let too_big = http()
@@ -853,16 +839,7 @@ async fn the_conformance_suite_accepts_the_authorization_server() {
             break line;
         }
     };
-    let page = http().get(&authorize).send().await.unwrap();
-    let cookie = page.headers()[header::SET_COOKIE].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let html = page.text().await.unwrap();
-    let ticket = regex::Regex::new(r#"name="ticket" value="([^"]+)""#)
-        .unwrap()
-        .captures(&html)
-        .unwrap()[1]
-        .to_string();
-    let form = Form { ticket, cookie };
+    let form = consent_form(&authorize).await;
     let back = submit(
         &server,
         &form,
